@@ -1,0 +1,12 @@
+"""pinncore: a step-wise PINN training core (Wang, Teng & Perdikaris 2021). Imports no UI library."""
+from .config import METHODS, RunConfig
+from .errors import ConfigError
+from .models import MODELS, MLP, ModifiedMLP, make_model
+from .problems import PROBLEMS, Problem, Term, make_problem
+from .records import EvalSnapshot, GradSnapshot, Record, StepRecord
+from .trainer import Trainer
+from .weighting import WEIGHTINGS, Annealing, GradNorm, Weighting, make_weighting
+
+__all__ = ["METHODS", "RunConfig", "ConfigError", "MODELS", "MLP", "ModifiedMLP", "make_model", "PROBLEMS",
+           "Problem", "Term", "make_problem", "EvalSnapshot", "GradSnapshot", "Record", "StepRecord", "Trainer",
+           "WEIGHTINGS", "Annealing", "GradNorm", "Weighting", "make_weighting"]

@@ -1,0 +1,171 @@
+"""``pinn`` command line: train, resume, eval, list.
+
+Exit codes: 0 done, 1 the run diverged, 2 bad input (one line naming the field; nothing written),
+130 interrupted (the run is saved and can be resumed).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import re
+import sys
+import time
+from pathlib import Path
+
+from .config import METHODS, RunConfig
+from .errors import ConfigError
+from .run import Run
+from .store import RunStore, list_runs
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse prints the usage too)
+        self.exit(2, f"pinn: error: {message}\n")
+
+
+def _param(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"value of {name.strip()!r} must be a number, got {value!r}") from None
+
+
+# flag -> RunConfig field, for the options that map one to one
+FIELDS = {"problem": str, "model": str, "weighting": str, "depth": int, "width": int, "activation": str,
+          "annealing_variant": str, "beta": float, "update_every": int, "lr": float, "decay_rate": float,
+          "decay_steps": int, "batch": int, "steps": int, "seed": int, "dtype": str, "device": str,
+          "grad_every": int, "eval_every": int, "eval_points": int, "checkpoint_every": int}
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="pinn", description="Train physics-informed neural networks, step by step.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+    t = sub.add_parser("train", help="train a new run")
+    t.add_argument("--config", help="JSON file with RunConfig fields; flags given here override it")
+    t.add_argument("--method", help=f"paper preset: {', '.join(f'{k} = {m}+{w}' for k, (m, w) in METHODS.items())}")
+    for name, typ in FIELDS.items():
+        t.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None,
+                       help=f"default {getattr(RunConfig(), name)!r}")
+    t.add_argument("--param", action="append", type=_param, default=[], metavar="NAME=VALUE",
+                   help="problem parameter, e.g. --param a2=4 (repeatable)")
+    t.add_argument("--weight", action="append", type=_param, default=[], metavar="TERM=VALUE",
+                   help="initial / fixed lambda of a loss term, e.g. --weight bc=10 (repeatable)")
+    t.add_argument("--out", help="run directory (must not exist or be empty); default runs/<problem>-<method>-...")
+    r = sub.add_parser("resume", help="continue a saved run")
+    r.add_argument("dir")
+    r.add_argument("--steps", type=int, help="new total number of steps (default: the run's own)")
+    e = sub.add_parser("eval", help="evaluate a saved run's checkpoint and print its summary")
+    e.add_argument("dir")
+    for sp in (t, r, e):
+        sp.add_argument("--threads", type=int, default=1,
+                        help="torch intra-op threads (default 1: small PINN batches gain nothing from more, and "
+                             "several runs on few cores must not oversubscribe)")
+    ls = sub.add_parser("list", help="list runs under a directory")
+    ls.add_argument("root", nargs="?", default="runs")
+    return p
+
+
+def config_from_args(a: argparse.Namespace) -> RunConfig:
+    data: dict = {}
+    if a.config:
+        try:
+            data = RunConfig.from_json(Path(a.config).read_text()).to_dict()
+        except OSError as exc:
+            raise ConfigError("--config", f"cannot read '{a.config}' ({exc.strerror})") from None
+    if a.method:
+        if a.method not in METHODS:
+            raise ConfigError("method", f"unknown '{a.method}'; allowed: {', '.join(METHODS)}")
+        data["model"], data["weighting"] = METHODS[a.method]
+    data.update({k: getattr(a, k) for k in FIELDS if getattr(a, k) is not None})
+    if a.param:
+        data["params"] = {**data.get("params", {}), **dict(a.param)}
+    if a.weight:
+        data["weights"] = {**data.get("weights", {}), **dict(a.weight)}
+    return RunConfig.from_dict(data)
+
+
+def default_out(c: RunConfig) -> Path:
+    label = re.sub(r"[^A-Za-z0-9+.-]+", "-", c.label()).strip("-")
+    return Path("runs") / f"{c.problem}-{label}-{c.depth}x{c.width}-s{c.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def drive(run: Run) -> int:
+    """Train to the end with a progress bar; returns the exit code."""
+    from tqdm import tqdm
+
+    t = run.trainer
+    bar = tqdm(total=t.config.steps, initial=t.steps_done, unit="step", mininterval=1.0, dynamic_ncols=True,
+               file=sys.stderr, desc=t.config.label())
+    try:
+        while not t.done:
+            before = t.steps_done
+            run.advance(100)
+            bar.update(t.steps_done - before)
+            if run.metrics:
+                m = run.metrics[-1]
+                post = {"loss": f"{sum(m.lambdas[k] * v for k, v in m.losses.items()):.3e}"}
+                post.update({f"λ_{k}": f"{v:.3g}" for k, v in m.lambdas.items() if k != "res"})
+                post["steps/s"] = f"{t.steps_done / t.wall:.0f}" if t.wall else "-"
+                bar.set_postfix(post, refresh=False)
+    except KeyboardInterrupt:
+        bar.close()
+        t.status = "paused"
+        run.save()
+        print(f"interrupted at step {t.steps_done}; continue with: pinn resume {run.path}", file=sys.stderr)
+        return 130
+    bar.close()
+    s = run.summary()
+    print(json.dumps({"dir": str(run.path), **s}))
+    if t.status.startswith("diverged"):
+        print(f"pinn: run {t.status} (non-finite loss or gradient); last good state kept in {run.path}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    try:
+        if getattr(a, "threads", None) is not None:
+            if a.threads < 1:
+                raise ConfigError("threads", f"must be an integer >= 1, got {a.threads}")
+            import torch
+
+            torch.set_num_threads(a.threads)
+        if a.command == "train":
+            config = config_from_args(a)
+            return drive(Run.create(config, a.out or default_out(config)))
+        if a.command == "resume":
+            store = RunStore(a.dir)
+            if a.steps is not None:
+                config = dataclasses.replace(store.config(), steps=a.steps).validated()
+                store.write_json("config.json", config.to_dict())
+            return drive(Run.open(a.dir))
+        if a.command == "eval":
+            run = Run.open(a.dir)
+            snap = run.trainer.evaluate()
+            print(json.dumps({"dir": str(run.path), **run.summary(), "rel_l2": snap.rel_l2,
+                              "rel_l2_step": snap.step}))
+            return 0
+        if a.command == "list":
+            rows = list_runs(a.root)
+            print(f"{'run':60s} {'method':18s} {'status':20s} {'steps':>7s} {'rel L2':>9s} {'steps/s':>8s}")
+            for path, s in rows:
+                err = s.get("rel_l2")
+                err = f"{err:.2e}" if isinstance(err, float) and math.isfinite(err) else "-"
+                print(f"{str(path):60s} {s.get('label', '?'):18s} {s.get('status', '?'):20s} "
+                      f"{s.get('steps_done', 0):7d} {err:>9s} {s.get('steps_per_s') or '-':>8}")
+            return 0
+    except ConfigError as exc:
+        print(f"pinn: error: {exc}", file=sys.stderr)
+        return 2
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

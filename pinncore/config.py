@@ -1,0 +1,132 @@
+"""The whole setup of a run in one typed, JSON-serialisable dataclass. Defaults are the paper's protocol."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+
+# method presets: the paper's M1..M4 are a (model, weighting) pair; any other pair is allowed too
+METHODS: dict[str, tuple[str, str]] = {
+    "M1": ("mlp", "fixed"),
+    "M2": ("mlp", "annealing"),
+    "M3": ("modified-mlp", "fixed"),
+    "M4": ("modified-mlp", "annealing"),
+}
+DTYPES = ("float32", "float64")
+
+
+@dataclass
+class RunConfig:
+    problem: str = "helmholtz"            # a key of pinncore.PROBLEMS
+    params: dict[str, float] = field(default_factory=dict)  # problem parameters; missing ones take defaults
+    model: str = "mlp"                    # "mlp" or "modified-mlp"
+    depth: int = 3                        # hidden layers (paper: 3 for Helmholtz and the cavity, 5 for KG)
+    width: int = 50                       # units per hidden layer (paper: 50)
+    activation: str = "tanh"              # paper: tanh
+    weighting: str = "fixed"              # "fixed", "annealing" or "grad-norm"
+    annealing_variant: str = "released-code"  # "released-code" reproduces the paper's numbers; "paper" diverges
+    beta: float = 0.9                     # moving-average factor for adaptive weights (paper: 0.9)
+    update_every: int | None = None       # steps between weight updates; None: 10 annealing, 1000 grad-norm
+    weights: dict[str, float] = field(default_factory=dict)  # initial / fixed lambda per term (default 1)
+    lr: float = 1e-3                      # Adam learning rate at step 0
+    decay_rate: float = 0.9               # lr = lr * decay_rate ** (step / decay_steps), continuous
+    decay_steps: int = 1000
+    batch: int = 128                      # fresh uniform points per step, per term and per boundary edge
+    steps: int = 40_000                   # paper: 40,000 (its code runs 40,001 iterations)
+    seed: int = 0                         # network init and sampling
+    dtype: str = "float32"
+    device: str = "cpu"                   # "cpu", "cuda", "cuda:1", ...
+    grad_every: int = 500                 # gradient snapshot cadence (0: never)
+    eval_every: int = 500                 # evaluation snapshot cadence (0: never; the last step always)
+    eval_points: int = 100                # evaluation grid: points per input (100 x 100 in 2D)
+    hist_bins: int = 60                   # histogram bins of log10 |grad| in gradient snapshots
+    checkpoint_every: int = 1000          # run store: checkpoint + metrics flush cadence
+
+    @classmethod
+    def from_method(cls, method: str, **kwargs: Any) -> "RunConfig":
+        if method not in METHODS:
+            raise ConfigError("method", f"unknown '{method}'; allowed: {', '.join(METHODS)}")
+        model, weighting = METHODS[method]
+        return cls(model=model, weighting=weighting, **kwargs).validated()
+
+    @property
+    def method(self) -> str | None:
+        """M1..M4 when (model, weighting) is one of the paper's presets, else None."""
+        for name, pair in METHODS.items():
+            if pair == (self.model, self.weighting):
+                return name
+        return None
+
+    def label(self) -> str:
+        name = self.method or f"{self.model}+{self.weighting}"
+        if self.weighting == "annealing" and self.annealing_variant != "released-code":
+            name += f" ({self.annealing_variant})"
+        return name
+
+    # -- validation and (de)serialisation -----------------------------------------------------------------
+    def validated(self) -> "RunConfig":
+        """Check every field; raise ConfigError naming the first bad one. Returns self for chaining."""
+        from .models import ACTIVATIONS, MODELS
+        from .problems import make_problem
+        from .weighting import Annealing, WEIGHTINGS
+
+        def positive_int(name: str, minimum: int = 1) -> None:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+                raise ConfigError(name, f"must be an integer >= {minimum}, got {v!r}")
+
+        def finite(name: str, lo: float, hi: float, lo_open: bool = True) -> None:
+            v = getattr(self, name)
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            if not ok or (v <= lo if lo_open else v < lo) or v > hi:
+                interval = f"({lo:g}, {hi:g}]" if lo_open else f"[{lo:g}, {hi:g}]"
+                raise ConfigError(name, f"must be a finite number in {interval}, got {v!r}")
+
+        make_problem(self.problem, **self.params)
+        for name, allowed in (("model", MODELS), ("weighting", WEIGHTINGS), ("activation", ACTIVATIONS),
+                              ("annealing_variant", Annealing.variants), ("dtype", DTYPES)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(name, f"unknown '{getattr(self, name)}'; allowed: {', '.join(allowed)}")
+        for name in ("depth", "width", "batch", "decay_steps", "eval_points", "hist_bins"):
+            positive_int(name)
+        for name in ("steps", "seed", "grad_every", "eval_every", "checkpoint_every"):
+            positive_int(name, 0)
+        if self.update_every is not None:
+            positive_int("update_every")
+        finite("lr", 0.0, 10.0)
+        finite("decay_rate", 0.0, 1.0)
+        finite("beta", 0.0, 0.999999, lo_open=False)
+        if not isinstance(self.device, str) or not (self.device == "cpu" or self.device.startswith("cuda")):
+            raise ConfigError("device", f"must be 'cpu' or 'cuda[:N]', got {self.device!r}")
+        for k, v in self.weights.items():
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise ConfigError("weights", f"lambda for '{k}' must be a finite number > 0, got {v!r}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "RunConfig":
+        if not isinstance(data, dict):
+            raise ConfigError("config", f"must be a JSON object, got {type(data).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        for key in data:
+            if key not in names:
+                raise ConfigError(key, f"unknown config field; allowed: {', '.join(sorted(names))}")
+        return cls(**data).validated()
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunConfig":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError("config", f"malformed JSON ({exc.msg} at line {exc.lineno})") from None
+        return cls.from_dict(data)

@@ -1,0 +1,121 @@
+"""Networks: a plain tanh MLP (M1, M2) and the paper's modified MLP (M3, M4, eq. 43-47).
+
+Both take raw coordinates and standardise them first with the domain's mean and std (paper protocol), inside
+``forward``: autograd then chain-rules every derivative w.r.t. the raw inputs through the standardisation.
+Weights are Xavier-normal, std = sqrt(2 / (fan_in + fan_out)); biases are zero; the output layer is linear.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from .errors import ConfigError
+
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"tanh": torch.tanh, "sin": torch.sin,
+                                                      "gelu": nn.functional.gelu}
+
+
+def xavier_linear(fan_in: int, fan_out: int) -> nn.Linear:
+    layer = nn.Linear(fan_in, fan_out)
+    nn.init.normal_(layer.weight, 0.0, math.sqrt(2.0 / (fan_in + fan_out)))
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+class Standardize(nn.Module):
+    """x -> (x - mean) / std with fixed buffers (saved in the state dict)."""
+
+    def __init__(self, mean, std):
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.get_default_dtype()).reshape(1, -1))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.get_default_dtype()).reshape(1, -1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x - self.mean) / self.std
+
+
+class Network(nn.Module):
+    """Common constructor checks, input standardisation and the named weight matrices used by diagnostics."""
+
+    def __init__(self, in_dim: int, out_dim: int, depth: int, width: int, activation: str, mean, std):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ConfigError("activation", f"unknown '{activation}'; allowed: {', '.join(ACTIVATIONS)}")
+        if depth < 1:
+            raise ConfigError("depth", f"must be >= 1, got {depth}")
+        if width < 1:
+            raise ConfigError("width", f"must be >= 1, got {width}")
+        self.act = ACTIVATIONS[activation]
+        self.standardize = Standardize(mean, std)
+
+    def layer_weights(self) -> dict[str, nn.Parameter]:
+        """The weight matrices in forward order, by display name (biases excluded)."""
+        raise NotImplementedError
+
+
+class MLP(Network):
+    """H_1 = phi(X W_1 + b_1), H_{k+1} = phi(H_k W_{k+1} + b_{k+1}), f = H_depth W + b."""
+
+    def __init__(self, in_dim: int, out_dim: int, depth: int = 3, width: int = 50, activation: str = "tanh",
+                 mean=0.0, std=1.0):
+        super().__init__(in_dim, out_dim, depth, width, activation, mean, std)
+        sizes = [in_dim] + [width] * depth
+        self.hidden = nn.ModuleList(xavier_linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.out = xavier_linear(width, out_dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.standardize(x)
+        for layer in self.hidden:
+            h = self.act(layer(h))
+        return self.out(h)
+
+    def layer_weights(self) -> dict[str, nn.Parameter]:
+        names = {f"layer {i + 1}": layer.weight for i, layer in enumerate(self.hidden)}
+        return {**names, "output": self.out.weight}
+
+
+class ModifiedMLP(Network):
+    """The paper's modified MLP (eq. 43-47), with ``depth`` hidden representations H_1..H_depth:
+
+        U = phi(X W_U + b_U),  V = phi(X W_V + b_V),  H_1 = phi(X W_1 + b_1)
+        Z_k = phi(H_k Wz_k + bz_k),  H_{k+1} = (1 - Z_k) * U + Z_k * V,   k = 1 .. depth - 1
+        f = H_depth W + b
+
+    (The released code gates every layer starting from X and swaps the roles of U and V; this follows the
+    paper's equations.)
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, depth: int = 3, width: int = 50, activation: str = "tanh",
+                 mean=0.0, std=1.0):
+        super().__init__(in_dim, out_dim, depth, width, activation, mean, std)
+        self.encoder_u = xavier_linear(in_dim, width)
+        self.encoder_v = xavier_linear(in_dim, width)
+        self.first = xavier_linear(in_dim, width)
+        self.gates = nn.ModuleList(xavier_linear(width, width) for _ in range(depth - 1))
+        self.out = xavier_linear(width, out_dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.standardize(x)
+        u, v = self.act(self.encoder_u(x)), self.act(self.encoder_v(x))
+        h = self.act(self.first(x))
+        for gate in self.gates:
+            z = self.act(gate(h))
+            h = (1 - z) * u + z * v
+        return self.out(h)
+
+    def layer_weights(self) -> dict[str, nn.Parameter]:
+        gates = {f"gate {k + 1}": g.weight for k, g in enumerate(self.gates)}
+        return {"encoder U": self.encoder_u.weight, "encoder V": self.encoder_v.weight,
+                "layer 1": self.first.weight, **gates, "output": self.out.weight}
+
+
+MODELS: dict[str, type[Network]] = {"mlp": MLP, "modified-mlp": ModifiedMLP}
+
+
+def make_model(name: str, in_dim: int, out_dim: int, **kwargs) -> Network:
+    if name not in MODELS:
+        raise ConfigError("model", f"unknown '{name}'; allowed: {', '.join(MODELS)}")
+    return MODELS[name](in_dim, out_dim, **kwargs)

@@ -1,0 +1,140 @@
+"""What a problem is: a domain box, named loss terms built from boxes and residuals, tunable parameters,
+and a reference solution to evaluate against.
+
+A loss term is a sum of mean squared residuals, one per box (for Helmholtz's ``bc`` term: one per edge, as in
+the released code), each over its own fresh uniform sample of ``batch`` points:
+
+    L_term = sum_boxes mean_points sum_columns r(x)^2
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import ConfigError
+
+Field = Callable[[Tensor], Tensor]  # the network as a function of raw (unstandardised) coordinates
+Interval = tuple[float, float]
+
+
+def grad(y: Tensor, x: Tensor) -> Tensor:
+    """d(sum y)/dx, keeping the graph so that it can be differentiated again (and back-propagated)."""
+    return torch.autograd.grad(y, x, torch.ones_like(y), create_graph=True)[0]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A user-tunable problem parameter with its valid range (the UI renders it as a bounded widget)."""
+
+    name: str
+    default: float
+    low: float
+    high: float
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Term:
+    """One named loss term: the boxes it samples from and the residual its points must drive to zero."""
+
+    name: str
+    boxes: tuple[tuple[Interval, ...], ...]  # one box per piece; lo == hi pins a coordinate (an edge)
+    residual: Callable[[Field, Tensor], Tensor]  # (u, points of all boxes, stacked) -> (N, k) residuals
+
+    def sample(self, batch: int, generator: torch.Generator, dtype: torch.dtype) -> Tensor:
+        """``batch`` fresh uniform points per box, stacked box after box: shape (len(boxes) * batch, dim)."""
+        lo = torch.tensor([[iv[0] for iv in box] for box in self.boxes], dtype=torch.float64)
+        hi = torch.tensor([[iv[1] for iv in box] for box in self.boxes], dtype=torch.float64)
+        r = torch.rand(len(self.boxes), batch, lo.shape[1], generator=generator, dtype=torch.float64)
+        pts = lo[:, None, :] + (hi - lo)[:, None, :] * r
+        return pts.reshape(-1, lo.shape[1]).to(dtype)
+
+    def loss(self, u: Field, points: Tensor) -> Tensor:
+        """Sum over boxes of the mean squared residual (all boxes have the same number of points)."""
+        r = self.residual(u, points)
+        return len(self.boxes) * r.pow(2).sum(dim=1).mean()
+
+
+class Problem:
+    """Base class. Subclasses set the class attributes and implement ``terms`` and ``reference``.
+
+    ``evaluate(u, points)`` returns the quantity compared with ``reference`` (``u`` itself by default;
+    the cavity compares the velocity magnitude).
+    """
+
+    name: str = ""
+    title: str = ""
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ("u",)
+    domain: tuple[Interval, ...] = ()
+    params: tuple[Param, ...] = ()
+    quantity: str = "u"  # what the evaluation compares, for labels
+
+    def __init__(self, **values: float):
+        known = {p.name: p for p in self.params}
+        for key in values:
+            if key not in known:
+                raise ConfigError(f"problem parameter '{key}'",
+                                  f"unknown for {self.name}; allowed: {', '.join(known) or 'none'}")
+        self.values: dict[str, float] = {}
+        for p in self.params:
+            v = values.get(p.name, p.default)
+            try:
+                v = float(v)
+            except (TypeError, ValueError):
+                raise ConfigError(f"problem parameter '{p.name}'", f"must be a number, got {v!r}") from None
+            if not math.isfinite(v) or not p.low <= v <= p.high:
+                raise ConfigError(f"problem parameter '{p.name}'",
+                                  f"must be in [{p.low:g}, {p.high:g}], got {v}")
+            self.values[p.name] = v
+        self.__dict__.update(self.values)
+
+    # -- to implement -------------------------------------------------------------------------------------
+    def terms(self) -> tuple[Term, ...]:
+        raise NotImplementedError
+
+    def exact(self, x: Tensor) -> Tensor:
+        """Closed-form u at raw points (N, dim) -> (N, 1); problems without one override ``reference``."""
+        raise NotImplementedError(f"{self.name} has no closed-form solution")
+
+    # -- shared ---------------------------------------------------------------------------------------------
+    def reference(self, points: np.ndarray) -> np.ndarray:
+        """The exact (or reference) value of ``quantity`` at ``points`` (N, dim) -> (N,), float64."""
+        return self.exact(torch.as_tensor(points, dtype=torch.float64))[:, 0].numpy()
+
+    def evaluate(self, u: Field, points: Tensor) -> Tensor:
+        return u(points)[:, 0]
+
+    def grid(self, n: int) -> tuple[np.ndarray, tuple[int, ...]]:
+        """A uniform grid with n points per input over the domain: (points (N, dim), grid shape).
+
+        For 2D problems the grid shape is (n, n) indexed [i_second_input, i_first_input] (rows = y or x),
+        ready for a heatmap with the first input on the horizontal axis.
+        """
+        axes = [np.linspace(lo, hi, n) for lo, hi in self.domain]
+        mesh = np.meshgrid(*axes, indexing="xy")
+        pts = np.stack([m.ravel() for m in mesh], axis=1)
+        return pts, mesh[0].shape
+
+    def stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std of the domain, for input standardisation (paper protocol).
+
+        The released code estimates them from 1e5 uniform samples; the uniform box has the closed forms
+        mean = (lo + hi) / 2 and std = (hi - lo) / sqrt(12), which we use without the sampling noise.
+        """
+        lo = np.array([d[0] for d in self.domain])
+        hi = np.array([d[1] for d in self.domain])
+        return (lo + hi) / 2, (hi - lo) / math.sqrt(12.0)
+
+    def describe(self) -> str:
+        vals = ", ".join(f"{k}={v:g}" for k, v in self.values.items())
+        return f"{self.title} ({vals})" if vals else self.title
+
+
+def box(*intervals: Sequence[float]) -> tuple[Interval, ...]:
+    return tuple((float(a), float(b)) for a, b in intervals)

@@ -1,0 +1,190 @@
+"""A step-wise trainer: ``Trainer.step(n)`` advances n optimizer steps and returns the records produced.
+
+One step (paper protocol, Algorithm 1 order):
+  1. draw fresh uniform points for every term's boxes, compute the unweighted losses L_t;
+  2. if the weighting is due, update lambda from the per-term gradients (before the step, same minibatch);
+  3. apply Adam to sum_t lambda_t L_t with lr = lr0 * decay_rate ** (step / decay_steps).
+Per-term gradients are computed separately only at steps that need them (a weight update or a gradient
+snapshot); the terms' graphs are disjoint, so this costs about as much as one backward pass of the sum.
+A non-finite loss or gradient stops the run with status ``diverged at step k`` before any update is applied.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+
+from .config import RunConfig
+from .errors import ConfigError
+from .models import make_model
+from .problems import make_problem
+from .records import EvalSnapshot, GradSnapshot, Record, StepRecord
+from .weighting import make_weighting
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def resolve_device(name: str) -> torch.device:
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("device", f"'{name}' requested but CUDA is not available on this machine")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ConfigError("device", f"must be 'cpu' or 'cuda[:N]', got {name!r}") from None
+
+
+class Trainer:
+    def __init__(self, config: RunConfig):
+        self.config = config.validated()
+        c = self.config
+        self.device = resolve_device(c.device)
+        self.dtype = DTYPES[c.dtype]
+        self.problem = make_problem(c.problem, **c.params)
+        self.terms = self.problem.terms()
+        self.term_names = tuple(t.name for t in self.terms)
+        torch.manual_seed(c.seed)
+        mean, std = self.problem.stats()
+        self.model = make_model(c.model, len(self.problem.inputs), len(self.problem.outputs), depth=c.depth,
+                                width=c.width, activation=c.activation, mean=mean, std=std)
+        self.model.to(device=self.device, dtype=self.dtype)
+        self.param_names = [n for n, _ in self.model.named_parameters()]
+        self.params = list(self.model.parameters())
+        self.layers = self.model.layer_weights()
+        self._layer_index = [next(i for i, p in enumerate(self.params) if p is w) for w in self.layers.values()]
+        self.optimizer = torch.optim.Adam(self.params, lr=c.lr)
+        self.weighting = make_weighting(c.weighting, self.term_names, initial=c.weights, beta=c.beta,
+                                        every=c.update_every, variant=c.annealing_variant)
+        self.generator = torch.Generator().manual_seed(c.seed)
+        self.steps_done = 0
+        self.wall = 0.0
+        self.status = "ready"
+        grid, self.grid_shape = self.problem.grid(c.eval_points)
+        self.grid = grid
+        self.reference_field = self.problem.reference(grid).reshape(self.grid_shape)
+        self._grid_t = torch.as_tensor(grid, dtype=self.dtype, device=self.device)
+
+    # -- public -----------------------------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self.status == "finished" or self.status.startswith("diverged")
+
+    def lr_at(self, step: int) -> float:
+        c = self.config
+        return c.lr * c.decay_rate ** (step / c.decay_steps)
+
+    def step(self, n: int = 1) -> list[Record]:
+        """Advance up to n steps (fewer if the run finishes or diverges); return the records produced."""
+        records: list[Record] = []
+        if self.done:
+            return records
+        self.status = "running"
+        c = self.config
+        for _ in range(n):
+            k = self.steps_done
+            if k >= c.steps:
+                break
+            t0 = time.perf_counter()
+            if c.eval_every and k % c.eval_every == 0:
+                records.append(self.evaluate())
+            rec = self._one_step(k, records)
+            self.wall += time.perf_counter() - t0
+            if rec is None:
+                self.status = f"diverged at step {k}"
+                return records
+            records.append(StepRecord(k, rec[0], rec[1], rec[2], self.wall))
+            self.steps_done = k + 1
+        if self.steps_done >= c.steps:
+            t0 = time.perf_counter()
+            records.append(self.evaluate())
+            self.wall += time.perf_counter() - t0
+            self.status = "finished"
+        return records
+
+    def evaluate(self) -> EvalSnapshot:
+        with torch.no_grad() if self.problem.quantity == "u" else torch.enable_grad():
+            pred = self.problem.evaluate(self.model, self._grid_t)
+        pred = pred.detach().to("cpu", torch.float64).numpy()
+        ref = self.reference_field.ravel()
+        err = float(np.linalg.norm(pred - ref) / np.linalg.norm(ref))
+        return EvalSnapshot(self.steps_done, err, pred.reshape(self.grid_shape).astype(np.float32))
+
+    def losses(self) -> dict[str, torch.Tensor]:
+        """Unweighted losses on a fresh minibatch (advances the sampling generator)."""
+        out = {}
+        for term in self.terms:
+            pts = term.sample(self.config.batch, self.generator, self.dtype).to(self.device)
+            out[term.name] = term.loss(self.model, pts)
+        return out
+
+    # -- internals --------------------------------------------------------------------------------------------
+    def _one_step(self, k: int, records: list[Record]):
+        c = self.config
+        losses = self.losses()
+        values = {t: float(v.item()) for t, v in losses.items()}
+        if not all(math.isfinite(v) for v in values.values()):
+            return None
+        w = self.weighting
+        update = w.due(k)
+        snapshot = bool(c.grad_every) and (k % c.grad_every == 0 or k == c.steps - 1)
+        self.optimizer.zero_grad(set_to_none=True)
+        if update or snapshot:
+            per_term = {t: torch.autograd.grad(L, self.params, allow_unused=True) for t, L in losses.items()}
+            per_term = {t: [torch.zeros_like(p) if g is None else g for g, p in zip(gs, self.params)]
+                        for t, gs in per_term.items()}
+            if update:
+                if w.needs == "all":
+                    w.update({t: dict(zip(self.param_names, gs)) for t, gs in per_term.items()})
+                else:
+                    w.update({t: {name: gs[i] for name, i in zip(self.layers, self._layer_index)}
+                              for t, gs in per_term.items()})
+            lam = w.lambdas
+            for i, p in enumerate(self.params):
+                p.grad = sum(lam[t] * per_term[t][i] for t in self.term_names)
+            if snapshot:
+                records.append(self._snapshot(k, per_term))
+        else:
+            lam = w.lambdas
+            sum(lam[t] * L for t, L in losses.items()).backward()
+        if not all(torch.isfinite(p.grad).all() for p in self.params):
+            return None
+        lr = self.lr_at(k)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.step()
+        return values, dict(lam), lr
+
+    def _snapshot(self, k: int, per_term) -> GradSnapshot:
+        lam = self.weighting.lambdas
+        grads = [[(lam[t] * per_term[t][i]).detach().abs().flatten().to("cpu", torch.float64)
+                  for i in self._layer_index] for t in self.term_names]
+        logs = [[torch.log10(g[g > 0]) for g in row] for row in grads]
+        finite = torch.cat([x for row in logs for x in row])
+        hi = math.ceil(finite.max().item()) if finite.numel() else 0.0
+        lo = max(math.floor(finite.min().item()), hi - 12) if finite.numel() else -1.0
+        bins = self.config.hist_bins
+        edges = np.linspace(lo, hi, bins + 1)
+        counts = np.array([[np.histogram(x.clamp(lo, hi).numpy(), edges)[0] for x in row] for row in logs])
+        stat = lambda f: np.array([[f(g) for g in row] for row in grads])  # noqa: E731
+        return GradSnapshot(
+            step=k, terms=self.term_names, layers=tuple(self.layers), lambdas=dict(lam), edges=edges,
+            counts=counts, max_abs=stat(lambda g: g.max().item()), mean_abs=stat(lambda g: g.mean().item()),
+            l2=stat(lambda g: g.norm().item()))
+
+    # -- state ------------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "weighting": self.weighting.state_dict(), "generator": self.generator.get_state(),
+                "steps_done": self.steps_done, "wall": self.wall, "status": self.status}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.weighting.load_state_dict(state["weighting"])
+        self.generator.set_state(state["generator"])
+        self.steps_done = int(state["steps_done"])
+        self.wall = float(state["wall"])
+        self.status = str(state["status"])
+        if self.status == "running":
+            self.status = "paused"
