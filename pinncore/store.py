@@ -120,6 +120,8 @@ class RunStore:
         if not f.exists():
             return []
         df = pd.read_parquet(f)
+        if df.empty:
+            return []
         if before is not None:
             df = df[df["step"] < before]
         losses = [c for c in df.columns if c.startswith("loss_")]

@@ -129,6 +129,7 @@ class Trainer:
         update = w.due(k)
         snapshot = bool(c.grad_every) and (k % c.grad_every == 0 or k == c.steps - 1)
         self.optimizer.zero_grad(set_to_none=True)
+        previous = w.state_dict()
         if update or snapshot:
             per_term = {t: torch.autograd.grad(L, self.params, allow_unused=True) for t, L in losses.items()}
             per_term = {t: [torch.zeros_like(p) if g is None else g for g, p in zip(gs, self.params)]
@@ -142,13 +143,14 @@ class Trainer:
             lam = w.lambdas
             for i, p in enumerate(self.params):
                 p.grad = sum(lam[t] * per_term[t][i] for t in self.term_names)
-            if snapshot:
-                records.append(self._snapshot(k, per_term))
         else:
             lam = w.lambdas
             sum(lam[t] * L for t, L in losses.items()).backward()
         if not all(torch.isfinite(p.grad).all() for p in self.params):
+            w.load_state_dict(previous)
             return None
+        if snapshot:
+            records.append(self._snapshot(k, per_term))
         lr = self.lr_at(k)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -186,5 +188,5 @@ class Trainer:
         self.steps_done = int(state["steps_done"])
         self.wall = float(state["wall"])
         self.status = str(state["status"])
-        if self.status == "running":
-            self.status = "paused"
+        if self.status == "running" or (self.status == "finished" and self.steps_done < self.config.steps):
+            self.status = "paused"  # interrupted, or extended by ``pinn resume --steps``

@@ -1,0 +1,83 @@
+"""The pinn command: one-line errors that name the field (exit 2, nothing written), train/resume/eval/list."""
+import json
+
+import pytest
+
+from pinncore.cli import main
+
+FAST = ["--depth", "2", "--width", "8", "--batch", "16", "--eval-points", "10"]
+
+
+@pytest.mark.parametrize("args,field", [
+    (["--problem", "wave"], "problem"),
+    (["--method", "M5"], "method"),
+    (["--width", "0"], "width"),
+    (["--lr", "0"], "lr"),
+    (["--lr=-1e-3"], "lr"),
+    (["--lr", "nan"], "lr"),
+    (["--steps", "-1"], "steps"),
+    (["--beta", "inf"], "beta"),
+    (["--model", "transformer"], "model"),
+    (["--weighting", "magic"], "weighting"),
+    (["--annealing-variant", "v9"], "annealing_variant"),
+    (["--param", "a2=nan"], "a2"),
+    (["--param", "Re=100"], "Re"),
+    (["--weight", "bc=0"], "weights"),
+    (["--device", "tpu"], "device"),
+    (["--width", "wide"], "--width"),
+    (["--threads", "0"], "threads"),
+])
+def test_bad_input_is_one_line_naming_the_field_and_writes_nothing(tmp_path, capsys, args, field):
+    out = tmp_path / "run"
+    try:
+        code = main(["train", *args, "--out", str(out)])
+    except SystemExit as exc:  # argparse's own type errors
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and field in err, err
+    assert not out.exists()
+
+
+def test_malformed_config_file(tmp_path, capsys):
+    bad = tmp_path / "c.json"
+    bad.write_text('{"width": 50,')
+    assert main(["train", "--config", str(bad), "--out", str(tmp_path / "r")]) == 2
+    assert "malformed JSON" in capsys.readouterr().err
+    bad.write_text('{"widht": 50}')
+    assert main(["train", "--config", str(bad), "--out", str(tmp_path / "r")]) == 2
+    assert "widht" in capsys.readouterr().err and not (tmp_path / "r").exists()
+
+
+def test_cuda_request_without_cuda_is_a_clear_error(tmp_path, capsys):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["train", "--device", "cuda", "--out", str(tmp_path / "r")]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_train_resume_eval_list(tmp_path, capsys):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"problem": "poisson1d", "params": {"C": 2.0}}))
+    out = tmp_path / "r"
+    assert main(["train", "--config", str(cfg), "--method", "M2", "--steps", "30", *FAST, "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["steps_done"] == 30 and summary["label"] == "M2"
+    assert set(summary) >= {"rel_l2", "lambdas", "wall_s", "steps_per_s"} and summary["lambdas"]["bc"] != 1.0
+    assert json.loads((out / "config.json").read_text())["params"] == {"C": 2.0}
+    assert main(["resume", str(out), "--steps", "50"]) == 0
+    assert json.loads((out / "summary.json").read_text())["steps_done"] == 50
+    capsys.readouterr()
+    assert main(["eval", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["rel_l2"] == pytest.approx(summary["rel_l2"], rel=10)
+    assert main(["list", str(tmp_path)]) == 0
+    assert "M2" in capsys.readouterr().out
+    assert main(["eval", str(tmp_path / "nope")]) == 2
+
+
+def test_diverging_run_exits_1_and_says_so(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["train", "--weight", "bc=1e38", "--steps", "20", *FAST, "--out", str(out)]) == 1
+    assert "diverged at step" in capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["status"].startswith("diverged at step")
