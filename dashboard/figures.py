@@ -1,0 +1,163 @@
+"""Pure figure builders: records in, ``plotly.graph_objects.Figure`` out. No Streamlit here.
+
+Every builder takes ``RunView``-like objects (name, label, steps, evals, grads, config) so they can be
+unit-tested with records from a few trainer steps.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from pinncore import GradSnapshot, make_problem
+
+METHOD_COLORS = {"M1": "#d62728", "M2": "#ff7f0e", "M3": "#2ca02c", "M4": "#1f77b4"}
+OTHER_COLORS = ["#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+TERM_DASH = {"res": "solid", "bc": "dash", "ic": "dot"}
+TERM_COLORS = {"res": "#1f77b4", "bc": "#d62728", "ic": "#2ca02c"}
+MAX_POINTS = 1500  # per trace: enough for the eye, light enough to redraw every second
+
+
+def run_colors(views: Sequence) -> dict[str, str]:
+    colors, spare = {}, iter(OTHER_COLORS * 10)
+    for v in views:
+        colors[v.name] = METHOD_COLORS.get(v.label) or next(spare)
+    return colors
+
+
+def decimate(n: int, max_points: int = MAX_POINTS) -> np.ndarray:
+    """Indices of at most ~max_points evenly spaced items of n, always keeping the first and the last."""
+    if n <= max_points:
+        return np.arange(n)
+    return np.unique(np.r_[np.linspace(0, n - 1, max_points).astype(int), n - 1])
+
+
+def _layout(fig: go.Figure, title: str, ylog: bool = True, height: int = 360) -> go.Figure:
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50, b=10),
+                      legend=dict(orientation="h", y=-0.2), hovermode="x unified", template="plotly_white")
+    fig.update_xaxes(title_text="step")
+    if ylog:
+        fig.update_yaxes(type="log", dtick=1, exponentformat="power")
+    return fig
+
+
+def loss_figure(views: Sequence) -> go.Figure:
+    """Unweighted loss per term against step (log scale), every run overlaid: colour = run, dash = term."""
+    fig, colors = go.Figure(), run_colors(views)
+    for v in views:
+        idx = decimate(len(v.steps))
+        steps = [v.steps[i] for i in idx]
+        for term in (steps[0].losses if steps else {}):
+            fig.add_trace(go.Scatter(
+                x=[r.step for r in steps], y=[r.losses[term] for r in steps], mode="lines",
+                name=f"{v.label} · L_{term}", legendgroup=v.name,
+                line=dict(color=colors[v.name], dash=TERM_DASH.get(term, "dashdot"), width=1.5)))
+    return _layout(fig, "Unweighted loss per term")
+
+
+def lambda_figure(views: Sequence) -> go.Figure:
+    """lambda per term against step (terms whose weight ever moves from 1, plus every non-residual term)."""
+    fig, colors = go.Figure(), run_colors(views)
+    for v in views:
+        idx = decimate(len(v.steps))
+        steps = [v.steps[i] for i in idx]
+        for term in (steps[0].lambdas if steps else {}):
+            ys = [r.lambdas[term] for r in steps]
+            if term == "res" and all(y == 1.0 for y in ys):
+                continue
+            fig.add_trace(go.Scatter(
+                x=[r.step for r in steps], y=ys, mode="lines", name=f"{v.label} · λ_{term}",
+                legendgroup=v.name, line=dict(color=colors[v.name], dash=TERM_DASH.get(term, "dashdot"))))
+    return _layout(fig, "Loss weights λ per term")
+
+
+def error_figure(views: Sequence) -> go.Figure:
+    """Relative L2 error on the evaluation grid against step, every run."""
+    fig, colors = go.Figure(), run_colors(views)
+    for v in views:
+        fig.add_trace(go.Scatter(x=[e.step for e in v.evals], y=[e.rel_l2 for e in v.evals],
+                                 mode="lines+markers", name=v.label, line=dict(color=colors[v.name])))
+    return _layout(fig, "Relative L2 error")
+
+
+def histogram_figure(snap: GradSnapshot, title: str = "") -> go.Figure:
+    """Paper Fig. 2 / 7: per layer, the distribution of log10 |grad_W (lambda_t L_t)| for every term."""
+    n = len(snap.layers)
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(snap.layers), shared_yaxes=False,
+                        horizontal_spacing=0.06, vertical_spacing=0.18)
+    centers = (snap.edges[:-1] + snap.edges[1:]) / 2
+    for j, layer in enumerate(snap.layers):
+        r, c = j // cols + 1, j % cols + 1
+        for i, term in enumerate(snap.terms):
+            counts = snap.counts[i, j]
+            dens = counts / max(counts.sum(), 1)
+            lam = snap.lambdas.get(term, 1.0)
+            name = f"∇L_{term}" if lam == 1.0 else f"∇(λ_{term}·L_{term}), λ={lam:.3g}"
+            fig.add_trace(go.Scatter(
+                x=centers, y=dens, mode="lines", line=dict(shape="hvh", color=TERM_COLORS.get(term)),
+                fill="tozeroy", opacity=0.5, name=name, legendgroup=term, showlegend=j == 0,
+                hovertemplate=f"{term}: mean |g| = {snap.mean_abs[i, j]:.2e}, max |g| = {snap.max_abs[i, j]:.2e}"
+                              "<extra></extra>"), row=r, col=c)
+        fig.update_xaxes(title_text="log10 |gradient|", row=r, col=c)
+    fig.update_layout(title=title or f"Back-propagated gradients per layer at step {snap.step}",
+                      height=280 * rows + 80, margin=dict(l=10, r=10, t=70, b=10), template="plotly_white",
+                      legend=dict(orientation="h", y=-0.12))
+    return fig
+
+
+def field_figure(view, step_index: int = -1) -> go.Figure:
+    """Reference, prediction and |error| on the evaluation grid (heatmaps in 2D, curves in 1D)."""
+    problem = make_problem(view.config.problem, **view.config.params)
+    snap = view.evals[step_index]
+    ref, pred = np.asarray(view.reference), np.asarray(snap.prediction, dtype=np.float64)
+    err = np.abs(pred - ref)
+    q = problem.quantity
+    axes = [np.linspace(lo, hi, view.config.eval_points) for lo, hi in problem.domain]
+    if len(axes) == 1:
+        fig = make_subplots(rows=1, cols=2, subplot_titles=[f"{q}: reference and prediction", f"|error|"])
+        fig.add_trace(go.Scatter(x=axes[0], y=ref, name="reference", line=dict(color="black")), 1, 1)
+        fig.add_trace(go.Scatter(x=axes[0], y=pred, name="prediction", line=dict(dash="dash")), 1, 1)
+        fig.add_trace(go.Scatter(x=axes[0], y=err, name="|error|", line=dict(color="#d62728")), 1, 2)
+        fig.update_xaxes(title_text=problem.inputs[0])
+    else:
+        ref_name = "exact" if q == "u" else "reference (finite differences)"
+        fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08,
+                            subplot_titles=[f"{ref_name} {q}", f"predicted {q}", f"|error|"])
+        lo, hi = float(np.min(ref)), float(np.max(ref))
+        for k, (z, scale) in enumerate(((ref, "RdBu_r"), (pred, "RdBu_r"), (err, "Viridis"))):
+            bounds = dict(zmin=lo, zmax=hi) if k < 2 else {}
+            fig.add_trace(go.Heatmap(x=axes[0], y=axes[1], z=z, colorscale=scale, **bounds,
+                                     colorbar=dict(x=0.285 + 0.36 * k, len=0.9, thickness=10)), 1, k + 1)
+        for k in range(3):
+            fig.update_xaxes(title_text=problem.inputs[0], row=1, col=k + 1, constrain="domain")
+            fig.update_yaxes(title_text=problem.inputs[1], row=1, col=k + 1, scaleanchor=f"x{k + 1 if k else ''}")
+    fig.update_layout(title=f"{view.label}: step {snap.step}, relative L2 error {snap.rel_l2:.2e}", height=380,
+                      margin=dict(l=10, r=10, t=70, b=10), template="plotly_white")
+    return fig
+
+
+def compare_table(views: Sequence) -> pd.DataFrame:
+    """One row per run: status, step, current error, lambdas, speed, and the improvement factor over M1."""
+    base = {}
+    for v in views:
+        if v.label == "M1" and v.evals:
+            base[(v.config.problem, tuple(sorted(v.config.params.items())))] = v.evals[-1].rel_l2
+    rows = []
+    for v in views:
+        err = v.evals[-1].rel_l2 if v.evals else None
+        m1 = base.get((v.config.problem, tuple(sorted(v.config.params.items()))))
+        lam = v.steps[-1].lambdas if v.steps else {}
+        rows.append({
+            "run": v.name, "method": v.label, "status": v.status, "step": v.steps_done,
+            "rel. L2 error": err,
+            "λ": ", ".join(f"{k}={x:.3g}" for k, x in lam.items() if k != "res" or x != 1.0),
+            "steps/s": round(v.steps_per_s, 1) if v.steps_per_s else None,
+            "× better than M1": round(m1 / err, 1) if m1 and err else None,
+        })
+    return pd.DataFrame(rows)

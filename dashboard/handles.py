@@ -1,0 +1,168 @@
+"""A thread-safe handle on one training run, kept in ``st.session_state`` and driven by a worker thread.
+
+The worker owns the ``pinncore.run.Run`` (trainer + run store) and never calls ``st.*``. It trains in small
+chunks and appends the records to lists under a lock; the page reads consistent copies with ``view()``.
+Commands (start, pause, resume, step, stop) only flip state and wake the worker, so they return at once.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pinncore import EvalSnapshot, GradSnapshot, RunConfig, StepRecord
+from pinncore.run import Run
+
+CHUNK = 10  # steps per worker iteration: small enough that pause and stop act within a few milliseconds
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A consistent copy of a run's state and records for one redraw."""
+
+    name: str
+    label: str
+    config: RunConfig
+    status: str              # running, paused, finished, stopped, diverged at step k, error: ...
+    steps_done: int
+    steps_per_s: float | None
+    steps: list[StepRecord] = field(repr=False)
+    evals: list[EvalSnapshot] = field(repr=False)
+    grads: list[GradSnapshot] = field(repr=False)
+    reference: object = field(repr=False)  # the reference field on the evaluation grid
+    path: Path | None = None
+
+
+class RunHandle:
+    def __init__(self, run: Run, name: str, evals=(), grads=()):
+        self.run = run
+        self.name = name
+        self.label = run.trainer.config.label()
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._steps: list[StepRecord] = list(run.metrics)
+        self._evals: list[EvalSnapshot] = list(evals)
+        self._grads: list[GradSnapshot] = list(grads)
+        self._state = "finished" if run.trainer.done else "paused"
+        self._pending = 0
+        self._rate: tuple[float, int] | None = None  # (time, steps) at the last resume, for live steps/s
+        self._thread: threading.Thread | None = None
+
+    # -- construction ---------------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, config: RunConfig, out: Path, name: str) -> "RunHandle":
+        return cls(Run.create(config, out), name)
+
+    @classmethod
+    def open(cls, path: Path) -> "RunHandle":
+        """Reopen a run from disk: its records become scrubbable, and an unfinished run can train on."""
+        run = Run.open(path)
+        upto = run.trainer.steps_done
+        return cls(run, Path(path).name, run.store.snapshots("eval", upto), run.store.snapshots("grad", upto))
+
+    # -- commands (called from the page) ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Run continuously (also: resume after a pause)."""
+        with self._lock:
+            if self._state in ("paused", "ready"):
+                self._state = "running"
+                self._rate = (time.perf_counter(), self.run.trainer.steps_done)
+                self._ensure_worker()
+                self._wake.notify_all()
+
+    resume = start
+
+    def pause(self) -> None:
+        with self._lock:
+            if self._state == "running":
+                self._state = "paused"
+                self._pending = 0
+
+    def step(self, n: int) -> None:
+        """Advance n steps from a paused run, then stay paused."""
+        with self._lock:
+            if self._state == "paused":
+                self._pending += int(n)
+                self._ensure_worker()
+                self._wake.notify_all()
+
+    def stop(self) -> None:
+        """End the run here; it is saved and can be reopened (and resumed) from disk later."""
+        with self._lock:
+            if self._state in ("running", "paused"):
+                self._state = "stopping"
+                self._wake.notify_all()
+                worker = self._thread
+            else:
+                return
+        if worker is None:
+            self._finish("stopped")
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    # -- reading --------------------------------------------------------------------------------------------
+    @property
+    def status(self) -> str:
+        return self._state
+
+    @property
+    def active(self) -> bool:
+        return self._state in ("running", "stopping") or self._pending > 0
+
+    def view(self) -> RunView:
+        t = self.run.trainer
+        with self._lock:
+            steps, evals, grads = list(self._steps), list(self._evals), list(self._grads)
+            state, rate = self._state, self._rate
+        done = len(steps)
+        if state == "running" and rate is not None and time.perf_counter() > rate[0]:
+            speed = (done - rate[1]) / (time.perf_counter() - rate[0]) if done > rate[1] else None
+        else:
+            speed = done / t.wall if t.wall > 0 and done else None
+        return RunView(self.name, self.label, t.config, state, done, speed, steps, evals, grads,
+                       t.reference_field, self.run.path)
+
+    # -- worker ---------------------------------------------------------------------------------------------
+    def _ensure_worker(self) -> None:  # lock held
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._loop, name=f"train-{self.name}", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                while self._state == "paused" and self._pending == 0:
+                    self._wake.wait()
+                if self._state == "stopping":
+                    break
+                n = CHUNK if self._state == "running" else min(self._pending, CHUNK)
+            try:
+                records = self.run.advance(n)
+            except Exception as exc:  # a bug or a device error: report it on the page, keep what we have
+                self._finish(f"error: {type(exc).__name__}: {exc}")
+                return
+            with self._lock:
+                for r in records:
+                    {StepRecord: self._steps, EvalSnapshot: self._evals, GradSnapshot: self._grads}[type(r)].append(r)
+                if self._state == "paused":
+                    self._pending = max(0, self._pending - n)
+                idle = self._state == "paused" and self._pending == 0
+                status = self.run.trainer.status
+            if status == "finished" or status.startswith("diverged"):
+                self._finish(status)
+                return
+            if idle:  # paused: make what was trained so far durable
+                self.run.save()
+        self.run.trainer.status = "stopped"  # on disk too; ``open`` can train it on later
+        self._finish("stopped")
+
+    def _finish(self, state: str) -> None:
+        try:
+            self.run.save()
+        finally:
+            with self._lock:
+                self._state = state
+                self._pending = 0

@@ -1,0 +1,155 @@
+"""The dashboard's settings: one schema for the sidebar widgets, the URL query string and RunConfig.
+
+Like TensorFlow Playground's URL hash, the whole setup lives in the query string (``?problem=helmholtz&p_a2=4
+&depth=3...``), so a copied link reproduces it. ``parse_query`` never raises: a parameter it cannot use is
+ignored, with a one-line message naming it, and the default stands. No Streamlit here.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from pinncore import METHODS, PROBLEMS, ConfigError, RunConfig
+from pinncore.models import ACTIVATIONS
+from pinncore.weighting import WEIGHTINGS, Annealing
+
+MODES = ("compare", "single")
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str                 # URL parameter, and widget key "w_<key>"
+    kind: type               # int, float or str
+    default: Any
+    label: str
+    lo: float | None = None  # bounds for numbers (the widgets enforce them too)
+    hi: float | None = None
+    choices: tuple = ()      # allowed values for strings
+    help: str = ""
+
+    def parse(self, text: str) -> Any:
+        """The value of a URL parameter, or ConfigError naming it."""
+        if self.kind is str:
+            if text not in self.choices:
+                raise ConfigError(self.key, f"'{text}' is not one of {', '.join(self.choices)}")
+            return text
+        try:
+            value = self.kind(float(text)) if self.kind is int and float(text).is_integer() else self.kind(text)
+        except (TypeError, ValueError):
+            raise ConfigError(self.key, f"{text!r} is not {'an integer' if self.kind is int else 'a number'}") \
+                from None
+        if not math.isfinite(value) or not self.lo <= value <= self.hi:
+            raise ConfigError(self.key, f"{text} is outside [{self.lo:g}, {self.hi:g}]")
+        return value
+
+    def format(self, value: Any) -> str:
+        return f"{value:g}" if self.kind is float else str(value)
+
+
+def _problem_settings() -> list[Setting]:
+    out = []
+    for cls in PROBLEMS.values():
+        for p in cls.params:
+            out.append(Setting(f"p_{p.name}", float, p.default, p.name, p.low, p.high, help=p.help))
+    return list({s.key: s for s in out}.values())
+
+
+SETTINGS: list[Setting] = [
+    Setting("mode", str, "compare", "Runs", choices=MODES,
+            help="compare: M1-M4 side by side with the same seed; single: one run of the chosen model/weighting"),
+    Setting("problem", str, "helmholtz", "Problem", choices=tuple(PROBLEMS)),
+    *_problem_settings(),
+    Setting("model", str, "mlp", "Model", choices=("mlp", "modified-mlp")),
+    Setting("weighting", str, "fixed", "Weighting", choices=tuple(WEIGHTINGS)),
+    Setting("depth", int, 3, "Hidden layers", 1, 10, help="paper: 3 (Helmholtz, cavity), 5 (Klein-Gordon)"),
+    Setting("width", int, 50, "Units per layer", 2, 256),
+    Setting("activation", str, "tanh", "Activation", choices=tuple(ACTIVATIONS)),
+    Setting("variant", str, "released-code", "Annealing variant", choices=Annealing.variants,
+            help="released-code reproduces the paper's numbers; paper (Algorithm 1 as printed) drives λ to ~1e6"),
+    Setting("beta", float, 0.9, "Moving-average β", 0.0, 0.999),
+    Setting("every", int, 0, "Weight update interval (0 = default)", 0, 100_000,
+            help="steps between λ updates; 0 means 10 for annealing, 1000 for grad-norm"),
+    Setting("weights", str, "", "Initial / fixed λ", choices=(),
+            help="e.g. 'bc=10' or 'ic=1, bc=5'; empty: all 1"),
+    Setting("lr", float, 1e-3, "Learning rate", 1e-6, 1.0),
+    Setting("decay", float, 0.9, "lr decay per decay period", 0.01, 1.0,
+            help="lr = lr0 * decay ** (step / period), continuous (paper: 0.9 per 1000 steps)"),
+    Setting("decay_steps", int, 1000, "Decay period (steps)", 1, 1_000_000),
+    Setting("batch", int, 128, "Points per term / edge", 1, 4096),
+    Setting("steps", int, 10_000, "Steps", 1, 1_000_000, help="the paper trains 40,000 steps"),
+    Setting("seed", int, 0, "Seed", 0, 2**31 - 1),
+    Setting("grad_every", int, 250, "Gradient snapshot every", 1, 100_000),
+    Setting("eval_every", int, 250, "Evaluation every", 1, 100_000),
+    Setting("device", str, "cpu", "Device", choices=("cpu", "cuda")),
+]
+BY_KEY = {s.key: s for s in SETTINGS}
+
+
+def defaults() -> dict[str, Any]:
+    return {s.key: s.default for s in SETTINGS}
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    """'bc=10, ic=2' -> {'bc': 10.0, 'ic': 2.0}; ConfigError naming 'weights' otherwise."""
+    out = {}
+    for part in filter(None, (p.strip() for p in text.replace(";", ",").split(","))):
+        name, sep, value = part.partition("=")
+        try:
+            v = float(value)
+        except ValueError:
+            v = math.nan
+        if not sep or not name.strip() or not math.isfinite(v) or v <= 0:
+            raise ConfigError("weights", f"'{part}' is not TERM=VALUE with a finite VALUE > 0")
+        out[name.strip()] = v
+    return out
+
+
+def parse_query(query: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """Settings from a URL query, and one message per parameter that was ignored."""
+    values, ignored = defaults(), []
+    for key, text in query.items():
+        text = text[-1] if isinstance(text, list) else text
+        if key not in BY_KEY:
+            ignored.append(f"ignored URL parameter '{key}': unknown")
+            continue
+        setting = BY_KEY[key]
+        try:
+            if key == "weights":
+                parse_weights(text)
+                values[key] = text
+            else:
+                values[key] = setting.parse(text)
+        except ConfigError as exc:
+            ignored.append(f"ignored URL parameter {exc}; using {setting.format(setting.default) or 'empty'}")
+    return values, ignored
+
+
+def to_query(values: Mapping[str, Any]) -> dict[str, str]:
+    """The query string for the current settings: the run-relevant ones, problem parameters of this problem."""
+    problem = PROBLEMS[values["problem"]]
+    own = {f"p_{p.name}" for p in problem.params}
+    return {s.key: s.format(values[s.key]) for s in SETTINGS
+            if (not s.key.startswith("p_") or s.key in own) and values.get(s.key) is not None}
+
+
+def build_configs(values: Mapping[str, Any]) -> list[RunConfig]:
+    """One RunConfig per run to launch (M1..M4 in compare mode); ConfigError names the first bad field."""
+    problem = PROBLEMS[values["problem"]]
+    common = dict(
+        problem=values["problem"], params={p.name: float(values[f"p_{p.name}"]) for p in problem.params},
+        depth=int(values["depth"]), width=int(values["width"]), activation=values["activation"],
+        annealing_variant=values["variant"], beta=float(values["beta"]),
+        update_every=int(values["every"]) or None, weights=parse_weights(values["weights"]),
+        lr=float(values["lr"]), decay_rate=float(values["decay"]), decay_steps=int(values["decay_steps"]),
+        batch=int(values["batch"]), steps=int(values["steps"]), seed=int(values["seed"]),
+        grad_every=int(values["grad_every"]), eval_every=int(values["eval_every"]), device=values["device"])
+    terms = {t.name for t in problem().terms()}
+    for k in common["weights"]:
+        if k not in terms:
+            raise ConfigError("weights", f"unknown term '{k}' for {problem.title}; terms: {', '.join(sorted(terms))}")
+    if values["mode"] == "compare":
+        pairs = list(METHODS.values())
+    else:
+        pairs = [(values["model"], values["weighting"])]
+    return [RunConfig(model=m, weighting=w, **common).validated() for m, w in pairs]

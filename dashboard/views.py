@@ -1,0 +1,113 @@
+"""The live panel: redrawn by ``st.fragment(run_every=1s)`` while runs train, from the handles' records only.
+
+Only the selected view is drawn on each refresh, so the page costs the training threads as little as possible.
+"""
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import figures
+from pinncore.store import metrics_frame
+
+VIEWS = ("Loss & λ", "Gradient histograms", "Error fields", "Compare & export")
+
+
+def render_live(was_active: bool) -> None:
+    state = st.session_state
+    views = [state.handles[n].view() for n in state.get("w_shown", []) if n in state.handles]
+    if not views:
+        st.info("No runs yet. **Start** trains M1–M4 (or the single run set in the sidebar) side by side; "
+                "**+1 / +10 / +100** creates them paused and steps through training one click at a time.")
+        return
+    _status_line(views)
+    view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="w_view", label_visibility="collapsed")
+    if view == VIEWS[0]:
+        c1, c2 = st.columns(2)
+        c1.plotly_chart(figures.loss_figure(views), key="fig_loss")
+        c2.plotly_chart(figures.lambda_figure(views), key="fig_lambda")
+    elif view == VIEWS[1]:
+        _histograms(views)
+    elif view == VIEWS[2]:
+        _fields(views)
+    else:
+        _compare(views)
+    if was_active and not any(state.handles[v.name].active for v in views):
+        st.rerun(scope="app")  # everything stopped: redraw the buttons and stop polling
+
+
+def _status_line(views) -> None:
+    cols = st.columns(min(len(views), 6))
+    for col, v in zip(cols * (len(views) // len(cols) + 1), views):
+        err = f"{v.evals[-1].rel_l2:.2e}" if v.evals else "–"
+        speed = f"{v.steps_per_s:.0f} steps/s" if v.steps_per_s else ""
+        icon = {"running": ":material/play_circle:", "paused": ":material/pause_circle:",
+                "finished": ":material/check_circle:", "stopped": ":material/stop_circle:"}.get(v.status,
+                                                                                              ":material/error:")
+        col.metric(f"{icon} {v.name} · {v.status}", f"step {v.steps_done:,}",
+                   f"error {err}  {speed}", delta_color="off")
+
+
+def _pick_run(views, key: str):
+    names = [v.name for v in views]
+    name = st.selectbox("Run", names, key=key) if len(names) > 1 else names[0]
+    return next(v for v in views if v.name == name)
+
+
+def _pick_snapshot(snaps, key: str):
+    """A step slider over stored snapshots; 'follow latest' keeps it at the newest while training."""
+    if len(snaps) == 1:
+        return snaps[0]
+    steps = [s.step for s in snaps]
+    c1, c2 = st.columns([4, 1])
+    follow = c2.toggle("follow latest", value=True, key=f"{key}_follow")
+    if follow or state_step(key) not in steps:
+        st.session_state[f"{key}_step"] = steps[-1]
+    step = c1.select_slider("Snapshot at step", steps, key=f"{key}_step", disabled=follow)
+    return snaps[steps.index(step)]
+
+
+def state_step(key: str):
+    return st.session_state.get(f"{key}_step")
+
+
+def _histograms(views) -> None:
+    v = _pick_run(views, "w_hist_run")
+    if not v.grads:
+        st.info("No gradient snapshot yet (the first one is taken at step 0).")
+        return
+    snap = _pick_snapshot(v.grads, "w_hist")
+    st.plotly_chart(figures.histogram_figure(snap, f"{v.name}: back-propagated gradients at step {snap.step}"),
+                    key="fig_hist")
+    ratio = {t: snap.mean_abs[0].mean() / snap.mean_abs[i].mean() for i, t in enumerate(snap.terms) if i}
+    st.caption("Mean |∇L_res| / mean |∇(λ·L_term)| over the layers: "
+               + ", ".join(f"{t}: {r:.3g}" for t, r in ratio.items())
+               + ". A ratio far above 1 is the paper's pathology: the boundary hardly moves the weights.")
+
+
+def _fields(views) -> None:
+    st.plotly_chart(figures.error_figure(views), key="fig_error")
+    v = _pick_run(views, "w_field_run")
+    if not v.evals:
+        st.info("No evaluation yet.")
+        return
+    snap = _pick_snapshot(v.evals, "w_field")
+    st.plotly_chart(figures.field_figure(v, v.evals.index(snap)), key="fig_field")
+
+
+def _compare(views) -> None:
+    st.dataframe(figures.compare_table(views), hide_index=True, key="tbl_compare")
+
+    def csv() -> bytes:
+        frames = [metrics_frame(v.steps).assign(run=v.name, method=v.label) for v in views]
+        buf = io.StringIO()
+        pd.concat(frames, ignore_index=True).to_csv(buf, index=False)
+        return buf.getvalue().encode()
+
+    st.download_button("Metrics of the shown runs (CSV)", data=csv, file_name="pinn-metrics.csv",
+                       mime="text/csv", icon=":material/download:", key="dl_csv", on_click="ignore")
+    st.caption("Each run is saved under its directory (config, metrics, snapshots, checkpoint): "
+               + "; ".join(f"{v.name} → `{v.path}`" for v in views if v.path)
+               + ". Every chart's toolbar has a PNG download.")
