@@ -111,7 +111,7 @@ def parse_query(query: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
     for key, text in query.items():
         text = text[-1] if isinstance(text, list) else text
         if key not in BY_KEY:
-            ignored.append(f"ignored URL parameter '{key}': unknown")
+            ignored.append(f"Ignored URL parameter '{key}={text}': unknown parameter.")
             continue
         setting = BY_KEY[key]
         try:
@@ -121,7 +121,8 @@ def parse_query(query: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
             else:
                 values[key] = setting.parse(text)
         except ConfigError as exc:
-            ignored.append(f"ignored URL parameter {exc}; using {setting.format(setting.default) or 'empty'}")
+            default = setting.format(setting.default) or "empty"
+            ignored.append(f"Ignored URL parameter '{key}={text}': {exc.reason}; using the default ({default}).")
     return values, ignored
 
 

@@ -47,7 +47,7 @@ def _status_line(views) -> None:
                 "finished": ":material/check_circle:", "stopped": ":material/stop_circle:"}.get(v.status,
                                                                                               ":material/error:")
         col.metric(f"{icon} {v.name} · {v.status}", f"step {v.steps_done:,}",
-                   f"error {err}  {speed}", delta_color="off")
+                   f"error {err}  {speed}", delta_color="off", delta_arrow="off")
 
 
 def _pick_run(views, key: str):
@@ -98,7 +98,10 @@ def _fields(views) -> None:
 
 
 def _compare(views) -> None:
-    st.dataframe(figures.compare_table(views), hide_index=True, key="tbl_compare")
+    st.dataframe(figures.compare_table(views), hide_index=True, key="tbl_compare", column_config={
+        "rel. L2 error": st.column_config.NumberColumn(format="%.3e"),
+        "steps/s": st.column_config.NumberColumn(format="%.0f"),
+        "× better than M1": st.column_config.NumberColumn(format="%.1f×")})
 
     def csv() -> bytes:
         frames = [metrics_frame(v.steps).assign(run=v.name, method=v.label) for v in views]

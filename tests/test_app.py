@@ -1,0 +1,126 @@
+"""The Streamlit page, driven by AppTest: renders, starts, pauses, steps, refuses bad input, reads the URL."""
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("PINN_RUNS_DIR", str(tmp_path / "runs"))
+    at = AppTest.from_file(APP, default_timeout=60)
+    yield at
+    for h in at.session_state["handles"].values() if "handles" in at.session_state else ():
+        h.stop()
+        h.join(10)
+
+
+def steps(at) -> dict[str, int]:
+    return {name: h.view().steps_done for name, h in at.session_state["handles"].items()}
+
+
+def rerun_until(at, pred, timeout=60.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        time.sleep(0.3)
+        at.run()
+        if pred():
+            return True
+    return False
+
+
+def small(at, **extra):
+    """A quick setup through the widgets, as a user would type it."""
+    values = {"w_depth": 2, "w_width": 16, "w_batch": 32, "w_eval_every": 20, "w_grad_every": 20} | extra
+    for key, value in values.items():
+        at.session_state[key] = value
+
+
+def test_default_page_renders_without_exceptions(app):
+    app.run()
+    assert not app.exception and not app.error
+    assert [b.key for b in app.button][:3] == ["btn_start", "btn_pause", "btn_resume"]
+    assert app.session_state["w_mode"] == "compare" and app.session_state["w_problem"] == "helmholtz"
+    assert "No runs yet" in app.info[0].value
+
+
+def test_start_produces_records_for_m1_to_m4(app):
+    app.run()
+    small(app)
+    app.button(key="btn_start").click().run()
+    assert not app.exception and not app.error
+    assert list(app.session_state["handles"]) == ["M1", "M2", "M3", "M4"]
+    assert rerun_until(app, lambda: min(steps(app).values()) >= 5)
+    assert not app.exception
+    assert any("step" in m.value for m in app.metric)
+    h = app.session_state["handles"]["M2"].view()
+    assert h.steps and h.evals and h.grads and h.steps[-1].lambdas["bc"] != 1.0
+    assert Path(h.path, "config.json").exists()
+
+
+def test_pause_really_stops_the_step_counter(app):
+    app.run()
+    small(app, w_mode="single")
+    app.button(key="btn_start").click().run()
+    assert rerun_until(app, lambda: min(steps(app).values()) >= 10)
+    app.button(key="btn_pause").click().run()
+    handle = next(iter(app.session_state["handles"].values()))
+    deadline = time.time() + 10
+    while handle.active and time.time() < deadline:
+        time.sleep(0.05)
+    frozen = steps(app)
+    time.sleep(1.0)
+    app.run()
+    assert steps(app) == frozen and handle.status == "paused"
+    app.button(key="btn_resume").click().run()
+    assert rerun_until(app, lambda: min(steps(app).values()) > min(frozen.values()))
+
+
+def test_step_buttons_create_paused_runs_and_advance_exactly(app):
+    app.run()
+    small(app, w_mode="single")
+    app.button(key="btn_step10").click().run()
+    assert rerun_until(app, lambda: steps(app) and not any(h.active for h in app.session_state["handles"].values()))
+    assert list(steps(app).values()) == [10]
+    app.button(key="btn_step1").click().run()
+    assert rerun_until(app, lambda: list(steps(app).values()) == [11])
+
+
+@pytest.mark.parametrize("widget,value,field", [("w_weights", "bc=abc", "weights"),
+                                                ("w_weights", "ic=2", "weights"),
+                                                ("w_device", "cuda", "device")])
+def test_invalid_input_shows_the_error_and_starts_nothing(app, widget, value, field):
+    import torch
+    if field == "device" and torch.cuda.is_available():
+        pytest.skip("CUDA exists here")
+    app.run()
+    app.session_state[widget] = value
+    app.button(key="btn_start").click().run()
+    assert not app.exception
+    assert len(app.error) == 1 and field in app.error[0].value
+    assert app.session_state["handles"] == {}
+
+
+def test_url_sets_the_setup_and_a_malformed_link_says_what_it_ignored(app):
+    app.query_params["problem"] = "poisson1d"
+    app.query_params["p_C"] = "8"
+    app.query_params["width"] = "abc"
+    app.run()
+    assert not app.exception
+    assert app.session_state["w_problem"] == "poisson1d" and app.session_state["w_p_C"] == 8.0
+    assert app.session_state["w_width"] == 50
+    assert len(app.warning) == 1 and "'width=abc'" in app.warning[0].value
+
+
+def test_views_render_for_live_runs(app):
+    app.run()
+    small(app, w_mode="single", w_steps=40)
+    app.button(key="btn_start").click().run()
+    assert rerun_until(app, lambda: app.session_state["handles"]["M1"].status == "finished")
+    for view in ("Gradient histograms", "Error fields", "Compare & export", "Loss & λ"):
+        app.session_state["w_view"] = view
+        app.run()
+        assert not app.exception, view

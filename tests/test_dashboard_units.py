@@ -1,0 +1,159 @@
+"""Dashboard pieces without Streamlit: figure builders, the URL/settings schema, the run handle."""
+import time
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from dashboard import figures
+from dashboard.handles import RunHandle
+from dashboard.settings import BY_KEY, build_configs, defaults, parse_query, parse_weights, to_query
+from pinncore import ConfigError, EvalSnapshot, GradSnapshot, RunConfig, StepRecord
+from pinncore.run import Run
+
+SMALL = dict(depth=2, width=8, batch=16, eval_points=12, eval_every=5, grad_every=5)
+
+
+@pytest.fixture(scope="module")
+def views(tmp_path_factory):
+    out = []
+    for method in ("M1", "M2"):
+        h = RunHandle.create(RunConfig.from_method(method, steps=12, **SMALL),
+                             tmp_path_factory.mktemp("runs") / method, method)
+        h.step(12)
+        deadline = time.time() + 30
+        while h.view().steps_done < 12 and time.time() < deadline:
+            time.sleep(0.05)
+        h.join(5)
+        out.append(h.view())
+    return out
+
+
+def wait_until(pred, timeout=30.0):
+    deadline = time.time() + timeout
+    while not pred() and time.time() < deadline:
+        time.sleep(0.02)
+    return pred()
+
+
+# -- figures ------------------------------------------------------------------------------------------------
+def test_loss_and_lambda_figures_overlay_every_run_and_term(views):
+    fig = figures.loss_figure(views)
+    assert isinstance(fig, go.Figure) and fig.layout.yaxis.type == "log"
+    assert {t.name for t in fig.data} == {"M1 · L_res", "M1 · L_bc", "M2 · L_res", "M2 · L_bc"}
+    assert len(fig.data[0].x) == 12
+    lam = figures.lambda_figure(views)
+    assert {t.name for t in lam.data} == {"M1 · λ_bc", "M2 · λ_bc"}
+    m2 = next(t for t in lam.data if t.name == "M2 · λ_bc")
+    assert m2.y[0] != 1.0
+
+
+def test_histogram_figure_has_a_panel_per_layer_and_a_trace_per_term(views):
+    snap = views[1].grads[-1]
+    fig = figures.histogram_figure(snap)
+    assert len(fig.data) == len(snap.layers) * len(snap.terms)
+    assert [a.text for a in fig.layout.annotations] == list(snap.layers)
+    assert np.isclose(sum(fig.data[0].y), 1.0)  # densities
+
+
+def test_field_figure_shows_reference_prediction_and_error(views):
+    fig = figures.field_figure(views[0])
+    heat = [t for t in fig.data if isinstance(t, go.Heatmap)]
+    assert len(heat) == 3 and np.asarray(heat[0].z).shape == (12, 12)
+    ref, pred = np.asarray(heat[0].z), np.asarray(heat[1].z)
+    assert np.allclose(np.asarray(heat[2].z), np.abs(pred - ref))
+    assert "relative L2 error" in fig.layout.title.text
+
+
+def test_field_figure_in_1d_draws_curves(tmp_path):
+    run = Run.create(RunConfig(problem="poisson1d", steps=2, **SMALL), tmp_path / "p")
+    h = RunHandle(run, "p")
+    h.step(2)
+    assert wait_until(lambda: h.status == "finished")
+    fig = figures.field_figure(h.view())
+    assert [t.name for t in fig.data] == ["reference", "prediction", "|error|"]
+
+
+def test_error_figure_and_compare_table(views):
+    assert [len(t.x) for t in figures.error_figure(views).data] == [4, 4]  # steps 0, 5, 10, 12
+    table = figures.compare_table(views)
+    assert list(table["method"]) == ["M1", "M2"]
+    m1, m2 = table["rel. L2 error"]
+    assert table["× better than M1"][0] == 1.0
+    assert table["× better than M1"][1] == pytest.approx(m1 / m2, rel=0.01)
+
+
+def test_decimate_keeps_ends_and_bounds_the_count():
+    idx = figures.decimate(40_000, 1500)
+    assert idx[0] == 0 and idx[-1] == 39_999 and len(idx) <= 1501 and np.all(np.diff(idx) > 0)
+    assert list(figures.decimate(5, 1500)) == [0, 1, 2, 3, 4]
+
+
+# -- settings and the URL -----------------------------------------------------------------------------------
+def test_url_round_trip_reproduces_the_setup():
+    values = defaults() | {"problem": "klein-gordon", "p_alpha": -2.0, "depth": 5, "lr": 5e-4,
+                           "weights": "ic=2, bc=3", "mode": "single", "weighting": "grad-norm", "every": 100}
+    parsed, ignored = parse_query(to_query(values))
+    assert ignored == []
+    assert build_configs(parsed) == build_configs(values)
+    cfg = build_configs(parsed)[0]
+    assert (cfg.problem, cfg.params["alpha"], cfg.depth, cfg.weights, cfg.update_every) == (
+        "klein-gordon", -2.0, 5, {"ic": 2.0, "bc": 3.0}, 100)
+
+
+def test_malformed_link_falls_back_to_defaults_and_names_each_ignored_parameter():
+    values, ignored = parse_query({"width": "abc", "depth": "99", "problem": "wave", "zzz": "1",
+                                   "lr": "nan", "weights": "bc=-1", "seed": "7"})
+    assert values["seed"] == 7
+    for key in ("width", "depth", "problem", "lr", "weights"):
+        assert values[key] == BY_KEY[key].default
+    assert len(ignored) == 6
+    for key, msg in zip(("width", "depth", "problem", "zzz", "lr", "weights"), ignored):
+        assert f"'{key}=" in msg, msg
+
+
+def test_compare_mode_builds_m1_to_m4_with_the_same_seed_and_problem():
+    configs = build_configs(defaults() | {"seed": 11, "p_a2": 2.0})
+    assert [c.label() for c in configs] == ["M1", "M2", "M3", "M4"]
+    assert {(c.seed, c.params["a2"]) for c in configs} == {(11, 2.0)}
+
+
+@pytest.mark.parametrize("text", ["bc", "bc=abc", "bc=0", "=3", "bc=inf"])
+def test_bad_weight_text_names_the_field(text):
+    with pytest.raises(ConfigError, match="weights"):
+        parse_weights(text)
+
+
+def test_unknown_term_in_weights_names_the_field():
+    with pytest.raises(ConfigError, match="weights"):
+        build_configs(defaults() | {"weights": "ic=3"})  # Helmholtz has no ic term
+
+
+# -- the run handle -----------------------------------------------------------------------------------------
+def test_handle_start_pause_step_stop(tmp_path):
+    h = RunHandle.create(RunConfig(steps=100_000, **SMALL), tmp_path / "r", "r")
+    h.start()
+    assert wait_until(lambda: h.view().steps_done >= 20)
+    h.pause()
+    assert wait_until(lambda: not h.active)
+    time.sleep(0.1)
+    paused_at = h.view().steps_done
+    time.sleep(0.3)
+    assert h.view().steps_done == paused_at and h.status == "paused"
+    h.step(7)
+    assert wait_until(lambda: h.view().steps_done == paused_at + 7)
+    time.sleep(0.2)
+    assert h.view().steps_done == paused_at + 7
+    h.stop()
+    h.join(10)
+    assert h.status == "stopped"
+    reopened = RunHandle.open(tmp_path / "r")  # everything trained is on disk, and it can train on
+    assert reopened.view().steps_done == paused_at + 7 and reopened.status == "paused"
+    assert [s.step for s in reopened.view().grads] == [s.step for s in h.view().grads]
+
+
+def test_handle_reports_divergence(tmp_path):
+    h = RunHandle.create(RunConfig(steps=50, weights={"bc": 1e38}, **SMALL), tmp_path / "d", "d")
+    h.start()
+    assert wait_until(lambda: h.status.startswith("diverged"))
+    assert h.view().status.startswith("diverged at step ") and h.view().status == h.run.trainer.status
