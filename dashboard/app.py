@@ -150,6 +150,9 @@ def launch(start: bool) -> list[RunHandle]:
     if start:
         for h in created:
             h.start()
+        deadline = time.time() + 1.0  # so that this very redraw has points to show
+        while time.time() < deadline and not all(h.view().steps for h in created):
+            time.sleep(0.02)
     return created
 
 

@@ -23,7 +23,8 @@ def render_live(was_active: bool) -> None:
                 "**+1 / +10 / +100** creates them paused and steps through training one click at a time.")
         return
     _status_line(views)
-    view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="w_view", label_visibility="collapsed")
+    view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="w_view", label_visibility="collapsed",
+                                required=True) or VIEWS[0]
     if view == VIEWS[0]:
         c1, c2 = st.columns(2)
         c1.plotly_chart(figures.loss_figure(views), key="fig_loss")
