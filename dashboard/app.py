@@ -97,6 +97,7 @@ with st.sidebar:
         c1, c2 = st.columns(2)
         widget("grad_every", c1)
         widget("eval_every", c2)
+        widget("hess_every")
         widget("device")
     with st.expander("Open a saved run"):
         saved = list_runs(RUNS_ROOT)

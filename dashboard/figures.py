@@ -84,6 +84,24 @@ def error_figure(views: Sequence) -> go.Figure:
     return _layout(fig, "Relative L2 error")
 
 
+def stiffness_figure(views: Sequence) -> go.Figure:
+    """Paper Fig. 5: sigma_max of the Hessian of each term against step, every run, with the bound 2 / lr
+    above which (in sigma_max) plain gradient descent on the weighted loss is unstable."""
+    fig, colors = go.Figure(), run_colors(views)
+    for v in views:
+        for term in (v.hess[0].eigenvalues if v.hess else {}):
+            fig.add_trace(go.Scatter(
+                x=[h.step for h in v.hess], y=[abs(h.eigenvalues[term]) for h in v.hess], mode="lines+markers",
+                name=f"{v.label} · σ_max(∇²L_{term})", legendgroup=v.name,
+                line=dict(color=colors[v.name], dash=TERM_DASH.get(term, "dashdot"))))
+    longest = max(views, key=lambda v: len(v.hess), default=None)
+    if longest is not None and longest.hess:
+        fig.add_trace(go.Scatter(x=[h.step for h in longest.hess], y=[2 / h.lr for h in longest.hess],
+                                 mode="lines", name="2 / lr (GD stability bound)",
+                                 line=dict(color="black", dash="dot", width=1)))
+    return _layout(fig, "Stiffness: largest Hessian eigenvalue per term")
+
+
 def histogram_figure(snap: GradSnapshot, title: str = "") -> go.Figure:
     """Paper Fig. 2 / 7: per layer, the distribution of log10 |grad_W (lambda_t L_t)| for every term."""
     n = len(snap.layers)

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pinncore import EvalSnapshot, GradSnapshot, RunConfig, StepRecord
+from pinncore import EvalSnapshot, GradSnapshot, RunConfig, StepRecord, StiffnessSnapshot
 from pinncore.run import Run
 
 CHUNK = 10  # steps per worker iteration: small enough that pause and stop act within a few milliseconds
@@ -30,12 +30,13 @@ class RunView:
     steps: list[StepRecord] = field(repr=False)
     evals: list[EvalSnapshot] = field(repr=False)
     grads: list[GradSnapshot] = field(repr=False)
+    hess: list[StiffnessSnapshot] = field(repr=False)
     reference: object = field(repr=False)  # the reference field on the evaluation grid
     path: Path | None = None
 
 
 class RunHandle:
-    def __init__(self, run: Run, name: str, evals=(), grads=()):
+    def __init__(self, run: Run, name: str, evals=(), grads=(), hess=()):
         self.run = run
         self.name = name
         self.label = run.trainer.config.label()
@@ -44,8 +45,10 @@ class RunHandle:
         self._steps: list[StepRecord] = list(run.metrics)
         self._evals: list[EvalSnapshot] = list(evals)
         self._grads: list[GradSnapshot] = list(grads)
+        self._hess: list[StiffnessSnapshot] = list(hess)
         self._state = "finished" if run.trainer.done else "paused"
         self._pending = 0
+        self._busy = False  # the worker is inside run.advance
         self._rate: tuple[float, int] | None = None  # (time, steps) at the last resume, for live steps/s
         self._thread: threading.Thread | None = None
 
@@ -59,7 +62,8 @@ class RunHandle:
         """Reopen a run from disk: its records become scrubbable, and an unfinished run can train on."""
         run = Run.open(path)
         upto = run.trainer.steps_done
-        return cls(run, Path(path).name, run.store.snapshots("eval", upto), run.store.snapshots("grad", upto))
+        snaps = {kind: run.store.snapshots(kind, upto) for kind in ("eval", "grad", "hess")}
+        return cls(run, Path(path).name, snaps["eval"], snaps["grad"], snaps["hess"])
 
     # -- commands (called from the page) ----------------------------------------------------------------------
     def start(self) -> None:
@@ -73,11 +77,13 @@ class RunHandle:
 
     resume = start
 
-    def pause(self) -> None:
+    def pause(self, timeout: float = 5.0) -> None:
+        """Stop after the chunk in flight; returns once the step counter is frozen (or after ``timeout``)."""
         with self._lock:
             if self._state == "running":
                 self._state = "paused"
                 self._pending = 0
+            self._wake.wait_for(lambda: not self._busy, timeout)
 
     def step(self, n: int) -> None:
         """Advance n steps from a paused run, then stay paused."""
@@ -110,19 +116,19 @@ class RunHandle:
 
     @property
     def active(self) -> bool:
-        return self._state in ("running", "stopping") or self._pending > 0
+        return self._state in ("running", "stopping") or self._pending > 0 or self._busy
 
     def view(self) -> RunView:
         t = self.run.trainer
         with self._lock:
-            steps, evals, grads = list(self._steps), list(self._evals), list(self._grads)
+            steps, evals, grads, hess = list(self._steps), list(self._evals), list(self._grads), list(self._hess)
             state, rate = self._state, self._rate
         done = len(steps)
         if state == "running" and rate is not None and time.perf_counter() > rate[0]:
             speed = (done - rate[1]) / (time.perf_counter() - rate[0]) if done > rate[1] else None
         else:
             speed = done / t.wall if t.wall > 0 and done else None
-        return RunView(self.name, self.label, t.config, state, done, speed, steps, evals, grads,
+        return RunView(self.name, self.label, t.config, state, done, speed, steps, evals, grads, hess,
                        t.reference_field, self.run.path)
 
     # -- worker ---------------------------------------------------------------------------------------------
@@ -139,14 +145,19 @@ class RunHandle:
                 if self._state == "stopping":
                     break
                 n = CHUNK if self._state == "running" else min(self._pending, CHUNK)
+                self._busy = True
             try:
                 records = self.run.advance(n)
             except Exception as exc:  # a bug or a device error: report it on the page, keep what we have
                 self._finish(f"error: {type(exc).__name__}: {exc}")
                 return
             with self._lock:
+                self._busy = False
+                self._wake.notify_all()
+                lists = {StepRecord: self._steps, EvalSnapshot: self._evals, GradSnapshot: self._grads,
+                         StiffnessSnapshot: self._hess}
                 for r in records:
-                    {StepRecord: self._steps, EvalSnapshot: self._evals, GradSnapshot: self._grads}[type(r)].append(r)
+                    lists[type(r)].append(r)
                 if self._state == "paused":
                     self._pending = max(0, self._pending - n)
                 idle = self._state == "paused" and self._pending == 0
@@ -166,3 +177,5 @@ class RunHandle:
             with self._lock:
                 self._state = state
                 self._pending = 0
+                self._busy = False
+                self._wake.notify_all()

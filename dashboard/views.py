@@ -12,7 +12,7 @@ import streamlit as st
 from dashboard import figures
 from pinncore.store import metrics_frame
 
-VIEWS = ("Loss & λ", "Gradient histograms", "Error fields", "Compare & export")
+VIEWS = ("Loss & λ", "Gradient histograms", "Error fields", "Stiffness", "Compare & export")
 
 
 def render_live(was_active: bool) -> None:
@@ -33,6 +33,8 @@ def render_live(was_active: bool) -> None:
         _histograms(views)
     elif view == VIEWS[2]:
         _fields(views)
+    elif view == VIEWS[3]:
+        _stiffness(views)
     else:
         _compare(views)
     if was_active and not any(state.handles[v.name].active for v in views):
@@ -96,6 +98,17 @@ def _fields(views) -> None:
         return
     snap = _pick_snapshot(v.evals, "w_field")
     st.plotly_chart(figures.field_figure(v, v.evals.index(snap)), key="fig_field")
+
+
+def _stiffness(views) -> None:
+    if not any(v.hess for v in views):
+        st.info("No stiffness snapshot yet: set *Stiffness every* > 0 under Diagnostics before Start.")
+        return
+    st.plotly_chart(figures.stiffness_figure(views), key="fig_stiffness")
+    rows = [f"{v.name}: σ_max(∇²L) = {abs(v.hess[-1].total):.3g}, 2/σ_max = {2 / abs(v.hess[-1].total):.2e} "
+            f"vs lr = {v.hess[-1].lr:.2e}" for v in views if v.hess and v.hess[-1].total != 0]
+    st.caption("Plain gradient descent on L is stable only for lr < 2 / σ_max (paper Section 2.2). "
+               + "; ".join(rows) + ". Try a2 = 1 against a2 = 4, or the modified MLP against the MLP.")
 
 
 def _compare(views) -> None:

@@ -3,10 +3,12 @@ from .config import METHODS, RunConfig
 from .errors import ConfigError
 from .models import MODELS, MLP, ModifiedMLP, make_model
 from .problems import PROBLEMS, Problem, Term, make_problem
-from .records import EvalSnapshot, GradSnapshot, Record, StepRecord
+from .diagnostics import top_hessian_eigenvalue
+from .records import EvalSnapshot, GradSnapshot, Record, StepRecord, StiffnessSnapshot
 from .trainer import Trainer
 from .weighting import WEIGHTINGS, Annealing, GradNorm, Weighting, make_weighting
 
 __all__ = ["METHODS", "RunConfig", "ConfigError", "MODELS", "MLP", "ModifiedMLP", "make_model", "PROBLEMS",
-           "Problem", "Term", "make_problem", "EvalSnapshot", "GradSnapshot", "Record", "StepRecord", "Trainer",
+           "Problem", "Term", "make_problem", "EvalSnapshot", "GradSnapshot", "Record", "StepRecord",
+           "StiffnessSnapshot", "Trainer", "top_hessian_eigenvalue",
            "WEIGHTINGS", "Annealing", "GradNorm", "Weighting", "make_weighting"]

@@ -39,7 +39,7 @@ def _param(text: str) -> tuple[str, float]:
 FIELDS = {"problem": str, "model": str, "weighting": str, "depth": int, "width": int, "activation": str,
           "annealing_variant": str, "beta": float, "update_every": int, "lr": float, "decay_rate": float,
           "decay_steps": int, "batch": int, "steps": int, "seed": int, "dtype": str, "device": str,
-          "grad_every": int, "eval_every": int, "eval_points": int, "checkpoint_every": int}
+          "grad_every": int, "eval_every": int, "hessian_every": int, "eval_points": int, "checkpoint_every": int}
 
 
 def build_parser() -> Parser:

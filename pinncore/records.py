@@ -64,4 +64,27 @@ class EvalSnapshot:
         return cls(step=int(a["step"]), rel_l2=float(a["rel_l2"]), prediction=a["prediction"])
 
 
-Record = StepRecord | GradSnapshot | EvalSnapshot
+@dataclass(frozen=True)
+class StiffnessSnapshot:
+    """Largest Hessian eigenvalue of each unweighted term and of the weighted loss (paper Fig. 4-5).
+
+    Plain gradient descent is stable only for lr < 2 / total.
+    """
+
+    step: int
+    eigenvalues: dict[str, float]  # sigma_max of grad^2 L_t per term
+    total: float                   # sigma_max of grad^2 (sum_t lambda_t L_t)
+    lr: float
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"step": np.array(self.step), "terms": np.array(list(self.eigenvalues)),
+                "values": np.array(list(self.eigenvalues.values())), "total": np.array(self.total),
+                "lr": np.array(self.lr)}
+
+    @classmethod
+    def from_arrays(cls, a) -> "StiffnessSnapshot":
+        return cls(step=int(a["step"]), eigenvalues={str(t): float(v) for t, v in zip(a["terms"], a["values"])},
+                   total=float(a["total"]), lr=float(a["lr"]))
+
+
+Record = StepRecord | GradSnapshot | EvalSnapshot | StiffnessSnapshot

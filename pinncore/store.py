@@ -7,7 +7,7 @@ a run killed at any moment stays loadable: each file is either the old version o
       metrics.parquet      one row per step: step, lr, wall, loss_<term>, lambda_<term>
       checkpoint.pt        model, optimizer, weighting and sampling-RNG state (torch.save of plain dicts)
       reference.npz        evaluation grid and exact / reference field
-      snapshots/eval_<step>.npz, snapshots/grad_<step>.npz
+      snapshots/eval_<step>.npz, grad_<step>.npz, hess_<step>.npz
 """
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ import torch
 
 from .config import RunConfig
 from .errors import ConfigError
-from .records import EvalSnapshot, GradSnapshot, Record, StepRecord
+from .records import EvalSnapshot, GradSnapshot, Record, StepRecord, StiffnessSnapshot
+
+SNAPSHOTS = {"eval": EvalSnapshot, "grad": GradSnapshot, "hess": StiffnessSnapshot}
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -76,11 +78,10 @@ class RunStore:
 
     def write_records(self, records: Iterable[Record]) -> None:
         """Snapshots go to disk at once (one small file each); step records are written by ``write_metrics``."""
+        kinds = {cls: kind for kind, cls in SNAPSHOTS.items()}
         for r in records:
-            if isinstance(r, GradSnapshot):
-                atomic_write(self.path / "snapshots" / f"grad_{r.step:08d}.npz", _npz_bytes(r.arrays()))
-            elif isinstance(r, EvalSnapshot):
-                atomic_write(self.path / "snapshots" / f"eval_{r.step:08d}.npz", _npz_bytes(r.arrays()))
+            if type(r) in kinds:
+                atomic_write(self.path / "snapshots" / f"{kinds[type(r)]}_{r.step:08d}.npz", _npz_bytes(r.arrays()))
 
     def write_metrics(self, records: list[StepRecord]) -> None:
         buf = io.BytesIO()
@@ -131,8 +132,8 @@ class RunStore:
                 for r in df.to_dict("records")]
 
     def snapshots(self, kind: str, upto: int | None = None) -> list:
-        """Stored 'eval' or 'grad' snapshots in step order (those with step <= ``upto``, if given)."""
-        cls = {"eval": EvalSnapshot, "grad": GradSnapshot}[kind]
+        """Stored 'eval', 'grad' or 'hess' snapshots in step order (those with step <= ``upto``, if given)."""
+        cls = SNAPSHOTS[kind]
         out = []
         for f in sorted((self.path / "snapshots").glob(f"{kind}_*.npz")):
             with np.load(f) as a:

@@ -17,10 +17,11 @@ import numpy as np
 import torch
 
 from .config import RunConfig
+from .diagnostics import term_eigenvalues
 from .errors import ConfigError
 from .models import make_model
 from .problems import make_problem
-from .records import EvalSnapshot, GradSnapshot, Record, StepRecord
+from .records import EvalSnapshot, GradSnapshot, Record, StepRecord, StiffnessSnapshot
 from .weighting import make_weighting
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -88,6 +89,8 @@ class Trainer:
             t0 = time.perf_counter()
             if c.eval_every and k % c.eval_every == 0:
                 records.append(self.evaluate())
+            if c.hessian_every and k % c.hessian_every == 0:
+                records.append(self.stiffness())
             rec = self._one_step(k, records)
             self.wall += time.perf_counter() - t0
             if rec is None:
@@ -110,13 +113,21 @@ class Trainer:
         err = float(np.linalg.norm(pred - ref) / np.linalg.norm(ref))
         return EvalSnapshot(self.steps_done, err, pred.reshape(self.grid_shape).astype(np.float32))
 
-    def losses(self) -> dict[str, torch.Tensor]:
-        """Unweighted losses on a fresh minibatch (advances the sampling generator)."""
+    def losses(self, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Unweighted losses on a fresh minibatch (advances the given, by default the training, generator)."""
         out = {}
         for term in self.terms:
-            pts = term.sample(self.config.batch, self.generator, self.dtype).to(self.device)
+            pts = term.sample(self.config.batch, generator or self.generator, self.dtype).to(self.device)
             out[term.name] = term.loss(self.model, pts)
         return out
+
+    def stiffness(self, iters: int = 30) -> StiffnessSnapshot:
+        """sigma_max of the Hessian per term and of the weighted loss, on a minibatch of its own RNG stream
+        (seeded by seed and step), so that the training trajectory does not depend on this diagnostic."""
+        gen = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.steps_done + 1)
+        per_term, total = term_eigenvalues(lambda: self.losses(gen), self.weighting.lambdas, self.params,
+                                           generator=gen, iters=iters)
+        return StiffnessSnapshot(self.steps_done, per_term, total, self.lr_at(self.steps_done))
 
     # -- internals --------------------------------------------------------------------------------------------
     def _one_step(self, k: int, records: list[Record]):

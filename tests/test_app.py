@@ -34,7 +34,8 @@ def rerun_until(at, pred, timeout=60.0):
 
 def small(at, **extra):
     """A quick setup through the widgets, as a user would type it."""
-    values = {"w_depth": 2, "w_width": 16, "w_batch": 32, "w_eval_every": 20, "w_grad_every": 20} | extra
+    values = {"w_depth": 2, "w_width": 16, "w_batch": 32, "w_eval_every": 20, "w_grad_every": 20,
+              "w_hess_every": 20} | extra
     for key, value in values.items():
         at.session_state[key] = value
 
@@ -120,7 +121,7 @@ def test_views_render_for_live_runs(app):
     small(app, w_mode="single", w_steps=40)
     app.button(key="btn_start").click().run()
     assert rerun_until(app, lambda: app.session_state["handles"]["M1"].status == "finished")
-    for view in ("Gradient histograms", "Error fields", "Compare & export", "Loss & λ"):
+    for view in ("Gradient histograms", "Error fields", "Stiffness", "Compare & export", "Loss & λ"):
         app.session_state["w_view"] = view
         app.run()
         assert not app.exception, view

@@ -157,3 +157,12 @@ def test_handle_reports_divergence(tmp_path):
     h.start()
     assert wait_until(lambda: h.status.startswith("diverged"))
     assert h.view().status.startswith("diverged at step ") and h.view().status == h.run.trainer.status
+
+
+def test_stiffness_figure_plots_each_term_and_the_stability_bound(tmp_path):
+    h = RunHandle.create(RunConfig(steps=6, **(SMALL | {"hessian_every": 3})), tmp_path / "s", "s")
+    h.step(6)
+    assert wait_until(lambda: h.status == "finished")
+    fig = figures.stiffness_figure([h.view()])
+    assert [t.name for t in fig.data] == ["M1 · σ_max(∇²L_res)", "M1 · σ_max(∇²L_bc)", "2 / lr (GD stability bound)"]
+    assert list(fig.data[0].x) == [0, 3] and fig.layout.yaxis.type == "log"
