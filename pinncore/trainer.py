@@ -142,6 +142,8 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         previous = w.state_dict()
         if update or snapshot:
+            # a parameter no term depends on (the cavity's output bias: constants vanish from psi_x, psi_y
+            # and grad p) gets a zero gradient here and None from .backward(); Adam moves neither.
             per_term = {t: torch.autograd.grad(L, self.params, allow_unused=True) for t, L in losses.items()}
             per_term = {t: [torch.zeros_like(p) if g is None else g for g, p in zip(gs, self.params)]
                         for t, gs in per_term.items()}
@@ -157,7 +159,7 @@ class Trainer:
         else:
             lam = w.lambdas
             sum(lam[t] * L for t, L in losses.items()).backward()
-        if not all(torch.isfinite(p.grad).all() for p in self.params):
+        if not all(torch.isfinite(p.grad).all() for p in self.params if p.grad is not None):
             w.load_state_dict(previous)
             return None
         if snapshot:

@@ -95,6 +95,18 @@ def test_resumed_run_continues_the_identical_trajectory(tmp_path, method):
     assert resumed.summary()["status"] == "finished"
 
 
+@pytest.mark.parametrize("problem", ["klein-gordon", "cavity", "poisson1d"])
+@pytest.mark.parametrize("method", ["M1", "M4"])
+def test_every_problem_trains_and_evaluates(problem, method):
+    t = Trainer(RunConfig.from_method(method, problem=problem, steps=12, eval_every=6, grad_every=6, **SMALL))
+    recs = t.step(12)
+    assert t.status == "finished"
+    evals = [r for r in recs if isinstance(r, EvalSnapshot)]
+    assert [e.step for e in evals] == [0, 6, 12] and all(math.isfinite(e.rel_l2) for e in evals)
+    terms = {"klein-gordon": ("res", "ic", "bc"), "cavity": ("res", "bc"), "poisson1d": ("res", "bc")}[problem]
+    assert tuple(recs[-2].losses) == terms
+
+
 def test_float64_runs():
     t = Trainer(RunConfig(steps=2, dtype="float64", **SMALL))
     t.step(2)
