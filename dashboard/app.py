@@ -31,6 +31,18 @@ st.set_page_config(page_title="PINN gradient pathologies", page_icon=":material/
 state = st.session_state
 
 
+def session_alive():
+    """A check the worker threads can call: is this browser session still open? (no st.* calls inside)"""
+    from streamlit import runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not runtime.exists():
+        return None  # bare mode (AppTest, benchmarks): nothing to watch
+    session_id, rt = ctx.session_id, runtime.get_instance()
+    return lambda: rt.is_active_session(session_id)
+
+
 # -- session state (initialised once per browser session, from the URL) -------------------------------------
 if "handles" not in state:
     values, ignored = parse_query(st.query_params.to_dict())
@@ -108,11 +120,12 @@ with st.sidebar:
                                       f"{saved[i][1].get('status', '?')} · {saved[i][1].get('steps_done', 0)} steps")
             if st.button("Open", key="btn_open"):
                 path = saved[choice][0]
+                mine = [h for h in state.handles.values() if h.run.path.resolve() == path.resolve()]
                 try:
-                    handle = RunHandle.open(path)
-                    handle.name = f"{path.name}"
+                    handle = mine[0] if mine else RunHandle.open(path)  # one handle per run directory
+                    handle.alive = session_alive()
                     state.handles[handle.name] = handle
-                    state.w_shown = [*state.w_shown, handle.name]
+                    state.w_shown = [*dict.fromkeys([*state.w_shown, handle.name])]
                 except (ConfigError, OSError, RuntimeError) as exc:
                     state.errors = [f"could not open {path}: {exc}"]
         else:
@@ -140,11 +153,13 @@ def launch(start: bool) -> list[RunHandle]:
         state.errors = [f"Cannot start: {exc}"]
         return []
     stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{state.session}"
+    alive = session_alive()
     created = []
     for cfg in configs:
         name = unique(cfg.label())
         slug = re.sub(r"[^A-Za-z0-9+.-]+", "-", name).strip("-")
         handle = RunHandle.create(cfg, RUNS_ROOT / "dashboard" / f"{stamp}-{cfg.problem}-{slug}", name)
+        handle.alive = alive
         state.handles[name] = handle
         created.append(handle)
     state.w_shown = [h.name for h in created]

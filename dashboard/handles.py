@@ -15,6 +15,7 @@ from pinncore import EvalSnapshot, GradSnapshot, RunConfig, StepRecord, Stiffnes
 from pinncore.run import Run
 
 CHUNK = 10  # steps per worker iteration: small enough that pause and stop act within a few milliseconds
+ALIVE_EVERY = 5.0  # seconds between checks that the page owning a run still exists
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,11 @@ class RunView:
 
 
 class RunHandle:
-    def __init__(self, run: Run, name: str, evals=(), grads=(), hess=()):
+    def __init__(self, run: Run, name: str, evals=(), grads=(), hess=(), alive=None):
+        """``alive``: an optional callable; when it returns False (the browser session that owns the run is
+        gone) the worker stops the run and saves it, instead of training on for nobody."""
         self.run = run
+        self.alive = alive
         self.name = name
         self.label = run.trainer.config.label()
         self._lock = threading.Lock()
@@ -138,7 +142,13 @@ class RunHandle:
             self._thread.start()
 
     def _loop(self) -> None:
+        checked = time.monotonic()
         while True:
+            if self.alive is not None and time.monotonic() - checked > ALIVE_EVERY:
+                checked = time.monotonic()
+                if not self.alive():
+                    with self._lock:
+                        self._state = "stopping"
             with self._lock:
                 while self._state == "paused" and self._pending == 0:
                     self._wake.wait()

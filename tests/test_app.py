@@ -125,3 +125,19 @@ def test_views_render_for_live_runs(app):
         app.session_state["w_view"] = view
         app.run()
         assert not app.exception, view
+
+
+def test_a_saved_run_reopens_with_its_records(app, tmp_path):
+    from dashboard.handles import RunHandle
+    from pinncore import RunConfig
+    saved = RunHandle.create(RunConfig(steps=8, depth=2, width=8, batch=16, eval_every=4, grad_every=4),
+                             tmp_path / "runs" / "cli-run", "cli-run")
+    saved.step(8)
+    saved.join(30)
+    app.run()
+    app.button(key="btn_open").click().run()
+    app.button(key="btn_open").click().run()  # twice: still one handle for the directory
+    assert not app.exception
+    assert list(app.session_state["handles"]) == ["cli-run"]
+    view = app.session_state["handles"]["cli-run"].view()
+    assert view.status == "finished" and view.steps_done == 8 and [e.step for e in view.evals] == [0, 4, 8]

@@ -166,3 +166,16 @@ def test_stiffness_figure_plots_each_term_and_the_stability_bound(tmp_path):
     fig = figures.stiffness_figure([h.view()])
     assert [t.name for t in fig.data] == ["M1 · σ_max(∇²L_res)", "M1 · σ_max(∇²L_bc)", "2 / lr (GD stability bound)"]
     assert list(fig.data[0].x) == [0, 3] and fig.layout.yaxis.type == "log"
+
+
+def test_a_run_whose_page_is_gone_stops_and_is_saved(tmp_path, monkeypatch):
+    import dashboard.handles as handles
+    monkeypatch.setattr(handles, "ALIVE_EVERY", 0.05)
+    page_open = {"value": True}
+    h = RunHandle.create(RunConfig(steps=100_000, **SMALL), tmp_path / "g", "g")
+    h.alive = lambda: page_open["value"]
+    h.start()
+    assert wait_until(lambda: h.view().steps_done > 10)
+    page_open["value"] = False
+    assert wait_until(lambda: h.status == "stopped")
+    assert RunHandle.open(tmp_path / "g").view().steps_done == h.view().steps_done
