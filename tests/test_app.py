@@ -141,3 +141,14 @@ def test_a_saved_run_reopens_with_its_records(app, tmp_path):
     assert list(app.session_state["handles"]) == ["cli-run"]
     view = app.session_state["handles"]["cli-run"].view()
     assert view.status == "finished" and view.steps_done == 8 and [e.step for e in view.evals] == [0, 4, 8]
+
+
+def test_two_sessions_never_see_each_others_runs(app, tmp_path):
+    other = AppTest.from_file(APP, default_timeout=60)  # a second browser tab is a second session
+    app.run()
+    other.run()
+    small(app, w_mode="single", w_steps=20)
+    app.button(key="btn_start").click().run()
+    assert list(app.session_state["handles"]) == ["M1"]
+    other.run()
+    assert other.session_state["handles"] == {} and "No runs yet" in other.info[0].value
