@@ -27,6 +27,13 @@ def grad(y: Tensor, x: Tensor) -> Tensor:
     return torch.autograd.grad(y, x, torch.ones_like(y), create_graph=True)[0]
 
 
+def second_derivatives(y: Tensor, x: Tensor, dy: Tensor | None = None) -> Tensor:
+    """The pure second derivatives d^2 y / dx_i^2 of a (N, 1) output, one column per input: (N, dim).
+    Pass ``dy = grad(y, x)`` when it is already at hand, to save a backward pass."""
+    g = grad(y, x) if dy is None else dy
+    return torch.cat([grad(g[:, i:i + 1], x)[:, i:i + 1] for i in range(x.shape[1])], dim=1)
+
+
 @dataclass(frozen=True)
 class Param:
     """A user-tunable problem parameter with its valid range (the UI renders it as a bounded widget)."""

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from ..cavity_reference import cavity_reference
-from .base import Field, Param, Problem, Term, box, grad
+from .base import Field, Param, Problem, Term, box, grad, second_derivatives
 
 
 def velocity(u: Field, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -36,8 +36,8 @@ class Cavity(Problem):
         x = x.requires_grad_(True)
         vx, vy, p = velocity(u, x)
         du, dv, dp = grad(vx, x), grad(vy, x), grad(p, x)
-        lap_u = grad(du[:, 0:1], x)[:, 0:1] + grad(du[:, 1:2], x)[:, 1:2]
-        lap_v = grad(dv[:, 0:1], x)[:, 0:1] + grad(dv[:, 1:2], x)[:, 1:2]
+        lap_u = second_derivatives(vx, x, du).sum(dim=1, keepdim=True)
+        lap_v = second_derivatives(vy, x, dv).sum(dim=1, keepdim=True)
         r_u = vx * du[:, 0:1] + vy * du[:, 1:2] + dp[:, 0:1] - lap_u / self.Re
         r_v = vx * dv[:, 0:1] + vy * dv[:, 1:2] + dp[:, 1:2] - lap_v / self.Re
         return torch.cat([r_u, r_v], dim=1)

@@ -6,7 +6,7 @@ import math
 import torch
 from torch import Tensor
 
-from .base import Field, Param, Problem, Term, box, grad
+from .base import Field, Param, Problem, Term, box, second_derivatives
 
 
 class Helmholtz(Problem):
@@ -30,10 +30,8 @@ class Helmholtz(Problem):
     def pde(self, u: Field, x: Tensor) -> Tensor:
         x = x.requires_grad_(True)
         out = u(x)[:, :1]
-        g = grad(out, x)
-        u_xx = grad(g[:, 0:1], x)[:, 0:1]
-        u_yy = grad(g[:, 1:2], x)[:, 1:2]
-        return u_xx + u_yy + self.lam * out - self.forcing(x)
+        laplacian = second_derivatives(out, x).sum(dim=1, keepdim=True)
+        return laplacian + self.lam * out - self.forcing(x)
 
     def dirichlet(self, u: Field, x: Tensor) -> Tensor:
         return u(x)[:, :1] - self.exact(x)

@@ -10,7 +10,7 @@ import math
 import torch
 from torch import Tensor
 
-from .base import Field, Param, Problem, Term, box, grad
+from .base import Field, Param, Problem, Term, box, grad, second_derivatives
 
 
 class KleinGordon(Problem):
@@ -38,9 +38,8 @@ class KleinGordon(Problem):
     def pde(self, u: Field, x: Tensor) -> Tensor:
         x = x.requires_grad_(True)
         out = u(x)[:, :1]
-        g = grad(out, x)
-        u_tt = grad(g[:, 0:1], x)[:, 0:1]
-        u_xx = grad(g[:, 1:2], x)[:, 1:2]
+        d2 = second_derivatives(out, x)
+        u_tt, u_xx = d2[:, 0:1], d2[:, 1:2]
         return u_tt + self.alpha * u_xx + self.beta * out + self.gamma * out**3 - self.forcing(x)
 
     def initial(self, u: Field, x: Tensor) -> Tensor:
