@@ -45,34 +45,29 @@ def _layout(fig: go.Figure, title: str, ylog: bool = True, height: int = 360) ->
     return fig
 
 
-def loss_figure(views: Sequence) -> go.Figure:
-    """Unweighted loss per term against step (log scale), every run overlaid: colour = run, dash = term."""
+def _term_lines(views: Sequence, field: str, symbol: str, title: str, skip_constant_res: bool) -> go.Figure:
+    """One line per (run, term) of StepRecord.<field> against step: colour = run, dash = term."""
     fig, colors = go.Figure(), run_colors(views)
     for v in views:
-        idx = decimate(len(v.steps))
-        steps = [v.steps[i] for i in idx]
-        for term in (steps[0].losses if steps else {}):
+        steps = [v.steps[i] for i in decimate(len(v.steps))]
+        for term in (getattr(steps[0], field) if steps else {}):
+            ys = [getattr(r, field)[term] for r in steps]
+            if skip_constant_res and term == "res" and all(y == 1.0 for y in ys):
+                continue
             fig.add_trace(go.Scatter(
-                x=[r.step for r in steps], y=[r.losses[term] for r in steps], mode="lines",
-                name=f"{v.label} · L_{term}", legendgroup=v.name,
-                line=dict(color=colors[v.name], dash=TERM_DASH.get(term, "dashdot"), width=1.5)))
-    return _layout(fig, "Unweighted loss per term")
+                x=[r.step for r in steps], y=ys, mode="lines", name=f"{v.label} · {symbol}_{term}",
+                legendgroup=v.name, line=dict(color=colors[v.name], dash=TERM_DASH.get(term, "dashdot"), width=1.5)))
+    return _layout(fig, title)
+
+
+def loss_figure(views: Sequence) -> go.Figure:
+    """Unweighted loss per term against step (log scale), every run overlaid."""
+    return _term_lines(views, "losses", "L", "Unweighted loss per term", skip_constant_res=False)
 
 
 def lambda_figure(views: Sequence) -> go.Figure:
-    """lambda per term against step (terms whose weight ever moves from 1, plus every non-residual term)."""
-    fig, colors = go.Figure(), run_colors(views)
-    for v in views:
-        idx = decimate(len(v.steps))
-        steps = [v.steps[i] for i in idx]
-        for term in (steps[0].lambdas if steps else {}):
-            ys = [r.lambdas[term] for r in steps]
-            if term == "res" and all(y == 1.0 for y in ys):
-                continue
-            fig.add_trace(go.Scatter(
-                x=[r.step for r in steps], y=ys, mode="lines", name=f"{v.label} · λ_{term}",
-                legendgroup=v.name, line=dict(color=colors[v.name], dash=TERM_DASH.get(term, "dashdot"))))
-    return _layout(fig, "Loss weights λ per term")
+    """lambda per term against step; the residual's weight is left out while it stays 1."""
+    return _term_lines(views, "lambdas", "λ", "Loss weights λ per term", skip_constant_res=True)
 
 
 def error_figure(views: Sequence) -> go.Figure:
