@@ -158,7 +158,11 @@ def launch(start: bool) -> list[RunHandle]:
     for cfg in configs:
         name = unique(cfg.label())
         slug = re.sub(r"[^A-Za-z0-9+.-]+", "-", name).strip("-")
-        handle = RunHandle.create(cfg, RUNS_ROOT / "dashboard" / f"{stamp}-{cfg.problem}-{slug}", name)
+        try:
+            handle = RunHandle.create(cfg, RUNS_ROOT / "dashboard" / f"{stamp}-{cfg.problem}-{slug}", name)
+        except (ConfigError, OSError, RuntimeError) as exc:  # e.g. an unwritable PINN_RUNS_DIR
+            state.errors = [f"Cannot start {name}: {exc}"]
+            break
         handle.alive = alive
         state.handles[name] = handle
         created.append(handle)

@@ -164,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"pinn: error: {exc}", file=sys.stderr)
         return 2
+    except (OSError, RuntimeError, ValueError, UnicodeDecodeError) as exc:  # unwritable --out, corrupt files,
+        print(f"pinn: error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)  # a stalled solver
+        return 2
     return 2
 
 

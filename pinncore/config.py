@@ -87,6 +87,15 @@ class RunConfig:
                 interval = f"({lo:g}, {hi:g}]" if lo_open else f"[{lo:g}, {hi:g}]"
                 raise ConfigError(name, f"must be a finite number in {interval}, got {v!r}")
 
+        for f in dataclasses.fields(self):  # JSON can put anything anywhere: check types before values
+            v, kind = getattr(self, f.name), f.type
+            if kind.startswith("dict"):
+                ok = isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, (int, float))
+                                                 and not isinstance(x, bool) for k, x in v.items())
+                if not ok:
+                    raise ConfigError(f.name, f"must be an object of name: number pairs, got {v!r}")
+            elif kind == "str" and not isinstance(v, str):
+                raise ConfigError(f.name, f"must be a string, got {v!r}")
         make_problem(self.problem, **self.params)
         for name, allowed in (("model", MODELS), ("weighting", WEIGHTINGS), ("activation", ACTIVATIONS),
                               ("annealing_variant", Annealing.variants), ("dtype", DTYPES)):
@@ -96,6 +105,8 @@ class RunConfig:
             positive_int(name)
         for name in ("steps", "seed", "grad_every", "eval_every", "hessian_every", "checkpoint_every"):
             positive_int(name, 0)
+        if self.seed >= 2**31:
+            raise ConfigError("seed", f"must be below 2**31, got {self.seed}")
         if self.update_every is not None:
             positive_int("update_every")
         finite("lr", 0.0, 10.0)

@@ -18,10 +18,13 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"tanh": torch.tanh, "sin":
                                                       "gelu": nn.functional.gelu}
 
 
-def xavier_linear(fan_in: int, fan_out: int) -> nn.Linear:
+def xavier_linear(fan_in: int, fan_out: int, generator: torch.Generator | None = None) -> nn.Linear:
+    """Xavier-normal weights drawn from ``generator`` (not the process-wide RNG, which concurrent dashboard
+    sessions share), zero biases."""
     layer = nn.Linear(fan_in, fan_out)
-    nn.init.normal_(layer.weight, 0.0, math.sqrt(2.0 / (fan_in + fan_out)))
-    nn.init.zeros_(layer.bias)
+    with torch.no_grad():
+        layer.weight.normal_(0.0, math.sqrt(2.0 / (fan_in + fan_out)), generator=generator)
+        layer.bias.zero_()
     return layer
 
 
@@ -40,8 +43,10 @@ class Standardize(nn.Module):
 class Network(nn.Module):
     """Common constructor checks, input standardisation and the named weight matrices used by diagnostics."""
 
-    def __init__(self, in_dim: int, out_dim: int, depth: int, width: int, activation: str, mean, std):
+    def __init__(self, in_dim: int, out_dim: int, depth: int, width: int, activation: str, mean, std,
+                 seed: int | None):
         super().__init__()
+        self.generator = None if seed is None else torch.Generator().manual_seed(seed)
         if activation not in ACTIVATIONS:
             raise ConfigError("activation", f"unknown '{activation}'; allowed: {', '.join(ACTIVATIONS)}")
         if depth < 1:
@@ -60,11 +65,12 @@ class MLP(Network):
     """H_1 = phi(X W_1 + b_1), H_{k+1} = phi(H_k W_{k+1} + b_{k+1}), f = H_depth W + b."""
 
     def __init__(self, in_dim: int, out_dim: int, depth: int = 3, width: int = 50, activation: str = "tanh",
-                 mean=0.0, std=1.0):
-        super().__init__(in_dim, out_dim, depth, width, activation, mean, std)
+                 mean=0.0, std=1.0, seed: int | None = None):
+        super().__init__(in_dim, out_dim, depth, width, activation, mean, std, seed)
+        g = self.generator
         sizes = [in_dim] + [width] * depth
-        self.hidden = nn.ModuleList(xavier_linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-        self.out = xavier_linear(width, out_dim)
+        self.hidden = nn.ModuleList(xavier_linear(a, b, g) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.out = xavier_linear(width, out_dim, g)
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.standardize(x)
@@ -89,13 +95,14 @@ class ModifiedMLP(Network):
     """
 
     def __init__(self, in_dim: int, out_dim: int, depth: int = 3, width: int = 50, activation: str = "tanh",
-                 mean=0.0, std=1.0):
-        super().__init__(in_dim, out_dim, depth, width, activation, mean, std)
-        self.encoder_u = xavier_linear(in_dim, width)
-        self.encoder_v = xavier_linear(in_dim, width)
-        self.first = xavier_linear(in_dim, width)
-        self.gates = nn.ModuleList(xavier_linear(width, width) for _ in range(depth - 1))
-        self.out = xavier_linear(width, out_dim)
+                 mean=0.0, std=1.0, seed: int | None = None):
+        super().__init__(in_dim, out_dim, depth, width, activation, mean, std, seed)
+        g = self.generator
+        self.encoder_u = xavier_linear(in_dim, width, g)
+        self.encoder_v = xavier_linear(in_dim, width, g)
+        self.first = xavier_linear(in_dim, width, g)
+        self.gates = nn.ModuleList(xavier_linear(width, width, g) for _ in range(depth - 1))
+        self.out = xavier_linear(width, out_dim, g)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.standardize(x)

@@ -109,7 +109,12 @@ class RunStore:
         return RunConfig.from_dict(self.read_json("config.json"))
 
     def summary(self) -> dict:
-        return self.read_json("summary.json") if (self.path / "summary.json").exists() else {}
+        """The summary, or {} when there is none yet or it cannot be read (listing must not fail on one)."""
+        try:
+            data = self.read_json("summary.json")
+        except ConfigError:
+            return {}
+        return data if isinstance(data, dict) else {}
 
     def checkpoint(self) -> dict | None:
         f = self.path / "checkpoint.pt"

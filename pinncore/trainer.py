@@ -4,8 +4,8 @@ One step (paper protocol, Algorithm 1 order):
   1. draw fresh uniform points for every term's boxes, compute the unweighted losses L_t;
   2. if the weighting is due, update lambda from the per-term gradients (before the step, same minibatch);
   3. apply Adam to sum_t lambda_t L_t with lr = lr0 * decay_rate ** (step / decay_steps).
-Per-term gradients are computed separately only at steps that need them (a weight update or a gradient
-snapshot); the terms' graphs are disjoint, so this costs about as much as one backward pass of the sum.
+Per-term gradients are computed at every step and summed with the weights, so that diagnostic cadences
+never change the trajectory; the terms' graphs are disjoint, so this costs one backward pass of the sum.
 A non-finite loss or gradient stops the run with status ``diverged at step k`` before any update is applied.
 """
 from __future__ import annotations
@@ -45,10 +45,9 @@ class Trainer:
         self.problem = make_problem(c.problem, **c.params)
         self.terms = self.problem.terms()
         self.term_names = tuple(t.name for t in self.terms)
-        torch.manual_seed(c.seed)
         mean, std = self.problem.stats()
         self.model = make_model(c.model, len(self.problem.inputs), len(self.problem.outputs), depth=c.depth,
-                                width=c.width, activation=c.activation, mean=mean, std=std)
+                                width=c.width, activation=c.activation, mean=mean, std=std, seed=c.seed)
         self.model.to(device=self.device, dtype=self.dtype)
         self.param_names = [n for n, _ in self.model.named_parameters()]
         self.params = list(self.model.parameters())
@@ -137,32 +136,27 @@ class Trainer:
         if not all(math.isfinite(v) for v in values.values()):
             return None
         w = self.weighting
-        update = w.due(k)
-        snapshot = bool(c.grad_every) and (k % c.grad_every == 0 or k == c.steps - 1)
-        self.optimizer.zero_grad(set_to_none=True)
         previous = w.state_dict()
-        if update or snapshot:
-            # a parameter no term depends on (the cavity's output bias: constants vanish from psi_x, psi_y
-            # and grad p) gets a zero gradient here and None from .backward(); Adam moves neither.
-            per_term = {t: torch.autograd.grad(L, self.params, allow_unused=True) for t, L in losses.items()}
-            per_term = {t: [torch.zeros_like(p) if g is None else g for g, p in zip(gs, self.params)]
-                        for t, gs in per_term.items()}
-            if update:
-                if w.needs == "all":
-                    w.update({t: dict(zip(self.param_names, gs)) for t, gs in per_term.items()})
-                else:
-                    w.update({t: {name: gs[i] for name, i in zip(self.layers, self._layer_index)}
-                              for t, gs in per_term.items()})
-            lam = w.lambdas
-            for i, p in enumerate(self.params):
-                p.grad = sum(lam[t] * per_term[t][i] for t in self.term_names)
-        else:
-            lam = w.lambdas
-            sum(lam[t] * L for t, L in losses.items()).backward()
-        if not all(torch.isfinite(p.grad).all() for p in self.params if p.grad is not None):
+        # Per-term gradients at every step, then sum_t lambda_t grad L_t: the same arithmetic whether or not a
+        # weight update or a snapshot happens, so diagnostic cadences never change the trajectory. (The terms'
+        # graphs are disjoint, so this costs what one backward pass of the sum costs.) A parameter no term
+        # depends on (the cavity's output bias: constants vanish from psi_x, psi_y and grad p) gets zeros.
+        per_term = {t: torch.autograd.grad(L, self.params, allow_unused=True) for t, L in losses.items()}
+        per_term = {t: [torch.zeros_like(p) if g is None else g for g, p in zip(gs, self.params)]
+                    for t, gs in per_term.items()}
+        if w.due(k):
+            if w.needs == "all":
+                w.update({t: dict(zip(self.param_names, gs)) for t, gs in per_term.items()})
+            else:
+                w.update({t: {name: gs[i] for name, i in zip(self.layers, self._layer_index)}
+                          for t, gs in per_term.items()})
+        lam = w.lambdas
+        for i, p in enumerate(self.params):
+            p.grad = sum(lam[t] * per_term[t][i] for t in self.term_names)
+        if not all(torch.isfinite(p.grad).all() for p in self.params):
             w.load_state_dict(previous)
             return None
-        if snapshot:
+        if c.grad_every and (k % c.grad_every == 0 or k == c.steps - 1):
             records.append(self._snapshot(k, per_term))
         lr = self.lr_at(k)
         for group in self.optimizer.param_groups:

@@ -49,6 +49,25 @@ def test_malformed_config_file(tmp_path, capsys):
     assert "widht" in capsys.readouterr().err and not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize("text,field", [('{"params": "x"}', "params"), ('{"weights": [1]}', "weights"),
+                                        ('{"model": []}', "model"), ('{"seed": 1180591620717411303424}', "seed"),
+                                        ('[1, 2]', "config")])
+def test_wrongly_typed_config_fields_are_one_line_errors(tmp_path, capsys, text, field):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(text)
+    assert main(["train", "--config", str(cfg), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and field in err, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_unwritable_output_is_a_one_line_error(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert main(["train", "--steps", "1", *FAST, "--out", str(blocker / "run")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
 def test_cuda_request_without_cuda_is_a_clear_error(tmp_path, capsys):
     import torch
     if torch.cuda.is_available():
@@ -78,6 +97,6 @@ def test_train_resume_eval_list(tmp_path, capsys):
 
 def test_diverging_run_exits_1_and_says_so(tmp_path, capsys):
     out = tmp_path / "r"
-    assert main(["train", "--weight", "bc=1e38", "--steps", "20", *FAST, "--out", str(out)]) == 1
+    assert main(["train", "--weight", "res=1e38", "--steps", "20", *FAST, "--out", str(out)]) == 1
     assert "diverged at step" in capsys.readouterr().err
     assert json.loads((out / "summary.json").read_text())["status"].startswith("diverged at step")

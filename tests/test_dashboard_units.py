@@ -153,7 +153,7 @@ def test_handle_start_pause_step_stop(tmp_path):
 
 
 def test_handle_reports_divergence(tmp_path):
-    h = RunHandle.create(RunConfig(steps=50, weights={"bc": 1e38}, **SMALL), tmp_path / "d", "d")
+    h = RunHandle.create(RunConfig(steps=50, weights={"res": 1e38}, **SMALL), tmp_path / "d", "d")
     h.start()
     assert wait_until(lambda: h.status.startswith("diverged"))
     assert h.view().status.startswith("diverged at step ") and h.view().status == h.run.trainer.status

@@ -72,7 +72,7 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_state():
 
 
 def test_overflowing_weighted_loss_is_reported_as_divergence():
-    t = Trainer(RunConfig(steps=10, weights={"bc": 1e38}, eval_every=0, **SMALL))
+    t = Trainer(RunConfig(steps=10, weights={"res": 1e38}, eval_every=0, **SMALL))
     t.step(10)
     assert t.status.startswith("diverged at step")
     assert all(torch.isfinite(p).all() for p in t.model.parameters())
