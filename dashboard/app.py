@@ -188,21 +188,25 @@ for msg in state.url_ignored:
     st.warning(msg, icon=":material/link_off:")
 
 cols = st.columns([1.2, 1, 1, 0.8, 0.8, 0.8, 1, 1])
-state.errors = [] if any(state.get(k) for k in ("btn_start", "btn_step1", "btn_step10", "btn_step100")) \
-    else state.errors
 if cols[0].button("Start", icon=":material/play_arrow:", type="primary", key="btn_start", help="create and train this setup's runs"):
     launch(start=True)
 if cols[1].button("Pause", icon=":material/pause:", key="btn_pause"):
     for h in shown():
         h.pause()
+def command(handles: list[RunHandle], action) -> None:
+    """Apply a command to each run; a run now trained by another session or process says so."""
+    for h in handles:
+        try:
+            action(h)
+        except ConfigError as exc:
+            state.errors = [*state.errors, f"{h.name}: {exc.reason}"]
+
+
 if cols[2].button("Resume", icon=":material/resume:", key="btn_resume"):
-    for h in shown():
-        h.resume()
+    command(shown(), RunHandle.resume)
 for col, n in zip(cols[3:6], (1, 10, 100)):
     if col.button(f"+{n}", key=f"btn_step{n}", help=f"advance the shown (paused) runs by {n} step(s)"):
-        targets = shown() or launch(start=False)
-        for h in targets:
-            h.step(n)
+        command(shown() or launch(start=False), lambda h: h.step(n))
 if cols[6].button("Stop", icon=":material/stop:", key="btn_stop", help="end the shown runs; they stay on disk"):
     for h in shown():
         h.stop()
@@ -211,8 +215,9 @@ if cols[7].button("Reset", icon=":material/restart_alt:", key="btn_reset", help=
         h.stop()
     state.handles, state.w_shown = {}, []
 
-for msg in state.errors:
+for msg in state.errors:  # shown once: the next interaction clears them
     st.error(msg)
+state.errors = []
 
 if state.handles:
     st.multiselect("Runs shown (the buttons act on these)", list(state.handles), key="w_shown")

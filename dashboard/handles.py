@@ -6,16 +6,34 @@ Commands (start, pause, resume, step, stop) only flip state and wake the worker,
 """
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pinncore import EvalSnapshot, GradSnapshot, RunConfig, StepRecord, StiffnessSnapshot
+from pinncore import ConfigError, EvalSnapshot, GradSnapshot, RunConfig, StepRecord, StiffnessSnapshot
 from pinncore.run import Run
+from pinncore.store import acquire_lock
 
 CHUNK = 10  # steps per worker iteration: small enough that pause and stop act within a few milliseconds
-ALIVE_EVERY = 5.0  # seconds between checks that the page owning a run still exists
+ALIVE_EVERY = 5.0   # seconds between checks that the page owning a run still exists
+ALIVE_GRACE = 60.0  # how long the page may be gone (a dropped connection reconnects) before its runs stop
+
+
+_LIVE: "weakref.WeakSet[RunHandle]" = weakref.WeakSet()
+
+
+@atexit.register
+def stop_all(timeout: float = 10.0) -> None:
+    """Stop and save every run of this process (server shutdown, end of a test session): no worker thread is
+    left inside torch when the interpreter goes down."""
+    handles = list(_LIVE)
+    for h in handles:
+        h.stop()
+    for h in handles:
+        h.join(timeout)
 
 
 @dataclass(frozen=True)
@@ -50,11 +68,16 @@ class RunHandle:
         self._evals: list[EvalSnapshot] = list(evals)
         self._grads: list[GradSnapshot] = list(grads)
         self._hess: list[StiffnessSnapshot] = list(hess)
-        self._state = "finished" if run.trainer.done else "paused"
+        status = run.trainer.status
+        self._state = status if run.trainer.done else ("paused" if run.locked else "read-only")
         self._pending = 0
         self._busy = False  # the worker is inside run.advance
         self._rate: tuple[float, int] | None = None  # (time, steps) at the last resume, for live steps/s
         self._thread: threading.Thread | None = None
+        self._gone_since: float | None = None  # when alive() first said the page was gone
+        _LIVE.add(self)
+        if self._state == "paused":
+            self._ensure_worker()  # idles in a timed wait: notices commands, and a page that is gone
 
     # -- construction ---------------------------------------------------------------------------------------
     @classmethod
@@ -63,17 +86,31 @@ class RunHandle:
 
     @classmethod
     def open(cls, path: Path) -> "RunHandle":
-        """Reopen a run from disk: its records become scrubbable, and an unfinished run can train on."""
-        run = Run.open(path)
-        upto = run.trainer.steps_done
+        """Reopen a run from disk: its records become scrubbable, and an unfinished run can train on, unless
+        another process or session is training it: then it opens read-only."""
+        run = Run.open(path, lock=False)
+        if not run.trainer.done:
+            try:
+                acquire_lock(run.path)
+                run.locked = True
+            except ConfigError:
+                pass  # in use elsewhere: read-only
+        upto = Run.visible_upto(run.trainer)
         snaps = {kind: run.store.snapshots(kind, upto) for kind in ("eval", "grad", "hess")}
         return cls(run, Path(path).name, snaps["eval"], snaps["grad"], snaps["hess"])
 
     # -- commands (called from the page) ----------------------------------------------------------------------
+    def _reclaim(self) -> None:  # lock held: a stopped run may train on if nobody else took it meanwhile
+        if self._state == "stopped":
+            acquire_lock(self.run.path)  # ConfigError if another session or process trains it now
+            self.run.locked = True
+            self._state = "paused"
+
     def start(self) -> None:
-        """Run continuously (also: resume after a pause)."""
+        """Run continuously (also: resume after a pause or a stop). ConfigError if it is trained elsewhere."""
         with self._lock:
-            if self._state in ("paused", "ready"):
+            self._reclaim()
+            if self._state == "paused":
                 self._state = "running"
                 self._rate = (time.perf_counter(), self.run.trainer.steps_done)
                 self._ensure_worker()
@@ -90,8 +127,9 @@ class RunHandle:
             self._wake.wait_for(lambda: not self._busy, timeout)
 
     def step(self, n: int) -> None:
-        """Advance n steps from a paused run, then stay paused."""
+        """Advance n steps from a paused (or stopped) run, then stay paused."""
         with self._lock:
+            self._reclaim()
             if self._state == "paused":
                 self._pending += int(n)
                 self._ensure_worker()
@@ -106,7 +144,8 @@ class RunHandle:
                 worker = self._thread
             else:
                 return
-        if worker is None:
+        if worker is None or not worker.is_alive():
+            self.run.trainer.status = "stopped"
             self._finish("stopped")
 
     def join(self, timeout: float | None = None) -> None:
@@ -141,17 +180,26 @@ class RunHandle:
             self._thread = threading.Thread(target=self._loop, name=f"train-{self.name}", daemon=True)
             self._thread.start()
 
+    def _page_gone(self) -> bool:
+        """True once alive() has said no for longer than the grace period (checked outside the lock)."""
+        if self.alive is None or self.alive():
+            self._gone_since = None
+            return False
+        self._gone_since = self._gone_since or time.monotonic()
+        return time.monotonic() - self._gone_since > ALIVE_GRACE
+
     def _loop(self) -> None:
         checked = time.monotonic()
         while True:
-            if self.alive is not None and time.monotonic() - checked > ALIVE_EVERY:
+            if time.monotonic() - checked > ALIVE_EVERY:
                 checked = time.monotonic()
-                if not self.alive():
+                if self._page_gone():
                     with self._lock:
                         self._state = "stopping"
             with self._lock:
-                while self._state == "paused" and self._pending == 0:
-                    self._wake.wait()
+                if self._state == "paused" and self._pending == 0:
+                    self._wake.wait(ALIVE_EVERY)  # wakes for commands, and to notice a closed page
+                    continue
                 if self._state == "stopping":
                     break
                 n = CHUNK if self._state == "running" else min(self._pending, CHUNK)
@@ -184,6 +232,7 @@ class RunHandle:
         try:
             self.run.save()
         finally:
+            self.run.close()  # release the training lock: another session or `pinn resume` may take it
             with self._lock:
                 self._state = state
                 self._pending = 0

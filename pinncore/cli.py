@@ -10,7 +10,9 @@ import dataclasses
 import json
 import math
 import re
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -95,32 +97,37 @@ def default_out(c: RunConfig) -> Path:
 
 
 def drive(run: Run) -> int:
-    """Train to the end with a progress bar; returns the exit code."""
+    """Train to the end with a progress bar; returns the exit code. Releases the run's lock when done."""
     from tqdm import tqdm
 
     t = run.trainer
     bar = tqdm(total=t.config.steps, initial=t.steps_done, unit="step", mininterval=1.0, dynamic_ncols=True,
                file=sys.stderr, desc=t.config.label())
+    interrupted: list[int] = []  # Ctrl-C takes effect between chunks, so the saved state is consistent
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1)) if main_thread else None
     try:
-        while not t.done:
+        while not t.done and not interrupted:
             before = t.steps_done
             run.advance(100)
             bar.update(t.steps_done - before)
-            if run.metrics:
-                m = run.metrics[-1]
+            m = run.metrics[-1] if run.metrics else None
+            if m is not None:
                 post = {"loss": f"{sum(m.lambdas[k] * v for k, v in m.losses.items()):.3e}"}
                 post.update({f"λ_{k}": f"{v:.3g}" for k, v in m.lambdas.items() if k != "res"})
                 post["steps/s"] = f"{t.steps_done / t.wall:.0f}" if t.wall else "-"
                 bar.set_postfix(post, refresh=False)
-    except KeyboardInterrupt:
+        if interrupted:
+            t.status = "paused"
+            run.save()
+            print(f"interrupted at step {t.steps_done}; continue with: pinn resume {run.path}", file=sys.stderr)
+            return 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
         bar.close()
-        t.status = "paused"
-        run.save()
-        print(f"interrupted at step {t.steps_done}; continue with: pinn resume {run.path}", file=sys.stderr)
-        return 130
-    bar.close()
-    s = run.summary()
-    print(json.dumps({"dir": str(run.path), **s}))
+        run.close()
+    print(json.dumps({"dir": str(run.path), **run.summary()}))
     if t.status.startswith("diverged"):
         print(f"pinn: run {t.status} (non-finite loss or gradient); last good state kept in {run.path}",
               file=sys.stderr)
@@ -147,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 store.write_json("config.json", config.to_dict())
             return drive(Run.open(a.dir))
         if a.command == "eval":
-            run = Run.open(a.dir)
+            run = Run.open(a.dir, lock=False)  # reading only: fine while another process trains it
             snap = run.trainer.evaluate()
             print(json.dumps({"dir": str(run.path), **run.summary(), "rel_l2": snap.rel_l2,
                               "rel_l2_step": snap.step}))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .config import RunConfig
 from .records import EvalSnapshot, Record, StepRecord
-from .store import RunStore
+from .store import RunStore, acquire_lock, release_lock
 from .trainer import Trainer
 
 
@@ -22,6 +22,7 @@ class Run:
         self.store = store
         self.metrics: list[StepRecord] = metrics or []
         self.last_eval = last_eval
+        self.locked = False
         self._saved_at = trainer.steps_done
 
     @property
@@ -30,24 +31,52 @@ class Run:
 
     @classmethod
     def create(cls, config: RunConfig, out: str | os.PathLike) -> "Run":
+        """A new run directory, locked for training by this process until ``close``."""
         trainer = Trainer(config)  # raises ConfigError on bad input, before anything is written
         store = RunStore.create(out, trainer.config)
+        acquire_lock(store.path)
         store.write_reference(trainer.grid, trainer.reference_field)
         run = cls(trainer, store)
+        run.locked = True
         run.save()
         return run
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> "Run":
+    def open(cls, path: str | os.PathLike, lock: bool = True) -> "Run":
+        """Restore a run from its checkpoint. ``lock``: claim it for training (ConfigError if another process
+        or session trains it); without the lock it may be read and evaluated, not trained."""
         store = RunStore(path)
         trainer = Trainer(store.config())
-        state = store.checkpoint()
-        if state is not None:
-            trainer.load_state_dict(state)
-        evals = store.snapshots("eval", upto=trainer.steps_done)
-        return cls(trainer, store, store.metrics(before=trainer.steps_done), evals[-1] if evals else None)
+        if lock:
+            acquire_lock(store.path)
+        try:
+            state = store.checkpoint()
+            if state is not None:
+                trainer.load_state_dict(state)
+            evals = store.snapshots("eval", upto=cls.visible_upto(trainer))
+            run = cls(trainer, store, store.metrics(before=trainer.steps_done), evals[-1] if evals else None)
+        except BaseException:
+            if lock:
+                release_lock(store.path)
+            raise
+        run.locked = lock
+        return run
+
+    @staticmethod
+    def visible_upto(trainer: Trainer) -> int:
+        """Last snapshot step that belongs to the restored state: a resumed run re-emits the snapshots at
+        steps_done, so those are left to it, except for a finished run's final evaluation."""
+        return trainer.steps_done if trainer.done else trainer.steps_done - 1
+
+    def close(self) -> None:
+        """Release the training lock (the run stays on disk)."""
+        if getattr(self, "locked", False):
+            release_lock(self.store.path)
+            self.locked = False
 
     def advance(self, n: int) -> list[Record]:
+        if not getattr(self, "locked", False):
+            raise RuntimeError(f"run '{self.path}' was opened without its lock: it can be read, not trained")
         records = self.trainer.step(n)
         for r in records:
             if isinstance(r, StepRecord):

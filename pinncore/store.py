@@ -15,6 +15,7 @@ import io
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Iterable
 
@@ -153,6 +154,56 @@ class RunStore:
             return None
         with np.load(f) as a:
             return a["grid"], a["field"]
+
+
+_HELD: set[str] = set()  # run directories this process holds the lock of
+_HELD_LOCK = threading.Lock()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def acquire_lock(path: str | os.PathLike) -> None:
+    """Claim a run directory for training (a ``.lock`` file holding our PID), so that two processes, or two
+    dashboard sessions of one process, never write the same run. A lock whose process is gone is stale and
+    taken over. Raises ConfigError naming the holder."""
+    path = Path(path)
+    key, lock = str(path.resolve()), path / ".lock"
+    with _HELD_LOCK:
+        if key in _HELD:
+            raise ConfigError("run", f"'{path}' is already open for training in this process")
+        for _ in range(2):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                try:
+                    pid = int(lock.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and pid != os.getpid() and _pid_alive(pid):
+                    raise ConfigError("run", f"'{path}' is being trained by process {pid}") from None
+                lock.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+            _HELD.add(key)
+            return
+        raise ConfigError("run", f"could not lock '{path}'")
+
+
+def release_lock(path: str | os.PathLike) -> None:
+    path = Path(path)
+    with _HELD_LOCK:
+        if str(path.resolve()) in _HELD:
+            _HELD.discard(str(path.resolve()))
+            (path / ".lock").unlink(missing_ok=True)
 
 
 def list_runs(root: str | os.PathLike) -> list[tuple[Path, dict]]:

@@ -100,3 +100,41 @@ def test_diverging_run_exits_1_and_says_so(tmp_path, capsys):
     assert main(["train", "--weight", "res=1e38", "--steps", "20", *FAST, "--out", str(out)]) == 1
     assert "diverged at step" in capsys.readouterr().err
     assert json.loads((out / "summary.json").read_text())["status"].startswith("diverged at step")
+
+
+def test_ctrl_c_saves_a_consistent_run_that_resumes_identically(tmp_path):
+    """SIGINT lands mid-chunk; the run stops between chunks, saves, and resumes on the same trajectory."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from pinncore.store import RunStore
+    args = ["--steps", "3000", "--checkpoint-every", "100000", *FAST]
+    straight = tmp_path / "straight"
+    assert main(["train", *args, "--out", str(straight)]) == 0
+    out = tmp_path / "r"
+    proc = subprocess.Popen([sys.executable, "-m", "pinncore.cli", "train", *args, "--out", str(out)],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (out / "snapshots").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 130
+    summary = RunStore(out).summary()
+    assert summary["status"] == "paused" and 0 < summary["steps_done"] < 3000
+    assert len(RunStore(out).metrics()) == summary["steps_done"]  # metrics match the checkpoint
+    assert main(["resume", str(out)]) == 0
+    assert [m.losses for m in RunStore(out).metrics()] == [m.losses for m in RunStore(straight).metrics()]
+
+
+def test_a_run_being_trained_cannot_be_resumed_twice(tmp_path, capsys):
+    from pinncore.run import Run
+    from pinncore import RunConfig
+    run = Run.create(RunConfig(steps=10, depth=2, width=8, batch=16, eval_points=10), tmp_path / "r")
+    assert main(["resume", str(tmp_path / "r")]) == 2
+    assert "already open" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "r")]) == 0  # reading is fine
+    run.close()
+    assert main(["resume", str(tmp_path / "r")]) == 0

@@ -171,6 +171,7 @@ def test_stiffness_figure_plots_each_term_and_the_stability_bound(tmp_path):
 def test_a_run_whose_page_is_gone_stops_and_is_saved(tmp_path, monkeypatch):
     import dashboard.handles as handles
     monkeypatch.setattr(handles, "ALIVE_EVERY", 0.05)
+    monkeypatch.setattr(handles, "ALIVE_GRACE", 0.2)
     page_open = {"value": True}
     h = RunHandle.create(RunConfig(steps=100_000, **SMALL), tmp_path / "g", "g")
     h.alive = lambda: page_open["value"]

@@ -86,6 +86,7 @@ def test_resumed_run_continues_the_identical_trajectory(tmp_path, method):
     part = Run.create(cfg, tmp_path / "b")
     part.advance(20)  # crosses the cadence: checkpoint at 20
     part.advance(3)   # not saved: steps 20..22 are redone after reopening
+    part.close()      # as when its process ends
     resumed = Run.open(tmp_path / "b")
     assert resumed.trainer.steps_done == 20 and len(resumed.metrics) == 20
     resumed.advance(100)
