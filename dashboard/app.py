@@ -66,7 +66,7 @@ def widget(key: str, container=st, **extra):
         return container.selectbox(options=s.choices, key=k, format_func=fmt, **common, **extra)
     if s.kind is str:
         return container.text_input(key=k, **common, **extra)
-    step = 1 if s.kind is int else None
+    step = 1 if s.kind is int else s.step
     fmt = "%.2e" if key == "lr" else ("%g" if s.kind is float else None)
     return container.number_input(min_value=s.kind(s.lo), max_value=s.kind(s.hi), step=step, format=fmt,
                                   key=k, **common, **extra)

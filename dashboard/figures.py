@@ -23,9 +23,12 @@ MAX_POINTS = 1500  # per trace: enough for the eye, light enough to redraw every
 
 
 def run_colors(views: Sequence) -> dict[str, str]:
-    colors, spare = {}, iter(OTHER_COLORS * 10)
+    """The method's colour for the first run of each method, distinct spare colours for the others."""
+    colors, used, spare = {}, set(), iter(OTHER_COLORS * 10)
     for v in views:
-        colors[v.name] = METHOD_COLORS.get(v.label) or next(spare)
+        own = METHOD_COLORS.get(v.label)
+        colors[v.name] = own if own and own not in used else next(spare)
+        used.add(colors[v.name])
     return colors
 
 
@@ -55,7 +58,7 @@ def _term_lines(views: Sequence, field: str, symbol: str, title: str, skip_const
             if skip_constant_res and term == "res" and all(y == 1.0 for y in ys):
                 continue
             fig.add_trace(go.Scatter(
-                x=[r.step for r in steps], y=ys, mode="lines", name=f"{v.label} · {symbol}_{term}",
+                x=[r.step for r in steps], y=ys, mode="lines", name=f"{v.name} · {symbol}_{term}",
                 legendgroup=v.name, line=dict(color=colors[v.name], dash=TERM_DASH.get(term, "dashdot"), width=1.5)))
     return _layout(fig, title)
 
@@ -75,20 +78,28 @@ def error_figure(views: Sequence) -> go.Figure:
     fig, colors = go.Figure(), run_colors(views)
     for v in views:
         fig.add_trace(go.Scatter(x=[e.step for e in v.evals], y=[e.rel_l2 for e in v.evals],
-                                 mode="lines+markers", name=v.label, line=dict(color=colors[v.name])))
-    return _layout(fig, "Relative L2 error")
+                                 mode="lines+markers", name=v.name, line=dict(color=colors[v.name])))
+    quantities = {make_problem(v.config.problem).quantity for v in views}
+    return _layout(fig, f"Relative L2 error of {' / '.join(sorted(quantities)) or 'u'} on the evaluation grid")
 
 
 def stiffness_figure(views: Sequence) -> go.Figure:
-    """Paper Fig. 5: sigma_max of the Hessian of each term against step, every run, with the bound 2 / lr
-    above which (in sigma_max) plain gradient descent on the weighted loss is unstable."""
+    """Paper Fig. 5: sigma_max of the Hessian of the weighted loss (thick) and of each unweighted term (thin)
+    against step, every run, with 2 / lr: plain gradient descent on the weighted loss is unstable where the
+    thick line lies above it."""
     fig, colors = go.Figure(), run_colors(views)
     for v in views:
-        for term in (v.hess[0].eigenvalues if v.hess else {}):
+        if not v.hess:
+            continue
+        steps = [h.step for h in v.hess]
+        fig.add_trace(go.Scatter(x=steps, y=[abs(h.total) for h in v.hess], mode="lines+markers",
+                                 name=f"{v.name} · σ_max(∇²L), weighted total", legendgroup=v.name,
+                                 line=dict(color=colors[v.name], width=2.5)))
+        for term in v.hess[0].eigenvalues:
             fig.add_trace(go.Scatter(
-                x=[h.step for h in v.hess], y=[abs(h.eigenvalues[term]) for h in v.hess], mode="lines+markers",
-                name=f"{v.label} · σ_max(∇²L_{term})", legendgroup=v.name,
-                line=dict(color=colors[v.name], dash=TERM_DASH.get(term, "dashdot"))))
+                x=steps, y=[abs(h.eigenvalues[term]) for h in v.hess], mode="lines",
+                name=f"{v.name} · σ_max(∇²L_{term})", legendgroup=v.name,
+                line=dict(color=colors[v.name], dash=TERM_DASH.get(term, "dashdot"), width=1)))
     longest = max(views, key=lambda v: len(v.hess), default=None)
     if longest is not None and longest.hess:
         fig.add_trace(go.Scatter(x=[h.step for h in longest.hess], y=[2 / h.lr for h in longest.hess],

@@ -27,6 +27,7 @@ class Setting:
     hi: float | None = None
     choices: tuple = ()      # allowed values for strings
     help: str = ""
+    step: float | None = None  # widget increment for numbers (ints: 1)
 
     def parse(self, text: str) -> Any:
         """The value of a URL parameter, or ConfigError naming it."""
@@ -51,7 +52,8 @@ def _problem_settings() -> list[Setting]:
     out = []
     for cls in PROBLEMS.values():
         for p in cls.params:
-            out.append(Setting(f"p_{p.name}", float, p.default, p.name, p.low, p.high, help=p.help))
+            step = 10.0 if p.high - p.low > 100 else (0.5 if p.high - p.low >= 5 else 0.1)
+            out.append(Setting(f"p_{p.name}", float, p.default, p.name, p.low, p.high, help=p.help, step=step))
     return list({s.key: s for s in out}.values())
 
 
@@ -67,13 +69,13 @@ SETTINGS: list[Setting] = [
     Setting("activation", str, "tanh", "Activation", choices=tuple(ACTIVATIONS)),
     Setting("variant", str, "released-code", "Annealing variant", choices=Annealing.variants,
             help="released-code reproduces the paper's numbers; paper (Algorithm 1 as printed) drives λ to ~1e6"),
-    Setting("beta", float, 0.9, "Moving-average β", 0.0, 0.999),
+    Setting("beta", float, 0.9, "Moving-average β", 0.0, 0.999, step=0.01),
     Setting("every", int, 0, "Weight update interval (0 = default)", 0, 100_000,
             help="steps between λ updates; 0 means 10 for annealing, 1000 for grad-norm"),
     Setting("weights", str, "", "Initial / fixed λ", choices=(),
             help="e.g. 'bc=10' or 'ic=1, bc=5'; empty: all 1"),
-    Setting("lr", float, 1e-3, "Learning rate", 1e-6, 1.0),
-    Setting("decay", float, 0.9, "lr decay per decay period", 0.01, 1.0,
+    Setting("lr", float, 1e-3, "Learning rate", 1e-6, 1.0, step=1e-4),
+    Setting("decay", float, 0.9, "lr decay per decay period", 0.01, 1.0, step=0.01,
             help="lr = lr0 * decay ** (step / period), continuous (paper: 0.9 per 1000 steps)"),
     Setting("decay_steps", int, 1000, "Decay period (steps)", 1, 1_000_000),
     Setting("batch", int, 128, "Points per term / edge", 1, 4096),

@@ -82,7 +82,9 @@ class Annealing(Weighting):
 
         lambda_hat_i = max_{W, entries} |grad_W L_r|  /  mean_W ( lambda_i * mean_{entries} |grad_W L_i| )
 
-    The moving average then settles at lambda_i^2 = (the same statistic with unweighted gradients): lambda near the square root of what
+    Both variants update before the optimizer step, on that step's minibatch (Algorithm 1's order); the TF1
+    code measures just after the step on the same minibatch, one Adam step later, and so trains step 0
+    with lambda = 1. The moving average then settles at lambda_i^2 = (the same statistic with unweighted gradients): lambda near the square root of what
     ``paper`` chases, and the weighted boundary gradient never has to match the residual's maximum.
     """
 

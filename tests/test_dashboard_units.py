@@ -40,7 +40,7 @@ def wait_until(pred, timeout=30.0):
 def test_loss_and_lambda_figures_overlay_every_run_and_term(views):
     fig = figures.loss_figure(views)
     assert isinstance(fig, go.Figure) and fig.layout.yaxis.type == "log"
-    assert {t.name for t in fig.data} == {"M1 · L_res", "M1 · L_bc", "M2 · L_res", "M2 · L_bc"}
+    assert {t.name for t in fig.data} == {"M1 · L_res", "M1 · L_bc", "M2 · L_res", "M2 · L_bc"}  # run names
     assert len(fig.data[0].x) == 12
     lam = figures.lambda_figure(views)
     assert {t.name for t in lam.data} == {"M1 · λ_bc", "M2 · λ_bc"}
@@ -81,6 +81,14 @@ def test_error_figure_and_compare_table(views):
     m1, m2 = table["rel. L2 error"]
     assert table["× better than M1"][0] == 1.0
     assert table["× better than M1"][1] == pytest.approx(m1 / m2, rel=0.01)
+
+
+def test_repeated_methods_get_distinct_colours_and_names(views):
+    from dataclasses import replace
+    twin = replace(views[0], name="M1 (2)")
+    fig = figures.loss_figure([views[0], twin])
+    colors = {t.name.split(" · ")[0]: t.line.color for t in fig.data}
+    assert set(colors) == {"M1", "M1 (2)"} and colors["M1"] != colors["M1 (2)"]
 
 
 def test_decimate_keeps_ends_and_bounds_the_count():
@@ -164,7 +172,8 @@ def test_stiffness_figure_plots_each_term_and_the_stability_bound(tmp_path):
     h.step(6)
     assert wait_until(lambda: h.status == "finished")
     fig = figures.stiffness_figure([h.view()])
-    assert [t.name for t in fig.data] == ["M1 · σ_max(∇²L_res)", "M1 · σ_max(∇²L_bc)", "2 / lr (GD stability bound)"]
+    assert [t.name for t in fig.data] == ["s · σ_max(∇²L), weighted total", "s · σ_max(∇²L_res)",
+                                          "s · σ_max(∇²L_bc)", "2 / lr (GD stability bound)"]
     assert list(fig.data[0].x) == [0, 3] and fig.layout.yaxis.type == "log"
 
 
