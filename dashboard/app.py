@@ -44,15 +44,50 @@ def session_alive():
 
 
 # -- session state (initialised once per browser session, from the URL) -------------------------------------
+def unique(name: str) -> str:
+    n, out = 2, name
+    while out in state.handles:
+        out, n = f"{name} ({n})", n + 1
+    return out
+
+
+def open_run(path: Path) -> RunHandle:
+    """A saved run as a handle of this session (one handle per run directory), added to the shown runs."""
+    mine = [h for h in state.handles.values() if h.run.path.resolve() == path.resolve()]
+    handle = mine[0] if mine else RunHandle.open(path)
+    if not mine:
+        handle.name = unique(handle.label)
+    handle.alive = session_alive()
+    state.handles[handle.name] = handle
+    state.w_shown = [*dict.fromkeys([*state.w_shown, handle.name])]
+    return handle
+
+
+def open_from_url(text: str) -> list[str]:
+    """The runs listed in ?open=a,b (paths under the runs root); one message per entry that was ignored."""
+    ignored = []
+    for rel in filter(None, (r.strip() for r in text.split(","))):
+        path = RUNS_ROOT / rel
+        if ".." in Path(rel).parts or Path(rel).is_absolute() or not (path / "config.json").is_file():
+            ignored.append(f"Ignored URL parameter 'open={rel}': no run '{rel}' under {RUNS_ROOT}/.")
+            continue
+        try:
+            open_run(path)
+        except (ConfigError, OSError, RuntimeError) as exc:
+            ignored.append(f"Ignored URL parameter 'open={rel}': {exc}")
+    return ignored
+
+
 if "handles" not in state:
-    values, ignored = parse_query(st.query_params.to_dict())
+    query = st.query_params.to_dict()
+    values, ignored = parse_query({k: v for k, v in query.items() if k != "open"})
     for key, value in values.items():
         state[f"w_{key}"] = value
     state.handles = {}          # run name -> RunHandle, this session's runs only
-    state.url_ignored = ignored
     state.errors = []
     state.session = uuid.uuid4().hex[:6]
     state.w_shown = []
+    state.url_ignored = ignored + open_from_url(query.get("open", ""))
 for s in SETTINGS:  # keep values of widgets not drawn this run (other problems' parameters, ...)
     state[f"w_{s.key}"] = state[f"w_{s.key}"]
 
@@ -120,29 +155,17 @@ with st.sidebar:
                                       f"{saved[i][1].get('status', '?')} · {saved[i][1].get('steps_done', 0)} steps")
             if st.button("Open", key="btn_open"):
                 path = saved[choice][0]
-                mine = [h for h in state.handles.values() if h.run.path.resolve() == path.resolve()]
                 try:
-                    handle = mine[0] if mine else RunHandle.open(path)  # one handle per run directory
-                    handle.alive = session_alive()
-                    state.handles[handle.name] = handle
-                    state.w_shown = [*dict.fromkeys([*state.w_shown, handle.name])]
+                    open_run(path)
                 except (ConfigError, OSError, RuntimeError) as exc:
                     state.errors = [f"could not open {path}: {exc}"]
         else:
             st.caption(f"No runs under `{RUNS_ROOT}/` yet.")
 
 values = {s.key: state[f"w_{s.key}"] for s in SETTINGS}
-st.query_params.from_dict(to_query(values))  # the URL always reproduces this setup
 
 
 # -- commands ------------------------------------------------------------------------------------------------
-def unique(name: str) -> str:
-    n, out = 2, name
-    while out in state.handles:
-        out, n = f"{name} ({n})", n + 1
-    return out
-
-
 def launch(start: bool) -> list[RunHandle]:
     """Create this setup's runs (M1-M4 or one); st.error and nothing started on invalid input."""
     try:
@@ -221,6 +244,20 @@ state.errors = []
 
 if state.handles:
     st.multiselect("Runs shown (the buttons act on these)", list(state.handles), key="w_shown")
+
+def shown_paths() -> str:
+    """The shown runs as paths under the runs root, for ?open=..."""
+    root, out = RUNS_ROOT.resolve(), []
+    for h in shown():
+        try:
+            out.append(h.run.path.resolve().relative_to(root).as_posix())
+        except ValueError:
+            pass  # outside the runs root: not shareable by link
+    return ",".join(out)
+
+
+# the URL always reproduces this setup, and the runs shown
+st.query_params.from_dict({**to_query(values), **({"open": shown_paths()} if shown_paths() else {})})
 
 active = any(h.active for h in shown())
 st.fragment(render_live, run_every=1.0 if active else None)(active)

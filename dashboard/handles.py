@@ -100,11 +100,18 @@ class RunHandle:
         return cls(run, Path(path).name, snaps["eval"], snaps["grad"], snaps["hess"])
 
     # -- commands (called from the page) ----------------------------------------------------------------------
-    def _reclaim(self) -> None:  # lock held: a stopped run may train on if nobody else took it meanwhile
-        if self._state == "stopped":
-            acquire_lock(self.run.path)  # ConfigError if another session or process trains it now
-            self.run.locked = True
-            self._state = "paused"
+    def _reclaim(self) -> None:  # lock held: a stopped (or read-only) run may train on if nobody else does
+        if self._state not in ("stopped", "read-only") or self.run.trainer.done:
+            return
+        acquire_lock(self.run.path)  # ConfigError if another session or process trains it now
+        if self._state == "read-only":  # its owner may have trained on since we read it: reload from disk
+            run = Run.open(self.run.path, lock=False)
+            run.locked = True
+            upto = Run.visible_upto(run.trainer)
+            self.run, self._steps = run, list(run.metrics)
+            self._evals, self._grads, self._hess = (run.store.snapshots(k, upto) for k in ("eval", "grad", "hess"))
+        self.run.locked = True
+        self._state = "paused"
 
     def start(self) -> None:
         """Run continuously (also: resume after a pause or a stop). ConfigError if it is trained elsewhere."""

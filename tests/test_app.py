@@ -138,9 +138,27 @@ def test_a_saved_run_reopens_with_its_records(app, tmp_path):
     app.button(key="btn_open").click().run()
     app.button(key="btn_open").click().run()  # twice: still one handle for the directory
     assert not app.exception
-    assert list(app.session_state["handles"]) == ["cli-run"]
-    view = app.session_state["handles"]["cli-run"].view()
+    assert list(app.session_state["handles"]) == ["M1"]  # named by method, unique within the session
+    view = app.session_state["handles"]["M1"].view()
     assert view.status == "finished" and view.steps_done == 8 and [e.step for e in view.evals] == [0, 4, 8]
+    assert app.query_params["open"] in ("cli-run", ["cli-run"])  # the link reopens the runs shown
+
+
+def test_a_link_reopens_saved_runs_and_names_what_it_ignored(app, tmp_path):
+    from dashboard.handles import RunHandle
+    from pinncore import RunConfig
+    for name, method in (("a", "M1"), ("b", "M2")):
+        h = RunHandle.create(RunConfig.from_method(method, steps=4, depth=2, width=8, batch=16, eval_every=2),
+                             tmp_path / "runs" / "shared" / name, name)
+        h.step(4)
+        h.join(30)
+    app.query_params["open"] = "shared/a,shared/b,shared/nope,../etc"
+    app.run()
+    assert not app.exception
+    assert list(app.session_state["handles"]) == ["M1", "M2"]
+    assert [w.value for w in app.warning] == [
+        f"Ignored URL parameter 'open=shared/nope': no run 'shared/nope' under {tmp_path / 'runs'}/.",
+        f"Ignored URL parameter 'open=../etc': no run '../etc' under {tmp_path / 'runs'}/."]
 
 
 def test_two_sessions_never_see_each_others_runs(app, tmp_path):

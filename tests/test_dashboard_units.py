@@ -189,3 +189,21 @@ def test_a_run_whose_page_is_gone_stops_and_is_saved(tmp_path, monkeypatch):
     page_open["value"] = False
     assert wait_until(lambda: h.status == "stopped")
     assert RunHandle.open(tmp_path / "g").view().steps_done == h.view().steps_done
+
+
+def test_a_run_trained_elsewhere_opens_read_only_and_can_be_claimed_later(tmp_path):
+    owner = RunHandle.create(RunConfig(steps=100_000, **SMALL), tmp_path / "o", "o")
+    owner.step(12)
+    assert wait_until(lambda: owner.view().steps_done == 12 and not owner.active)
+    viewer = RunHandle.open(tmp_path / "o")
+    assert viewer.status == "read-only"
+    with pytest.raises(ConfigError, match="already open"):
+        viewer.start()
+    owner.step(8)
+    assert wait_until(lambda: owner.view().steps_done == 20 and not owner.active)
+    owner.stop()
+    owner.join(10)
+    viewer.step(5)  # the owner let go: claimed, reloaded from disk (20 steps), then stepped
+    assert wait_until(lambda: viewer.view().steps_done == 25)
+    assert viewer.status == "paused"
+    viewer.stop()
