@@ -151,16 +151,18 @@ def field_figure(view, step_index: int = -1) -> go.Figure:
         fig.update_xaxes(title_text=problem.inputs[0])
     else:
         ref_name = "exact" if q == "u" else "reference (finite differences)"
-        fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08,
-                            subplot_titles=[f"{ref_name} {q}", f"predicted {q}", f"|error|"])
-        lo, hi = float(np.min(ref)), float(np.max(ref))
-        for k, (z, scale) in enumerate(((ref, "RdBu_r"), (pred, "RdBu_r"), (err, "Viridis"))):
-            bounds = dict(zmin=lo, zmax=hi) if k < 2 else {}
-            fig.add_trace(go.Heatmap(x=axes[0], y=axes[1], z=z, colorscale=scale, **bounds,
-                                     colorbar=dict(x=0.285 + 0.36 * k, len=0.9, thickness=10)), 1, k + 1)
-        for k in range(3):
+        fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.1,
+                            subplot_titles=[f"{ref_name} {q}", f"predicted {q}", "|error|"])
+        for k, (z, axis) in enumerate(((ref, "coloraxis"), (pred, "coloraxis"), (err, "coloraxis2"))):
+            fig.add_trace(go.Heatmap(x=axes[0], y=axes[1], z=z, coloraxis=axis, name=("reference", "prediction",
+                                                                                      "|error|")[k]), 1, k + 1)
             fig.update_xaxes(title_text=problem.inputs[0], row=1, col=k + 1, constrain="domain")
-            fig.update_yaxes(title_text=problem.inputs[1], row=1, col=k + 1, scaleanchor=f"x{k + 1 if k else ''}")
+            fig.update_yaxes(title_text=problem.inputs[1] if k == 0 else None, showticklabels=k == 0, row=1,
+                             col=k + 1, scaleanchor=f"x{k + 1 if k else ''}", constrain="domain")
+        lo, hi = float(np.min(ref)), float(np.max(ref))
+        fig.update_layout(  # exact and predicted share one colour scale, so they compare by eye
+            coloraxis=dict(colorscale="RdBu_r", cmin=lo, cmax=hi, colorbar=dict(x=0.655, len=0.85, thickness=10)),
+            coloraxis2=dict(colorscale="Viridis", colorbar=dict(x=1.0, len=0.85, thickness=10)))
     fig.update_layout(title=f"{view.label}: step {snap.step}, relative L2 error {snap.rel_l2:.2e}", height=380,
                       margin=dict(l=10, r=10, t=70, b=10), template="plotly_white")
     return fig

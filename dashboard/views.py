@@ -44,13 +44,13 @@ def render_live(was_active: bool) -> None:
 def _status_line(views) -> None:
     cols = st.columns(min(len(views), 6))
     for col, v in zip(cols * (len(views) // len(cols) + 1), views):
-        err = f"{v.evals[-1].rel_l2:.2e} (at step {v.evals[-1].step:,})" if v.evals else "–"
-        speed = f"{v.steps_per_s:.0f} steps/s" if v.steps_per_s else ""
+        err = f"{v.evals[-1].rel_l2:.2e} at step {v.evals[-1].step:,}" if v.evals else "–"
+        speed = f" · {v.steps_per_s:.0f} steps/s" if v.steps_per_s else ""
         icon = {"running": ":material/play_circle:", "paused": ":material/pause_circle:",
                 "finished": ":material/check_circle:", "stopped": ":material/stop_circle:"}.get(v.status,
                                                                                               ":material/error:")
-        col.metric(f"{icon} {v.name} · {v.status}", f"step {v.steps_done:,}",
-                   f"error {err}  {speed}", delta_color="off", delta_arrow="off")
+        col.metric(f"{icon} {v.name} · {v.status}{speed}", f"step {v.steps_done:,}",
+                   f"error {err}", delta_color="off", delta_arrow="off")
 
 
 def _pick_run(views, key: str):
