@@ -82,7 +82,12 @@ class Annealing(Weighting):
 
         lambda_hat_i = max_{W, entries} |grad_W L_r|  /  mean_W ( lambda_i * mean_{entries} |grad_W L_i| )
 
-    Both variants update before the optimizer step, on that step's minibatch (Algorithm 1's order); the TF1
+    ``cavity-code`` -- the authors' lid-driven-cavity script: the ratio is taken per weight matrix (weighted
+    term, encoders excluded) and its maximum over matrices is used:
+
+        lambda_hat_i = max_W [ max_{entries} |grad_W L_r|  /  ( lambda_i * mean_{entries} |grad_W L_i| ) ]
+
+    All variants update before the optimizer step, on that step's minibatch (Algorithm 1's order); the TF1
     code measures just after the step on the same minibatch, one Adam step later, and so trains step 0
     with lambda = 1. The moving average then settles at lambda_i^2 = (the same statistic with unweighted gradients): lambda near the square root of what
     ``paper`` chases, and the weighted boundary gradient never has to match the residual's maximum.
@@ -91,7 +96,7 @@ class Annealing(Weighting):
     name = "annealing"
     default_every = 10
     needs = "layers"
-    variants = ("released-code", "paper")
+    variants = ("released-code", "paper", "cavity-code")
 
     def __init__(self, terms, initial=None, beta=0.9, every=None, variant: str = "released-code"):
         super().__init__(terms, initial, beta, every)
@@ -100,8 +105,12 @@ class Annealing(Weighting):
         self.variant = variant
 
     def estimate(self, grads: Grads) -> dict[str, float]:
-        if self.variant == "released-code":
+        if self.variant != "paper":
             grads = {t: {k: g for k, g in gs.items() if not k.startswith("encoder")} for t, gs in grads.items()}
+        if self.variant == "cavity-code":
+            res = grads["res"]
+            return {t: max(res[k].abs().max().item() / max(self.lambdas[t] * g.abs().mean().item(), 1e-30)
+                           for k, g in gs.items()) for t, gs in grads.items() if t != "res"}
         grads = {t: list(gs.values()) for t, gs in grads.items()}
         top = _max_abs(grads["res"])
         out = {}

@@ -91,3 +91,12 @@ def test_registry_rejects_unknown_names():
     with pytest.raises(ConfigError, match="weighting"):
         make_weighting("softadapt", ["res"])
     assert isinstance(make_weighting("fixed", ["res"], variant="paper"), Weighting)
+
+
+def test_cavity_code_variant_is_the_max_over_matrices_of_per_matrix_ratios():
+    w = Annealing(["res", "bc", "ic"], initial={"bc": 3.0}, beta=0.9, variant="cavity-code")
+    w.update(G)
+    trunk = [k for k in LAYERS if not k.startswith("encoder")]
+    for t, lam0 in (("bc", 3.0), ("ic", 1.0)):
+        ratio = max(np.abs(A["res"][k]).max() / np.abs(lam0 * A[t][k]).mean() for k in trunk)
+        assert w.lambdas[t] == pytest.approx(0.9 * lam0 + 0.1 * ratio, rel=1e-12)
