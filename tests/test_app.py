@@ -116,9 +116,10 @@ def test_url_sets_the_setup_and_a_malformed_link_says_what_it_ignored(app):
     assert len(app.warning) == 1 and "'width=abc'" in app.warning[0].value
 
 
-def test_views_render_for_live_runs(app):
+@pytest.mark.parametrize("problem", ["helmholtz", "klein-gordon", "cavity", "poisson1d"])
+def test_every_view_renders_for_every_problem(app, problem):
     app.run()
-    small(app, w_mode="single", w_steps=40)
+    small(app, w_mode="single", w_steps=40, w_problem=problem)
     app.button(key="btn_start").click().run()
     assert rerun_until(app, lambda: app.session_state["handles"]["M1"].status == "finished")
     for view in ("Gradient histograms", "Error fields", "Stiffness", "Compare & export", "Loss & λ"):
