@@ -147,14 +147,14 @@ with st.sidebar:
         widget("hess_every")
         widget("device")
     with st.expander("Open a saved run"):
-        saved = list_runs(RUNS_ROOT)
+        saved = {str(path): summary for path, summary in list_runs(RUNS_ROOT)}  # newest first
         if saved:
             choice = st.selectbox(
-                "Run directory", range(len(saved)), key="w_saved",
-                format_func=lambda i: f"{saved[i][0].name} · {saved[i][1].get('label', '?')} · "
-                                      f"{saved[i][1].get('status', '?')} · {saved[i][1].get('steps_done', 0)} steps")
-            if st.button("Open", key="btn_open"):
-                path = saved[choice][0]
+                "Run directory", list(saved), key="w_saved",
+                format_func=lambda p: f"{Path(p).name} · {saved[p].get('label', '?')} · "
+                                      f"{saved[p].get('status', '?')} · {saved[p].get('steps_done', 0)} steps")
+            if st.button("Open", key="btn_open") and choice in saved:
+                path = Path(choice)
                 try:
                     open_run(path)
                 except (ConfigError, OSError, RuntimeError) as exc:
