@@ -84,14 +84,15 @@ class MLP(Network):
 
 
 class ModifiedMLP(Network):
-    """The paper's modified MLP (eq. 43-47), with ``depth`` hidden representations H_1..H_depth:
+    """The paper's modified MLP (eq. 43-47), with L = ``depth`` gated layers:
 
         U = phi(X W_U + b_U),  V = phi(X W_V + b_V),  H_1 = phi(X W_1 + b_1)
-        Z_k = phi(H_k Wz_k + bz_k),  H_{k+1} = (1 - Z_k) * U + Z_k * V,   k = 1 .. depth - 1
-        f = H_depth W + b
+        Z_k = phi(H_k Wz_k + bz_k),  H_{k+1} = (1 - Z_k) * U + Z_k * V,   k = 1 .. L
+        f = H_{L+1} W + b
 
-    (The released code gates every layer starting from X and swaps the roles of U and V; this follows the
-    paper's equations.)
+    As in eq. 45-46, k runs over the L hidden layers of the [2, 50 x L, 1] architecture, so the network gates
+    L times, as the released code does. (That code has no separate H_1 = phi(X W_1 + b_1): its first gate
+    reads X directly, and it swaps the roles of U and V.)
     """
 
     def __init__(self, in_dim: int, out_dim: int, depth: int = 3, width: int = 50, activation: str = "tanh",
@@ -101,7 +102,7 @@ class ModifiedMLP(Network):
         self.encoder_u = xavier_linear(in_dim, width, g)
         self.encoder_v = xavier_linear(in_dim, width, g)
         self.first = xavier_linear(in_dim, width, g)
-        self.gates = nn.ModuleList(xavier_linear(width, width, g) for _ in range(depth - 1))
+        self.gates = nn.ModuleList(xavier_linear(width, width, g) for _ in range(depth))
         self.out = xavier_linear(width, out_dim, g)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -10,7 +10,7 @@ from pinncore import MLP, ConfigError, ModifiedMLP, make_model
 
 def test_modified_mlp_equals_the_paper_equations_on_hand_set_weights():
     torch.manual_seed(3)
-    net = ModifiedMLP(2, 1, depth=3, width=4, mean=[0.5, -0.5], std=[2.0, 0.25]).double()
+    net = ModifiedMLP(2, 1, depth=2, width=4, mean=[0.5, -0.5], std=[2.0, 0.25]).double()
     rng = np.random.default_rng(0)
     for p in net.parameters():  # hand-set every weight and bias, biases non-zero too
         p.data = torch.tensor(rng.normal(size=tuple(p.shape)), dtype=torch.float64)
@@ -51,7 +51,7 @@ def test_xavier_normal_weights_and_zero_biases(cls):
 def test_layer_names_follow_forward_order():
     assert list(MLP(2, 1, depth=3, width=5).layer_weights()) == ["layer 1", "layer 2", "layer 3", "output"]
     assert list(ModifiedMLP(2, 1, depth=3, width=5).layer_weights()) == [
-        "encoder U", "encoder V", "layer 1", "gate 1", "gate 2", "output"]
+        "encoder U", "encoder V", "layer 1", "gate 1", "gate 2", "gate 3", "output"]
 
 
 @pytest.mark.parametrize("kwargs,field", [({"name": "resnet"}, "model"), ({"activation": "relu6"}, "activation"),
