@@ -44,15 +44,28 @@ FIELDS = {"problem": str, "model": str, "weighting": str, "depth": int, "width":
           "grad_every": int, "eval_every": int, "hessian_every": int, "eval_points": int, "checkpoint_every": int}
 
 
+def field_docs() -> dict[str, str]:
+    """The comment on each RunConfig field (``name: type = default  # comment``), for --help."""
+    import inspect
+
+    docs = {}
+    for line in inspect.getsource(RunConfig).splitlines():
+        m = re.match(r"\s+(\w+): [^=]+=.*?#\s*(.+)$", line)
+        if m:
+            docs[m.group(1)] = m.group(2).strip()
+    return docs
+
+
 def build_parser() -> Parser:
     p = Parser(prog="pinn", description="Train physics-informed neural networks, step by step.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     t = sub.add_parser("train", help="train a new run")
     t.add_argument("--config", help="JSON file with RunConfig fields; flags given here override it")
     t.add_argument("--method", help=f"paper preset: {', '.join(f'{k} = {m}+{w}' for k, (m, w) in METHODS.items())}")
+    docs = field_docs()
     for name, typ in FIELDS.items():
         t.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None,
-                       help=f"default {getattr(RunConfig(), name)!r}")
+                       help=f"{docs.get(name, '')} (default {getattr(RunConfig(), name)!r})".replace("%", "%%"))
     t.add_argument("--param", action="append", type=_param, default=[], metavar="NAME=VALUE",
                    help="problem parameter, e.g. --param a2=4 (repeatable)")
     t.add_argument("--weight", action="append", type=_param, default=[], metavar="TERM=VALUE",

@@ -21,14 +21,14 @@ DTYPES = ("float32", "float64")
 
 @dataclass
 class RunConfig:
-    problem: str = "helmholtz"            # a key of pinncore.PROBLEMS
+    problem: str = "helmholtz"            # helmholtz, klein-gordon, cavity or poisson1d (pinncore.PROBLEMS)
     params: dict[str, float] = field(default_factory=dict)  # problem parameters; missing ones take defaults
     model: str = "mlp"                    # "mlp" or "modified-mlp"
     depth: int = 3                        # hidden layers (paper: 3 for Helmholtz and the cavity, 5 for KG)
     width: int = 50                       # units per hidden layer (paper: 50)
-    activation: str = "tanh"              # paper: tanh
+    activation: str = "tanh"              # tanh (paper), sin or gelu
     weighting: str = "fixed"              # "fixed", "annealing" or "grad-norm"
-    annealing_variant: str = "released-code"  # "released-code" reproduces the paper's numbers; "paper" diverges
+    annealing_variant: str = "released-code"  # released-code (the paper's numbers), paper (lambda runs away), cavity-code
     beta: float = 0.9                     # moving-average factor for adaptive weights (paper: 0.9)
     update_every: int | None = None       # steps between weight updates; None: 10 annealing, 1000 grad-norm
     weights: dict[str, float] = field(default_factory=dict)  # initial / fixed lambda per term (default 1)
@@ -38,7 +38,7 @@ class RunConfig:
     batch: int = 128                      # fresh uniform points per step, per term and per boundary edge
     steps: int = 40_000                   # paper: 40,000 (its code runs 40,001 iterations)
     seed: int = 0                         # network init and sampling
-    dtype: str = "float32"
+    dtype: str = "float32"                # float32 (paper) or float64
     device: str = "cpu"                   # "cpu", "cuda", "cuda:1", ...
     grad_every: int = 500                 # gradient snapshot cadence (0: never)
     eval_every: int = 500                 # evaluation snapshot cadence (0: never; the last step always)
