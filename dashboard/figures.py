@@ -168,6 +168,31 @@ def field_figure(view, step_index: int = -1) -> go.Figure:
     return fig
 
 
+def problem_params(problem_name: str) -> list[str]:
+    from pinncore import PROBLEMS
+    return [p.name for p in PROBLEMS[problem_name].params]
+
+
+def solution_figure(problem_name: str, params: dict, n: int = 100) -> go.Figure:
+    """The exact (or reference) solution of a problem on its evaluation grid: what the networks must learn."""
+    problem = make_problem(problem_name, **params)
+    grid, shape = problem.grid(n)
+    field = problem.reference(grid).reshape(shape)
+    axes = [np.linspace(lo, hi, n) for lo, hi in problem.domain]
+    if len(axes) == 1:
+        fig = go.Figure(go.Scatter(x=axes[0], y=field, line=dict(color="black"), name=problem.quantity))
+        fig.update_xaxes(title_text=problem.inputs[0])
+    else:
+        fig = go.Figure(go.Heatmap(x=axes[0], y=axes[1], z=field, colorscale="RdBu_r" if problem.quantity == "u"
+                                   else "Viridis", colorbar=dict(thickness=10)))
+        fig.update_xaxes(title_text=problem.inputs[0], constrain="domain")
+        fig.update_yaxes(title_text=problem.inputs[1], scaleanchor="x", constrain="domain")
+    kind = "exact solution" if problem.quantity == "u" else "reference solution (finite differences)"
+    fig.update_layout(title=f"What the networks must learn: {problem.describe()}, {kind} {problem.quantity}",
+                      height=380, margin=dict(l=10, r=10, t=50, b=10), template="plotly_white")
+    return fig
+
+
 def compare_table(views: Sequence) -> pd.DataFrame:
     """One row per run: status, step, current error, lambdas, speed, and the improvement factor over M1."""
     base = {}

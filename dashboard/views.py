@@ -21,6 +21,8 @@ def render_live(was_active: bool) -> None:
     if not views:
         st.info("No runs yet. **Start** trains M1–M4 (or the single run set in the sidebar) side by side; "
                 "**+1 / +10 / +100** creates them paused and steps through training one click at a time.")
+        params = {p: state[f"w_p_{p}"] for p in figures.problem_params(state.w_problem)}
+        st.plotly_chart(figures.solution_figure(state.w_problem, params), key="fig_solution")
         return
     _status_line(views)
     view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="w_view", label_visibility="collapsed",

@@ -207,3 +207,14 @@ def test_a_run_trained_elsewhere_opens_read_only_and_can_be_claimed_later(tmp_pa
     assert wait_until(lambda: viewer.view().steps_done == 25)
     assert viewer.status == "paused"
     viewer.stop()
+
+
+@pytest.mark.parametrize("problem,params", [("helmholtz", {"a2": 2.0}), ("poisson1d", {"C": 8.0})])
+def test_solution_figure_shows_the_exact_field(problem, params):
+    fig = figures.solution_figure(problem, params, n=20)
+    if problem == "helmholtz":
+        z = np.asarray(fig.data[0].z)
+        x, y = np.meshgrid(np.linspace(-1, 1, 20), np.linspace(-1, 1, 20))
+        assert np.allclose(z, np.sin(np.pi * x) * np.sin(2 * np.pi * y))
+    else:
+        assert np.allclose(fig.data[0].y, np.sin(8 * np.linspace(0, 1, 20)))
