@@ -70,12 +70,12 @@ class Run:
 
     def close(self) -> None:
         """Release the training lock (the run stays on disk)."""
-        if getattr(self, "locked", False):
+        if self.locked:
             release_lock(self.store.path)
             self.locked = False
 
     def advance(self, n: int) -> list[Record]:
-        if not getattr(self, "locked", False):
+        if not self.locked:
             raise RuntimeError(f"run '{self.path}' was opened without its lock: it can be read, not trained")
         records = self.trainer.step(n)
         for r in records:
