@@ -257,7 +257,8 @@ def shown_paths() -> str:
 
 
 # the URL always reproduces this setup, and the runs shown
-st.query_params.from_dict({**to_query(values), **({"open": shown_paths()} if shown_paths() else {})})
+opened = shown_paths()
+st.query_params.from_dict({**to_query(values), **({"open": opened} if opened else {})})
 
 active = any(h.active for h in shown())
 st.fragment(render_live, run_every=1.0 if active else None)(active)

@@ -168,11 +168,6 @@ def field_figure(view, step_index: int = -1) -> go.Figure:
     return fig
 
 
-def problem_params(problem_name: str) -> list[str]:
-    from pinncore import PROBLEMS
-    return [p.name for p in PROBLEMS[problem_name].params]
-
-
 def solution_figure(problem_name: str, params: dict, n: int = 100) -> go.Figure:
     """The exact (or reference) solution of a problem on its evaluation grid: what the networks must learn."""
     problem = make_problem(problem_name, **params)

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import figures
+from pinncore import PROBLEMS
 from pinncore.store import metrics_frame
 
 VIEWS = ("Loss & λ", "Gradient histograms", "Error fields", "Stiffness", "Compare & export")
@@ -21,7 +22,7 @@ def render_live(was_active: bool) -> None:
     if not views:
         st.info("No runs yet. **Start** trains M1–M4 (or the single run set in the sidebar) side by side; "
                 "**+1 / +10 / +100** creates them paused and steps through training one click at a time.")
-        params = {p: state[f"w_p_{p}"] for p in figures.problem_params(state.w_problem)}
+        params = {p.name: state[f"w_p_{p.name}"] for p in PROBLEMS[state.w_problem].params}
         st.plotly_chart(figures.solution_figure(state.w_problem, params), key="fig_solution")
         return
     _status_line(views)
