@@ -40,6 +40,8 @@ class RunConfig:
     seed: int = 0                         # network init and sampling
     dtype: str = "float32"                # float32 (paper) or float64
     device: str = "cpu"                   # "cpu", "cuda", "cuda:1", ...
+    derivatives: str = "jet"              # jet (forward-mode, fast) or autograd (nested autograd, reference)
+    compile: bool = False                 # torch.compile the loss (pays off for long runs; ~30 s to compile)
     grad_every: int = 500                 # gradient snapshot cadence (0: never)
     eval_every: int = 500                 # evaluation snapshot cadence (0: never; the last step always)
     hessian_every: int = 0                # stiffness snapshot cadence: sigma_max of the Hessian (0: never)
@@ -71,6 +73,7 @@ class RunConfig:
     # -- validation and (de)serialisation -----------------------------------------------------------------
     def validated(self) -> "RunConfig":
         """Check every field; raise ConfigError naming the first bad one. Returns self for chaining."""
+        from .derivatives import METHODS as DERIVATIVES
         from .models import ACTIVATIONS, MODELS
         from .problems import make_problem
         from .weighting import Annealing, WEIGHTINGS
@@ -96,9 +99,12 @@ class RunConfig:
                     raise ConfigError(f.name, f"must be an object of name: number pairs, got {v!r}")
             elif kind == "str" and not isinstance(v, str):
                 raise ConfigError(f.name, f"must be a string, got {v!r}")
+            elif kind == "bool" and not isinstance(v, bool):
+                raise ConfigError(f.name, f"must be true or false, got {v!r}")
         make_problem(self.problem, **self.params)
         for name, allowed in (("model", MODELS), ("weighting", WEIGHTINGS), ("activation", ACTIVATIONS),
-                              ("annealing_variant", Annealing.variants), ("dtype", DTYPES)):
+                              ("annealing_variant", Annealing.variants), ("dtype", DTYPES),
+                              ("derivatives", DERIVATIVES)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(name, f"unknown '{getattr(self, name)}'; allowed: {', '.join(allowed)}")
         for name in ("depth", "width", "batch", "decay_steps", "eval_points", "hist_bins"):

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from .errors import ConfigError
+from .jets import Jet, JetPlan
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"tanh": torch.tanh, "sin": torch.sin,
                                                       "gelu": nn.functional.gelu}
@@ -53,12 +54,21 @@ class Network(nn.Module):
             raise ConfigError("depth", f"must be >= 1, got {depth}")
         if width < 1:
             raise ConfigError("width", f"must be >= 1, got {width}")
+        self.activation = activation
         self.act = ACTIVATIONS[activation]
         self.standardize = Standardize(mean, std)
 
     def layer_weights(self) -> dict[str, nn.Parameter]:
         """The weight matrices in forward order, by display name (biases excluded)."""
         raise NotImplementedError
+
+    def forward_jet(self, plan: JetPlan, x: Tensor, rows: int | None = None) -> Jet:
+        """``forward`` with the input derivatives of ``plan.keys`` carried along for the first ``rows`` points
+        (default: all; see ``pinncore.jets``)."""
+        raise NotImplementedError
+
+    def _dense(self, plan: JetPlan, jet: Jet, layer: nn.Linear) -> Jet:
+        return plan.activation(plan.affine(jet, layer.weight, layer.bias), self.activation)
 
 
 class MLP(Network):
@@ -77,6 +87,12 @@ class MLP(Network):
         for layer in self.hidden:
             h = self.act(layer(h))
         return self.out(h)
+
+    def forward_jet(self, plan: JetPlan, x: Tensor, rows: int | None = None) -> Jet:
+        h = plan.seed(self.standardize(x), self.standardize.std, rows)
+        for layer in self.hidden:
+            h = self._dense(plan, h, layer)
+        return plan.affine(h, self.out.weight, self.out.bias)
 
     def layer_weights(self) -> dict[str, nn.Parameter]:
         names = {f"layer {i + 1}": layer.weight for i, layer in enumerate(self.hidden)}
@@ -113,6 +129,14 @@ class ModifiedMLP(Network):
             z = self.act(gate(h))
             h = (1 - z) * u + z * v
         return self.out(h)
+
+    def forward_jet(self, plan: JetPlan, x: Tensor, rows: int | None = None) -> Jet:
+        x = plan.seed(self.standardize(x), self.standardize.std, rows)
+        u, v = self._dense(plan, x, self.encoder_u), self._dense(plan, x, self.encoder_v)
+        h, v_minus_u = self._dense(plan, x, self.first), plan.sub(v, u)
+        for gate in self.gates:  # H = (1 - Z) U + Z V = U + Z (V - U)
+            h = plan.add(u, plan.product(self._dense(plan, h, gate), v_minus_u))
+        return plan.affine(h, self.out.weight, self.out.bias)
 
     def layer_weights(self) -> dict[str, nn.Parameter]:
         gates = {f"gate {k + 1}": g.weight for k, g in enumerate(self.gates)}

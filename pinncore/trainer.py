@@ -1,22 +1,26 @@
 """A step-wise trainer: ``Trainer.step(n)`` advances n optimizer steps and returns the records produced.
 
 One step (paper protocol, Algorithm 1 order):
-  1. draw fresh uniform points for every term's boxes, compute the unweighted losses L_t;
+  1. draw fresh uniform points for every term's boxes, compute the unweighted losses L_t (the residual's
+     input derivatives by forward-mode jets, or nested autograd with ``derivatives="autograd"``);
   2. if the weighting is due, update lambda from the per-term gradients (before the step, same minibatch);
   3. apply Adam to sum_t lambda_t L_t with lr = lr0 * decay_rate ** (step / decay_steps).
-Per-term gradients are computed at every step and summed with the weights, so that diagnostic cadences
-never change the trajectory; the terms' graphs are disjoint, so this costs one backward pass of the sum.
+Per-term gradients are computed only where they are needed: on weighting updates (then the step uses
+sum_t lambda_t grad L_t) and for gradient snapshots (an extra backward pass that the update does not use, so
+diagnostic cadences never change the trajectory). Other steps back-propagate sum_t lambda_t L_t once.
 A non-finite loss or gradient stops the run with status ``diverged at step k`` before any update is applied.
 """
 from __future__ import annotations
 
 import math
 import time
+import warnings
 
 import numpy as np
 import torch
 
 from .config import RunConfig
+from .derivatives import joint
 from .diagnostics import term_eigenvalues
 from .errors import ConfigError
 from .models import make_model
@@ -36,6 +40,47 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError("device", f"must be 'cpu' or 'cuda[:N]', got {name!r}") from None
 
 
+class Compiled:
+    """torch.compile of the loss function, falling back to eager (and saying so once) where compilation or its
+    first run fails: no C++ compiler, an unsupported platform, a torch build without inductor."""
+
+    warned = False
+
+    def __init__(self, fn):
+        self.fn, self.failed = fn, False
+        try:
+            # per-term gradients back-propagate twice through one compiled graph (retain_graph), which
+            # buffer donation forbids
+            torch._functorch.config.donated_buffer = False
+            self.compiled = torch.compile(fn, dynamic=False)
+        except Exception as exc:  # noqa: BLE001 - any failure means: run eager
+            self._fail(exc)
+
+    def _fail(self, exc: Exception) -> None:
+        self.failed = True
+        if not Compiled.warned:
+            Compiled.warned = True
+            warnings.warn(f"torch.compile is unavailable here ({type(exc).__name__}: {str(exc)[:200]}); "
+                          "training continues without it", RuntimeWarning, stacklevel=3)
+
+    def __call__(self, *args):
+        if self.failed:
+            return None
+        try:
+            return self.compiled(*args)
+        except Exception as exc:  # noqa: BLE001
+            self._fail(exc)
+            return None
+
+
+def make_adam(params, lr: float, device: torch.device) -> torch.optim.Optimizer:
+    """Adam; the fused kernel (one op for all parameters) where this torch build has it for the device."""
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr)
+
+
 class Trainer:
     def __init__(self, config: RunConfig):
         self.config = config.validated()
@@ -53,10 +98,11 @@ class Trainer:
         self.params = list(self.model.parameters())
         self.layers = self.model.layer_weights()
         self._layer_index = [next(i for i, p in enumerate(self.params) if p is w) for w in self.layers.values()]
-        self.optimizer = torch.optim.Adam(self.params, lr=c.lr)
+        self.optimizer = make_adam(self.params, c.lr, self.device)
         self.weighting = make_weighting(c.weighting, self.term_names, initial=c.weights, beta=c.beta,
                                         every=c.update_every, variant=c.annealing_variant)
         self.generator = torch.Generator().manual_seed(c.seed)
+        self._compiled = Compiled(self._eager_losses) if c.compile else None
         self.steps_done = 0
         self.wall = 0.0
         self.status = "ready"
@@ -105,20 +151,30 @@ class Trainer:
         return records
 
     def evaluate(self) -> EvalSnapshot:
-        with torch.no_grad() if self.problem.quantity == "u" else torch.enable_grad():
-            pred = self.problem.evaluate(self.model, self._grid_t)
-        pred = pred.detach().to("cpu", torch.float64).numpy()
+        pred = self.problem.predict(self.model, self._grid_t, self.config.derivatives)
+        pred = pred.to("cpu", torch.float64).numpy()
         ref = self.reference_field.ravel()
         err = float(np.linalg.norm(pred - ref) / np.linalg.norm(ref))
         return EvalSnapshot(self.steps_done, err, pred.reshape(self.grid_shape).astype(np.float32))
 
-    def losses(self, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """Unweighted losses on a fresh minibatch (advances the given, by default the training, generator)."""
-        out = {}
-        for term in self.terms:
-            pts = term.sample(self.config.batch, generator or self.generator, self.dtype).to(self.device)
-            out[term.name] = term.loss(self.model, pts)
-        return out
+    def losses(self, generator: torch.Generator | None = None, compiled: bool = False) -> dict[str, torch.Tensor]:
+        """Unweighted losses on a fresh minibatch (advances the given, by default the training, generator).
+        The terms share one forward pass: back-propagate each with ``retain_graph=True`` but the last.
+        ``compiled`` uses the torch.compile'd loss when the config asks for it (first-order gradients only:
+        the Hessian diagnostics differentiate twice and take the eager path)."""
+        pts = [t.sample(self.config.batch, generator or self.generator, self.dtype).to(self.device)
+               for t in self.terms]
+        fn = self._compiled if compiled and self._compiled is not None else self._eager_losses
+        values = fn(*pts)
+        if fn is self._compiled and values is None:  # compilation failed: eager from now on
+            values = self._eager_losses(*pts)
+        return dict(zip(self.term_names, values))
+
+    def _eager_losses(self, *points: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """All terms from one forward pass of the network (``derivatives.joint``)."""
+        ds = joint(self.model, [(p, t.needs) for t, p in zip(self.terms, points)], self.problem.inputs,
+                   self.config.derivatives)
+        return tuple(t.loss_of(d) for t, d in zip(self.terms, ds))
 
     def stiffness(self, iters: int = 30) -> StiffnessSnapshot:
         """sigma_max of the Hessian per term and of the weighted loss, on a minibatch of its own RNG stream
@@ -131,38 +187,51 @@ class Trainer:
     # -- internals --------------------------------------------------------------------------------------------
     def _one_step(self, k: int, records: list[Record]):
         c = self.config
-        losses = self.losses()
+        losses = self.losses(compiled=True)
         values = {t: float(v.item()) for t, v in losses.items()}
         if not all(math.isfinite(v) for v in values.values()):
             return None
         w = self.weighting
         previous = w.state_dict()
-        # Per-term gradients at every step, then sum_t lambda_t grad L_t: the same arithmetic whether or not a
-        # weight update or a snapshot happens, so diagnostic cadences never change the trajectory. (The terms'
-        # graphs are disjoint, so this costs what one backward pass of the sum costs.) A parameter no term
-        # depends on (the cavity's output bias: constants vanish from psi_x, psi_y and grad p) gets zeros.
-        per_term = {t: torch.autograd.grad(L, self.params, allow_unused=True) for t, L in losses.items()}
-        per_term = {t: [torch.zeros_like(p) if g is None else g for g, p in zip(gs, self.params)]
-                    for t, gs in per_term.items()}
-        if w.due(k):
+        due, snapshot = w.due(k), c.grad_every and (k % c.grad_every == 0 or k == c.steps - 1)
+        per_term = self._per_term_grads(losses, retain=snapshot and not due) if due or snapshot else None
+        if due:
             if w.needs == "all":
                 w.update({t: dict(zip(self.param_names, gs)) for t, gs in per_term.items()})
             else:
                 w.update({t: {name: gs[i] for name, i in zip(self.layers, self._layer_index)}
                           for t, gs in per_term.items()})
         lam = w.lambdas
-        for i, p in enumerate(self.params):
-            p.grad = sum(lam[t] * per_term[t][i] for t in self.term_names)
-        if not all(torch.isfinite(p.grad).all() for p in self.params):
+        if due:
+            grads = [sum(lam[t] * per_term[t][i] for t in self.term_names) for i in range(len(self.params))]
+        else:
+            total = sum(lam[t] * L for t, L in losses.items())
+            grads = self._fill(torch.autograd.grad(total, self.params, allow_unused=True))
+        if not torch.isfinite(sum(g.sum() for g in grads)):
             w.load_state_dict(previous)
             return None
-        if c.grad_every and (k % c.grad_every == 0 or k == c.steps - 1):
+        for p, g in zip(self.params, grads):
+            p.grad = g
+        if snapshot:
             records.append(self._snapshot(k, per_term))
         lr = self.lr_at(k)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.optimizer.step()
         return values, dict(lam), lr
+
+    def _fill(self, grads) -> list[torch.Tensor]:
+        """Zeros for a parameter no term depends on (the cavity's output bias: constants vanish from psi_x,
+        psi_y and grad p)."""
+        return [torch.zeros_like(p) if g is None else g for g, p in zip(grads, self.params)]
+
+    def _per_term_grads(self, losses, retain: bool) -> dict[str, list[torch.Tensor]]:
+        """grad_theta L_t of every unweighted term: one backward pass per term through the shared forward graph
+        (kept for the next term, and after the last one if ``retain``)."""
+        names = list(losses)
+        return {t: self._fill(torch.autograd.grad(losses[t], self.params, allow_unused=True,
+                                                  retain_graph=retain or t != names[-1]))
+                for t in names}
 
     def _snapshot(self, k: int, per_term) -> GradSnapshot:
         lam = self.weighting.lambdas

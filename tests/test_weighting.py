@@ -71,7 +71,8 @@ def test_trainer_feeds_the_true_per_term_gradients_to_the_weighting():
     probe = Trainer(cfg)
     losses = probe.losses()  # the same fresh minibatch the trainer will draw at step 0
     layers = probe.model.layer_weights()
-    grads = {t: dict(zip(layers, torch.autograd.grad(L, list(layers.values())))) for t, L in losses.items()}
+    grads = {t: dict(zip(layers, torch.autograd.grad(L, list(layers.values()), retain_graph=True)))
+             for t, L in losses.items()}  # the terms share one forward pass
     top = max(g.abs().max().item() for g in grads["res"].values())
     mean = np.mean([g.abs().mean().item() for g in grads["bc"].values()])
     trainer = Trainer(cfg)

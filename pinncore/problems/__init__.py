@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..errors import ConfigError
-from .base import Param, Problem, Term, grad
+from .base import Param, Problem, Term
 from .cavity import Cavity
 from .helmholtz import Helmholtz
 from .klein_gordon import KleinGordon
@@ -17,5 +17,5 @@ def make_problem(name: str, **params: float) -> Problem:
     return PROBLEMS[name](**params)
 
 
-__all__ = ["PROBLEMS", "Param", "Problem", "Term", "grad", "make_problem",
+__all__ = ["PROBLEMS", "Param", "Problem", "Term", "make_problem",
            "Helmholtz", "KleinGordon", "Cavity", "Poisson1D"]

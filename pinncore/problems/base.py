@@ -1,8 +1,9 @@
 """What a problem is: a domain box, named loss terms built from boxes and residuals, tunable parameters,
 and a reference solution to evaluate against.
 
-A loss term is a sum of mean squared residuals, one per box (for Helmholtz's ``bc`` term: one per edge, as in
-the released code), each over its own fresh uniform sample of ``batch`` points:
+A residual reads the network's derivatives by name (``d["xx"]``, see ``pinncore.derivatives``); each term
+declares the names it needs. A loss term is a sum of mean squared residuals, one per box (for Helmholtz's ``bc``
+term: one per edge, as in the released code), each over its own fresh uniform sample of ``batch`` points:
 
     L_term = sum_boxes mean_points sum_columns r(x)^2
 """
@@ -16,22 +17,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..derivatives import Derivatives, compute
 from ..errors import ConfigError
 
 Field = Callable[[Tensor], Tensor]  # the network as a function of raw (unstandardised) coordinates
 Interval = tuple[float, float]
-
-
-def grad(y: Tensor, x: Tensor) -> Tensor:
-    """d(sum y)/dx, keeping the graph so that it can be differentiated again (and back-propagated)."""
-    return torch.autograd.grad(y, x, torch.ones_like(y), create_graph=True)[0]
-
-
-def second_derivatives(y: Tensor, x: Tensor, dy: Tensor | None = None) -> Tensor:
-    """The pure second derivatives d^2 y / dx_i^2 of a (N, 1) output, one column per input: (N, dim).
-    Pass ``dy = grad(y, x)`` when it is already at hand, to save a backward pass."""
-    g = grad(y, x) if dy is None else dy
-    return torch.cat([grad(g[:, i:i + 1], x)[:, i:i + 1] for i in range(x.shape[1])], dim=1)
 
 
 @dataclass(frozen=True)
@@ -51,27 +41,41 @@ class Term:
 
     name: str
     boxes: tuple[tuple[Interval, ...], ...]  # one box per piece; lo == hi pins a coordinate (an edge)
-    residual: Callable[[Field, Tensor], Tensor]  # (u, points of all boxes, stacked) -> (N, k) residuals
+    residual: Callable[[Derivatives], Tensor]  # derivatives at the points of all boxes -> (N, k) residuals
+    needs: tuple[str, ...] = ()  # the derivatives the residual reads, by input letters: ("xx", "yy")
+    inputs: tuple[str, ...] = ()  # the problem's input names, to parse ``needs``
+
+    def __post_init__(self):
+        lo = torch.tensor([[iv[0] for iv in box] for box in self.boxes], dtype=torch.float64)
+        hi = torch.tensor([[iv[1] for iv in box] for box in self.boxes], dtype=torch.float64)
+        object.__setattr__(self, "_lo", lo[:, None, :])
+        object.__setattr__(self, "_span", (hi - lo)[:, None, :])
 
     def sample(self, batch: int, generator: torch.Generator, dtype: torch.dtype) -> Tensor:
         """``batch`` fresh uniform points per box, stacked box after box: shape (len(boxes) * batch, dim)."""
-        lo = torch.tensor([[iv[0] for iv in box] for box in self.boxes], dtype=torch.float64)
-        hi = torch.tensor([[iv[1] for iv in box] for box in self.boxes], dtype=torch.float64)
-        r = torch.rand(len(self.boxes), batch, lo.shape[1], generator=generator, dtype=torch.float64)
-        pts = lo[:, None, :] + (hi - lo)[:, None, :] * r
-        return pts.reshape(-1, lo.shape[1]).to(dtype)
+        dim = self._lo.shape[2]
+        r = torch.rand(len(self.boxes), batch, dim, generator=generator, dtype=torch.float64)
+        return (self._lo + self._span * r).reshape(-1, dim).to(dtype)
 
-    def loss(self, u: Field, points: Tensor) -> Tensor:
+    def derivatives(self, u: Field, points: Tensor, method: str = "jet") -> Derivatives:
+        return compute(u, points, self.needs, self.inputs, method)
+
+    def residuals(self, u: Field, points: Tensor, method: str = "jet") -> Tensor:
+        return self.residual(self.derivatives(u, points, method))
+
+    def loss(self, u: Field, points: Tensor, method: str = "jet") -> Tensor:
+        return self.loss_of(self.derivatives(u, points, method))
+
+    def loss_of(self, d: Derivatives) -> Tensor:
         """Sum over boxes of the mean squared residual (all boxes have the same number of points)."""
-        r = self.residual(u, points)
-        return len(self.boxes) * r.pow(2).sum(dim=1).mean()
+        return len(self.boxes) * self.residual(d).pow(2).sum(dim=1).mean()
 
 
 class Problem:
     """Base class. Subclasses set the class attributes and implement ``terms`` and ``reference``.
 
-    ``evaluate(u, points)`` returns the quantity compared with ``reference`` (``u`` itself by default;
-    the cavity compares the velocity magnitude).
+    ``evaluate(d)`` returns the quantity compared with ``reference`` from the derivatives ``eval_needs`` at the
+    grid (``u`` itself by default; the cavity compares the velocity magnitude).
     """
 
     name: str = ""
@@ -81,6 +85,7 @@ class Problem:
     domain: tuple[Interval, ...] = ()
     params: tuple[Param, ...] = ()
     quantity: str = "u"  # what the evaluation compares, for labels
+    eval_needs: tuple[str, ...] = ()  # derivatives ``evaluate`` reads
 
     def __init__(self, **values: float):
         known = {p.name: p for p in self.params}
@@ -114,8 +119,19 @@ class Problem:
         """The exact (or reference) value of ``quantity`` at ``points`` (N, dim) -> (N,), float64."""
         return self.exact(torch.as_tensor(points, dtype=torch.float64))[:, 0].numpy()
 
-    def evaluate(self, u: Field, points: Tensor) -> Tensor:
-        return u(points)[:, 0]
+    def term(self, name: str, boxes, residual: Callable[[Derivatives], Tensor], needs: tuple[str, ...] = ()) -> Term:
+        return Term(name, tuple(boxes), residual, needs, self.inputs)
+
+    def evaluate(self, d: Derivatives) -> Tensor:
+        return d.u[:, 0]
+
+    def predict(self, u: Field, points: Tensor, method: str = "jet") -> Tensor:
+        """The evaluated quantity at ``points`` (no graph kept)."""
+        if method == "jet" or not self.eval_needs:
+            with torch.no_grad():
+                return self.evaluate(compute(u, points, self.eval_needs, self.inputs, method)).detach()
+        with torch.enable_grad():
+            return self.evaluate(compute(u, points, self.eval_needs, self.inputs, method)).detach()
 
     def grid(self, n: int) -> tuple[np.ndarray, tuple[int, ...]]:
         """A uniform grid with n points per input over the domain: (points (N, dim), grid shape).

@@ -6,7 +6,8 @@ import math
 import torch
 from torch import Tensor
 
-from .base import Field, Param, Problem, Term, box, second_derivatives
+from ..derivatives import Derivatives
+from .base import Param, Problem, Term, box
 
 
 class Helmholtz(Problem):
@@ -27,15 +28,12 @@ class Helmholtz(Problem):
         k2 = (self.a1**2 + self.a2**2) * math.pi**2
         return (self.lam - k2) * self.exact(x)
 
-    def pde(self, u: Field, x: Tensor) -> Tensor:
-        x = x.requires_grad_(True)
-        out = u(x)[:, :1]
-        laplacian = second_derivatives(out, x).sum(dim=1, keepdim=True)
-        return laplacian + self.lam * out - self.forcing(x)
+    def pde(self, d: Derivatives) -> Tensor:
+        return d["xx"] + d["yy"] + self.lam * d.u - self.forcing(d.x)
 
-    def dirichlet(self, u: Field, x: Tensor) -> Tensor:
-        return u(x)[:, :1] - self.exact(x)
+    def dirichlet(self, d: Derivatives) -> Tensor:
+        return d.u - self.exact(d.x)
 
     def terms(self) -> tuple[Term, ...]:
         edges = (box((-1, 1), (-1, -1)), box((1, 1), (-1, 1)), box((-1, 1), (1, 1)), box((-1, -1), (-1, 1)))
-        return (Term("res", (self.domain,), self.pde), Term("bc", edges, self.dirichlet))
+        return (self.term("res", (self.domain,), self.pde, ("xx", "yy")), self.term("bc", edges, self.dirichlet))

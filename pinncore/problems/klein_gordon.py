@@ -10,7 +10,8 @@ import math
 import torch
 from torch import Tensor
 
-from .base import Field, Param, Problem, Term, box, grad, second_derivatives
+from ..derivatives import Derivatives
+from .base import Param, Problem, Term, box
 
 
 class KleinGordon(Problem):
@@ -35,25 +36,19 @@ class KleinGordon(Problem):
         u_xx = 6 * s * t**3
         return u_tt + self.alpha * u_xx + self.beta * u + self.gamma * u**3
 
-    def pde(self, u: Field, x: Tensor) -> Tensor:
-        x = x.requires_grad_(True)
-        out = u(x)[:, :1]
-        d2 = second_derivatives(out, x)
-        u_tt, u_xx = d2[:, 0:1], d2[:, 1:2]
-        return u_tt + self.alpha * u_xx + self.beta * out + self.gamma * out**3 - self.forcing(x)
+    def pde(self, d: Derivatives) -> Tensor:
+        u = d.u
+        return d["tt"] + self.alpha * d["xx"] + self.beta * u + self.gamma * u**3 - self.forcing(d.x)
 
-    def initial(self, u: Field, x: Tensor) -> Tensor:
-        x = x.requires_grad_(True)
-        out = u(x)[:, :1]
-        u_t = grad(out, x)[:, 0:1]
-        return torch.cat([out - x[:, 1:2], u_t], dim=1)
+    def initial(self, d: Derivatives) -> Tensor:
+        return torch.cat([d.u - d.x[:, 1:2], d["t"]], dim=1)
 
-    def boundary(self, u: Field, x: Tensor) -> Tensor:
-        return u(x)[:, :1] - self.exact(x)
+    def boundary(self, d: Derivatives) -> Tensor:
+        return d.u - self.exact(d.x)
 
     def terms(self) -> tuple[Term, ...]:
         return (
-            Term("res", (self.domain,), self.pde),
-            Term("ic", (box((0, 0), (0, 1)),), self.initial),
-            Term("bc", (box((0, 1), (0, 0)), box((0, 1), (1, 1))), self.boundary),
+            self.term("res", (self.domain,), self.pde, ("tt", "xx")),
+            self.term("ic", (box((0, 0), (0, 1)),), self.initial, ("t",)),
+            self.term("bc", (box((0, 1), (0, 0)), box((0, 1), (1, 1))), self.boundary),
         )

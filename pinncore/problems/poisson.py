@@ -8,7 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import Field, Param, Problem, Term, box, second_derivatives
+from ..derivatives import Derivatives
+from .base import Param, Problem, Term, box
 
 
 class Poisson1D(Problem):
@@ -21,14 +22,12 @@ class Poisson1D(Problem):
     def exact(self, x: Tensor) -> Tensor:
         return torch.sin(self.C * x[:, :1])
 
-    def pde(self, u: Field, x: Tensor) -> Tensor:
-        x = x.requires_grad_(True)
-        u_xx = second_derivatives(u(x)[:, :1], x)
-        return u_xx + self.C**2 * torch.sin(self.C * x)
+    def pde(self, d: Derivatives) -> Tensor:
+        return d["xx"] + self.C**2 * torch.sin(self.C * d.x)
 
-    def dirichlet(self, u: Field, x: Tensor) -> Tensor:
-        return u(x)[:, :1] - self.exact(x)
+    def dirichlet(self, d: Derivatives) -> Tensor:
+        return d.u - self.exact(d.x)
 
     def terms(self) -> tuple[Term, ...]:
-        return (Term("res", (self.domain,), self.pde),
-                Term("bc", (box((0, 0)), box((1, 1))), self.dirichlet))
+        return (self.term("res", (self.domain,), self.pde, ("xx",)),
+                self.term("bc", (box((0, 0)), box((1, 1))), self.dirichlet))

@@ -1,0 +1,117 @@
+"""The derivatives a residual asks for, by name, from one of two interchangeable paths.
+
+A problem's residual receives a ``Derivatives`` object: ``d.x`` the raw points, ``d.u`` the network output
+(N, outputs) and ``d["xx"]``, ``d["xyy"]``, ... its partial derivatives named by input letters (for inputs
+("t", "x"), ``d["tt"]`` is d^2 u / dt^2). Each term declares the names it needs, so only those are computed.
+
+* ``jet`` (default, fast): forward-mode propagation through the network (``pinncore.jets``), written once per
+  model family; needs a ``Network``.
+* ``autograd`` (reference): nested ``torch.autograd.grad``, for any differentiable callable (the closed-form
+  solutions in the tests, too). Tests check both agree to float32 round-off on every problem and model.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import torch
+from torch import Tensor
+
+from .jets import Key, closure, plan_for
+
+METHODS = ("jet", "autograd")
+
+
+def parse(name: str, inputs: tuple[str, ...]) -> Key:
+    """'xyy' -> (0, 1, 1) for inputs ('x', 'y')."""
+    try:
+        return tuple(sorted(inputs.index(ch) for ch in name))
+    except ValueError:
+        raise ValueError(f"derivative '{name}' names an input not in {inputs}") from None
+
+
+class Derivatives:
+    """Output derivatives at ``x``, each (N, outputs); ``d.u`` is the value, ``d["xy"]`` a partial."""
+
+    def __init__(self, x: Tensor, inputs: tuple[str, ...], table: dict[Key, Tensor]):
+        self.x, self.inputs, self.table = x, inputs, table
+
+    @property
+    def u(self) -> Tensor:
+        return self.table[()]
+
+    def __getitem__(self, name: str) -> Tensor:
+        key = parse(name, self.inputs)
+        if key not in self.table:
+            raise KeyError(f"derivative '{name}' was not requested by this term")
+        return self.table[key]
+
+
+def compute(u: Callable[[Tensor], Tensor], x: Tensor, names: Iterable[str], inputs: tuple[str, ...],
+            method: str = "jet") -> Derivatives:
+    """Evaluate ``u`` and the named derivatives at the raw points ``x`` (N, dim)."""
+    keys = tuple(parse(n, inputs) for n in names)
+    if not any(keys):
+        return Derivatives(x, inputs, {(): u(x)})
+    if method == "jet" and hasattr(u, "forward_jet"):
+        plan = plan_for(closure(keys))
+        return Derivatives(x, inputs, plan.unpack(u.forward_jet(plan, x)))
+    if method not in METHODS:
+        raise ValueError(f"unknown derivative method '{method}'; allowed: {', '.join(METHODS)}")
+    return Derivatives(x, inputs, by_autograd(u, x, keys))
+
+
+def joint(u: Callable[[Tensor], Tensor], requests: list[tuple[Tensor, tuple[str, ...]]],
+          inputs: tuple[str, ...], method: str = "jet") -> list[Derivatives]:
+    """``compute`` for several (points, names) requests -- the terms of a loss -- in ONE forward pass.
+
+    With jets, the points of all requests are stacked, those that need derivatives first; derivatives are
+    carried for those rows only (the union of the requested keys), and the other rows get the value alone.
+    Each request then reads its own rows. The parameter gradient of any one term is an ordinary backward pass
+    through the shared graph (``retain_graph`` between terms). The autograd path computes request by request.
+    """
+    if method != "jet" or not hasattr(u, "forward_jet"):
+        return [compute(u, x, names, inputs, method) for x, names in requests]
+    keys = [tuple(parse(n, inputs) for n in names) for _, names in requests]
+    order = sorted(range(len(requests)), key=lambda i: not any(keys[i]))  # derivative requests first
+    rows = sum(requests[i][0].shape[0] for i in order if any(keys[i]))
+    if rows == 0:
+        values = u(torch.cat([x for x, _ in requests]))
+        sizes = [x.shape[0] for x, _ in requests]
+        return [Derivatives(x, inputs, {(): v}) for (x, _), v in zip(requests, values.split(sizes))]
+    plan = plan_for(closure(k for ks in keys for k in ks))
+    table = plan.unpack(u.forward_jet(plan, torch.cat([requests[i][0] for i in order]), rows))
+    out: list[Derivatives | None] = [None] * len(requests)
+    start = 0
+    for i in order:
+        x = requests[i][0]
+        sl = slice(start, start + x.shape[0])
+        if any(keys[i]):
+            out[i] = Derivatives(x, inputs, {k: t[sl] for k, t in table.items()})
+        else:
+            out[i] = Derivatives(x, inputs, {(): table[()][sl]})
+        start += x.shape[0]
+    return out
+
+
+def by_autograd(u: Callable[[Tensor], Tensor], x: Tensor, keys: Iterable[Key]) -> dict[Key, Tensor]:
+    """The reference path: every key of the closure by nested autograd, one backward pass per (output, prefix).
+
+    The graph is kept (``create_graph``) so the result can be back-propagated to the parameters.
+    """
+    x = x if x.requires_grad else x.detach().requires_grad_(True)
+    out = u(x)
+    table: dict[Key, list[Tensor]] = {(): [out[:, c:c + 1] for c in range(out.shape[1])]}
+    for key in closure(keys):
+        if not key or key in table:
+            continue
+        parent = key[:-1]
+        # keys are sorted, so the parent (one order lower) is in the closure and already computed
+        cols = []
+        for y in table[parent]:
+            g = torch.autograd.grad(y, x, torch.ones_like(y), create_graph=True)[0]
+            cols.append(g)
+        for j in range(x.shape[1]):
+            child = tuple(sorted(parent + (j,)))
+            if child not in table:
+                table[child] = [g[:, j:j + 1] for g in cols]
+    return {k: torch.cat(v, dim=1) for k, v in table.items()}
