@@ -4,7 +4,7 @@ the final evaluation of an N-step run.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -65,26 +65,62 @@ class EvalSnapshot:
 
 
 @dataclass(frozen=True)
-class StiffnessSnapshot:
-    """Largest Hessian eigenvalue of each unweighted term and of the weighted loss (paper Fig. 4-5).
+class HessianSnapshot:
+    """Top-k Hessian eigenvalues (largest magnitude first, signs kept) of each weighted term lambda_t L_t and
+    of the loss L = sum_t lambda_t L_t, on one minibatch (paper Fig. 4-5, 11).
 
-    Plain gradient descent is stable only for lr < 2 / total.
+    Plain gradient descent on L is stable only for lr < 2 / sigma_max: ``stability`` = lr * sigma_max against 2.
+    Snapshots written before the weighted top-k form (arrays ``values``, ``total``) load with k = 1 and their
+    per-term values, which were of the unweighted terms, and no lambdas.
     """
 
     step: int
-    eigenvalues: dict[str, float]  # sigma_max of grad^2 L_t per term
-    total: float                   # sigma_max of grad^2 (sum_t lambda_t L_t)
+    top: dict[str, tuple[float, ...]]  # per term: top-k eigenvalues of grad^2 (lambda_t L_t)
+    top_total: tuple[float, ...]       # top-k eigenvalues of grad^2 sum_t lambda_t L_t
     lr: float
+    lambdas: dict[str, float] = field(default_factory=dict)  # the weights the snapshot used
+
+    @property
+    def eigenvalues(self) -> dict[str, float]:
+        """sigma_max of grad^2 (lambda_t L_t) per term (signed)."""
+        return {t: v[0] for t, v in self.top.items()}
+
+    @property
+    def total(self) -> float:
+        """sigma_max of grad^2 L (signed)."""
+        return self.top_total[0]
+
+    @property
+    def sigma_max(self) -> float:
+        return abs(self.total)
+
+    @property
+    def stability(self) -> float:
+        """lr * sigma_max: gradient descent at this lr is unstable along the top eigenvector where it exceeds 2."""
+        return self.lr * self.sigma_max
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"step": np.array(self.step), "terms": np.array(list(self.eigenvalues)),
-                "values": np.array(list(self.eigenvalues.values())), "total": np.array(self.total),
-                "lr": np.array(self.lr)}
+        return {"step": np.array(self.step), "terms": np.array(list(self.top)),
+                "top": np.array([list(v) for v in self.top.values()], dtype=np.float64).reshape(len(self.top), -1),
+                "top_total": np.array(self.top_total, dtype=np.float64), "lr": np.array(self.lr),
+                "lambda_terms": np.array(list(self.lambdas)),
+                "lambda_values": np.array(list(self.lambdas.values()), dtype=np.float64),
+                "stability": np.array(self.stability)}
 
     @classmethod
-    def from_arrays(cls, a) -> "StiffnessSnapshot":
-        return cls(step=int(a["step"]), eigenvalues={str(t): float(v) for t, v in zip(a["terms"], a["values"])},
-                   total=float(a["total"]), lr=float(a["lr"]))
+    def from_arrays(cls, a) -> "HessianSnapshot":
+        terms = [str(t) for t in a["terms"]]
+        if "top" in a:
+            top = {t: tuple(float(x) for x in row) for t, row in zip(terms, np.asarray(a["top"]))}
+            total = tuple(float(x) for x in np.atleast_1d(a["top_total"]))
+            lambdas = {str(k): float(v) for k, v in zip(a["lambda_terms"], a["lambda_values"])}
+        else:  # the earlier format: sigma_max only, of the unweighted terms
+            top = {t: (float(v),) for t, v in zip(terms, a["values"])}
+            total, lambdas = (float(a["total"]),), {}
+        return cls(step=int(a["step"]), top=top, top_total=total, lr=float(a["lr"]), lambdas=lambdas)
 
 
-Record = StepRecord | GradSnapshot | EvalSnapshot | StiffnessSnapshot
+StiffnessSnapshot = HessianSnapshot  # the earlier name
+
+
+Record = StepRecord | GradSnapshot | EvalSnapshot | HessianSnapshot

@@ -176,13 +176,37 @@ class Trainer:
                    self.config.derivatives)
         return tuple(t.loss_of(d) for t, d in zip(self.terms, ds))
 
-    def stiffness(self, iters: int = 30) -> StiffnessSnapshot:
-        """sigma_max of the Hessian per term and of the weighted loss, on a minibatch of its own RNG stream
-        (seeded by seed and step), so that the training trajectory does not depend on this diagnostic."""
-        gen = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.steps_done + 1)
-        per_term, total = term_eigenvalues(lambda: self.losses(gen), self.weighting.lambdas, self.params,
-                                           generator=gen, iters=iters)
-        return StiffnessSnapshot(self.steps_done, per_term, total, self.lr_at(self.steps_done))
+    def stiffness(self, k: int | None = None, iters: int = 80, tol: float = 1e-3) -> StiffnessSnapshot:
+        """Top-k Hessian eigenvalues (Lanczos on Hessian-vector products) of each weighted term lambda_t L_t and
+        of the loss, on a minibatch of its own RNG stream (seeded by seed and step), so that the training
+        trajectory does not depend on this diagnostic. k: the argument, else ``config.hessian_k``, else 1."""
+        k = k if k is not None else getattr(self.config, "hessian_k", 1)
+        gen = self._diagnostic_generator()
+        lam = dict(self.weighting.lambdas)
+        per_term, total = term_eigenvalues(self.losses(gen), lam, self.params, k=k, iters=iters, tol=tol,
+                                           generator=gen)
+        return StiffnessSnapshot(self.steps_done, per_term, total, self.lr_at(self.steps_done), lam)
+
+    def _diagnostic_generator(self) -> torch.Generator:
+        return torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.steps_done + 1)
+
+    def hessian_spectra(self, max_params: int | None = None) -> dict[str, np.ndarray]:
+        """Every eigenvalue (largest first) of grad^2 (lambda_t L_t) per term and of grad^2 L ("total"), from
+        the full Hessian (``torch.autograd.functional.hessian`` + ``eigh``), on the minibatch ``stiffness``
+        uses at this step. For networks of at most ``diagnostics.MAX_FULL_HESSIAN`` parameters (paper Fig. 4)."""
+        from .diagnostics import MAX_FULL_HESSIAN, hessian_matrix, spectrum
+
+        lam = self.weighting.lambdas
+        state = self._diagnostic_generator().get_state()
+
+        def term_loss(name: str):
+            return lambda: self.losses(torch.Generator().set_state(state))[name]
+
+        hess = {t: lam[t] * hessian_matrix(term_loss(t), self.model, max_params or MAX_FULL_HESSIAN)
+                for t in self.term_names}
+        out = {t: spectrum(h) for t, h in hess.items()}
+        out["total"] = spectrum(sum(hess.values()))
+        return out
 
     # -- internals --------------------------------------------------------------------------------------------
     def _one_step(self, k: int, records: list[Record]):
