@@ -23,7 +23,7 @@ DTYPES = ("float32", "float64")
 class RunConfig:
     problem: str = "helmholtz"            # helmholtz, klein-gordon, cavity or poisson1d (pinncore.PROBLEMS)
     params: dict[str, float] = field(default_factory=dict)  # problem parameters; missing ones take defaults
-    model: str = "mlp"                    # "mlp" or "modified-mlp"
+    model: str = "mlp"                    # "mlp", "modified-mlp" (paper eq. 43-47) or "modified-mlp-released"
     depth: int = 3                        # hidden layers (paper: 3 for Helmholtz and the cavity, 5 for KG)
     width: int = 50                       # units per hidden layer (paper: 50)
     activation: str = "tanh"              # tanh (paper), sin or gelu

@@ -144,7 +144,50 @@ class ModifiedMLP(Network):
                 "layer 1": self.first.weight, **gates, "output": self.out.weight}
 
 
-MODELS: dict[str, type[Network]] = {"mlp": MLP, "modified-mlp": ModifiedMLP}
+class ReleasedModifiedMLP(ModifiedMLP):
+    """The modified MLP as the authors' released TF1 code builds it: no separate H_1, the first gate reads the
+    (standardised) input directly, so a [2, 50 x L, 1] network has L gate matrices, the first 2 x 50:
+
+        U = phi(X W_U + b_U),  V = phi(X W_V + b_V),  H_0 = X
+        Z_k = phi(H_{k-1} Wz_k + bz_k),  H_k = (1 - Z_k) * U + Z_k * V,   k = 1 .. L,   f = H_L W + b
+
+    (The code writes Z * U + (1 - Z) * V; with both encoders drawn alike that is the same family.)
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, depth: int = 3, width: int = 50, activation: str = "tanh",
+                 mean=0.0, std=1.0, seed: int | None = None):
+        Network.__init__(self, in_dim, out_dim, depth, width, activation, mean, std, seed)
+        g = self.generator
+        self.encoder_u = xavier_linear(in_dim, width, g)
+        self.encoder_v = xavier_linear(in_dim, width, g)
+        self.first = None
+        self.gates = nn.ModuleList(xavier_linear(in_dim if k == 0 else width, width, g) for k in range(depth))
+        self.out = xavier_linear(width, out_dim, g)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = x = self.standardize(x)
+        u, v = self.act(self.encoder_u(x)), self.act(self.encoder_v(x))
+        for gate in self.gates:
+            z = self.act(gate(h))
+            h = (1 - z) * u + z * v
+        return self.out(h)
+
+    def forward_jet(self, plan: JetPlan, x: Tensor, rows: int | None = None) -> Jet:
+        h = x = plan.seed(self.standardize(x), self.standardize.std, rows)
+        u, v = self._dense(plan, x, self.encoder_u), self._dense(plan, x, self.encoder_v)
+        v_minus_u = plan.sub(v, u)
+        for gate in self.gates:
+            h = plan.add(u, plan.product(self._dense(plan, h, gate), v_minus_u))
+        return plan.affine(h, self.out.weight, self.out.bias)
+
+    def layer_weights(self) -> dict[str, nn.Parameter]:
+        gates = {f"gate {k + 1}": g.weight for k, g in enumerate(self.gates)}
+        return {"encoder U": self.encoder_u.weight, "encoder V": self.encoder_v.weight, **gates,
+                "output": self.out.weight}
+
+
+MODELS: dict[str, type[Network]] = {"mlp": MLP, "modified-mlp": ModifiedMLP,
+                                    "modified-mlp-released": ReleasedModifiedMLP}
 
 
 def make_model(name: str, in_dim: int, out_dim: int, **kwargs) -> Network:

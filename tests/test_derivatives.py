@@ -13,7 +13,7 @@ from pinncore import PROBLEMS, RunConfig, Trainer, make_model, make_problem
 from pinncore.derivatives import compute, joint
 from pinncore.jets import closure, set_partitions
 
-MODELS = ("mlp", "modified-mlp")
+MODELS = ("mlp", "modified-mlp", "modified-mlp-released")
 
 
 def network(problem, model, activation="tanh", dtype=torch.float64, depth=3, width=20):

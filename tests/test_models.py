@@ -60,3 +60,22 @@ def test_bad_model_arguments_raise_naming_the_field(kwargs, field):
     args = {"name": "mlp", "in_dim": 2, "out_dim": 1, "depth": 2, "width": 4} | kwargs
     with pytest.raises(ConfigError, match=field):
         make_model(args.pop("name"), **args)
+
+
+def test_released_layout_gates_from_the_input():
+    """modified-mlp-released: U, V encoders; H_0 = X; Z_k = tanh(H_{k-1} Wz_k + bz_k); H_k = (1-Z_k) U + Z_k V."""
+    from pinncore.models import ReleasedModifiedMLP
+
+    net = ReleasedModifiedMLP(2, 1, depth=2, width=5, seed=0).double()
+    assert [tuple(g.weight.shape) for g in net.gates] == [(5, 2), (5, 5)]
+    x = torch.rand(7, 2, dtype=torch.float64)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_()
+        lin = lambda layer, h: h @ layer.weight.T + layer.bias  # noqa: E731
+        u, v = torch.tanh(lin(net.encoder_u, x)), torch.tanh(lin(net.encoder_v, x))
+        h = x
+        for gate in net.gates:
+            z = torch.tanh(lin(gate, h))
+            h = (1 - z) * u + z * v
+        assert torch.allclose(net(x), lin(net.out, h))
