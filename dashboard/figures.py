@@ -207,3 +207,101 @@ def compare_table(views: Sequence) -> pd.DataFrame:
             "× better than M1": m1 / err if m1 and err else None,
         })
     return pd.DataFrame(rows)
+
+
+# -- Hessian diagnostics and the Lessons page ------------------------------------------------------------------
+def _sigma_name(term: str, snap) -> str:
+    return f"σ_max(∇²L_{term})" if not snap.lambdas else f"σ_max(∇²(λ_{term}·L_{term}))"
+
+
+def sigma_figure(views: Sequence, title: str = "Stiffness: largest Hessian eigenvalue per term") -> go.Figure:
+    """Paper Fig. 5: sigma_max of the Hessian of each weighted term lambda_t L_t (thin, dashed by term) and of the
+    loss L (thick) against step, every run, with 2 / lr: plain gradient descent on L is unstable where the thick
+    line lies above it."""
+    fig, colors = go.Figure(), run_colors(views)
+    for v in views:
+        if not v.hess:
+            continue
+        steps = [h.step for h in v.hess]
+        for term in v.hess[0].eigenvalues:
+            fig.add_trace(go.Scatter(
+                x=steps, y=[abs(h.eigenvalues[term]) for h in v.hess], mode="lines+markers", marker=dict(size=4),
+                name=f"{v.name} · {_sigma_name(term, v.hess[0])}", legendgroup=v.name,
+                line=dict(color=colors[v.name], dash=TERM_DASH.get(term, "dashdot"), width=1.5)))
+        fig.add_trace(go.Scatter(x=steps, y=[h.sigma_max for h in v.hess], mode="lines",
+                                 name=f"{v.name} · σ_max(∇²L), L = Σ λ_t L_t", legendgroup=v.name,
+                                 line=dict(color=colors[v.name], width=3), opacity=0.5))
+    longest = max(views, key=lambda v: len(v.hess), default=None)
+    if longest is not None and longest.hess:
+        fig.add_trace(go.Scatter(x=[h.step for h in longest.hess], y=[2 / h.lr for h in longest.hess],
+                                 mode="lines", name="2 / lr (GD stability bound)",
+                                 line=dict(color="black", dash="dot", width=1)))
+    return _layout(fig, title)
+
+
+def stability_figure(views: Sequence) -> go.Figure:
+    """lr * sigma_max(grad^2 L) against step for every run, and the value 2 above which plain gradient descent
+    at that learning rate diverges along the top eigenvector (Adam rescales the step, so it may still train)."""
+    fig, colors = go.Figure(), run_colors(views)
+    for v in views:
+        if v.hess:
+            fig.add_trace(go.Scatter(x=[h.step for h in v.hess], y=[h.stability for h in v.hess],
+                                     mode="lines+markers", name=v.name, line=dict(color=colors[v.name])))
+    fig.add_hline(y=2, line=dict(color="black", dash="dot", width=1), annotation_text="2",
+                  annotation_position="bottom right")
+    return _layout(fig, "Stability indicator lr · σ_max (gradient descent needs < 2)")
+
+
+def imbalance_scaling_figure(s) -> go.Figure:
+    """Lesson 1: the gradient ratio against C on log-log axes, at initialisation and after training, with the
+    fitted slopes and the paper's C^4 upper bound anchored at the first initialisation point."""
+    fig = go.Figure()
+    for ys, rng, slope, name, color in ((s.init, s.init_range, s.slope_init, "at initialisation", "#1f77b4"),
+                                        (s.after, s.after_range, s.slope_after, "second half of training",
+                                         "#d62728")):
+        ok = np.isfinite(ys)
+        if not ok.any():
+            continue
+        label = f"{name}" + (f" (fitted slope {slope:.2f})" if slope is not None else "")
+        fig.add_trace(go.Scatter(
+            x=s.cs[ok], y=ys[ok], mode="lines+markers", name=label, line=dict(color=color),
+            error_y=dict(type="data", symmetric=False, array=(rng[1] - ys)[ok], arrayminus=(ys - rng[0])[ok],
+                         thickness=1)))
+    first = np.flatnonzero(np.isfinite(s.init))
+    if first.size:
+        c0, y0 = s.cs[first[0]], s.init[first[0]]
+        cs = np.geomspace(s.cs.min(), s.cs.max(), 30)
+        fig.add_trace(go.Scatter(x=cs, y=y0 * (cs / c0) ** 4, mode="lines", name="∝ C⁴: the paper's upper bound",
+                                 line=dict(color="gray", dash="dash")))
+    fig = _layout(fig, "max |∇L_r| / mean |∇L_bc| against C (unweighted; geometric mean over seeds, bars: range)")
+    fig.update_xaxes(type="log", title_text="C (u = sin(C x))")
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def sigma_ratio_figure(steps: Sequence[int], ratios: Sequence[float], title: str) -> go.Figure:
+    """Lesson 2: sigma_max(stiff) / sigma_max(mild) against step, with the factor 10 marked."""
+    fig = go.Figure(go.Scatter(x=list(steps), y=list(ratios), mode="lines+markers", name="ratio",
+                               line=dict(color="#9467bd")))
+    fig.add_hline(y=10, line=dict(color="black", dash="dot", width=1), annotation_text="10×",
+                  annotation_position="bottom right")
+    return _layout(fig, title, height=300)
+
+
+def spectrum_figure(spectra: dict[str, dict], terms: Sequence[str] = ("res", "bc")) -> go.Figure:
+    """Paper Fig. 4: Hessian eigenvalues of each (weighted) term sorted by magnitude, one line per run and term.
+    ``spectra``: run name -> {"full": bool, "values": {term: eigenvalues, largest first}}."""
+    fig = go.Figure()
+    colors = dict(zip(spectra, ["#2ca02c", "#d62728", *OTHER_COLORS]))
+    full = all(s["full"] for s in spectra.values())
+    for name, s in spectra.items():
+        for term in terms:
+            vals = np.sort(np.abs(np.asarray(s["values"][term])))[::-1]
+            fig.add_trace(go.Scatter(x=np.arange(1, vals.size + 1), y=vals, mode="lines+markers",
+                                     marker=dict(size=3), name=f"{name} · ∇²(λ·L_{term})",
+                                     line=dict(color=colors[name], dash=TERM_DASH.get(term, "dashdot"))))
+    what = "all eigenvalues" if full else "the eigenvalues of largest magnitude (Lanczos)"
+    fig = _layout(fig, f"Hessian spectrum at the end of training: {what}, sorted by magnitude")
+    fig.update_yaxes(title_text="|eigenvalue|")
+    fig.update_xaxes(title_text="rank", type="log" if full else "linear")
+    return fig

@@ -107,11 +107,16 @@ def _stiffness(views) -> None:
     if not any(v.hess for v in views):
         st.info("No stiffness snapshot yet: set *Stiffness every* > 0 under Diagnostics before Start.")
         return
-    st.plotly_chart(figures.stiffness_figure(views), key="fig_stiffness")
-    rows = [f"{v.name}: σ_max(∇²L) = {abs(v.hess[-1].total):.3g}, 2/σ_max = {2 / abs(v.hess[-1].total):.2e} "
-            f"vs lr = {v.hess[-1].lr:.2e}" for v in views if v.hess and v.hess[-1].total != 0]
-    st.caption("Plain gradient descent on L is stable only for lr < 2 / σ_max (paper Section 2.2). "
-               + "; ".join(rows) + ". Try a2 = 1 against a2 = 4, or the modified MLP against the MLP.")
+    c1, c2 = st.columns([3, 2])
+    c1.plotly_chart(figures.sigma_figure(views), key="fig_stiffness")
+    c2.plotly_chart(figures.stability_figure(views), key="fig_stability")
+    rows = [f"{v.name}: σ_max(∇²L) = {v.hess[-1].sigma_max:.3g}, lr·σ_max = {v.hess[-1].stability:.3g}"
+            for v in views if v.hess]
+    st.caption("Largest Hessian eigenvalue of each weighted term λ_t·L_t and of the loss L = Σ λ_t L_t, by Lanczos "
+               "on Hessian-vector products. Plain gradient descent on L is stable only for lr < 2 / σ_max, i.e. "
+               "lr·σ_max < 2 (paper Section 2.2; Adam rescales its steps and may still train). "
+               + "; ".join(rows) + ". Try a2 = 1 against a2 = 4, or the modified MLP against the MLP; "
+               "the *Lessons* page walks through it.")
 
 
 def _compare(views) -> None:

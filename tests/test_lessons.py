@@ -1,0 +1,169 @@
+"""The Lessons page under AppTest (each lesson run at tiny settings), and its Streamlit-free helpers."""
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import lessons
+from pinncore import ConfigError, RunConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "dashboard" / "pages" / "1_Lessons.py")
+APP = str(ROOT / "dashboard" / "app.py")
+
+
+@pytest.fixture
+def page():
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    yield at
+    for exp in at.session_state["lessons"].values() if "lessons" in at.session_state else ():
+        exp.stop()
+        exp.join(30)
+
+
+def run_lesson(at, key: str, timeout: float = 90.0):
+    at.button(key=f"btn_{key}").click().run()
+    assert not at.exception, at.exception
+    deadline = time.time() + timeout
+    while at.session_state["lessons"][key].active and time.time() < deadline:
+        time.sleep(0.3)
+        at.run()
+    at.run()
+    assert not at.exception, at.exception
+    return at.session_state["lessons"][key]
+
+
+def charts(at) -> list[str]:
+    return [c.proto.id for c in at.get("plotly_chart")]
+
+
+def test_the_page_renders_three_lessons_each_with_its_button(page):
+    page.run()
+    assert not page.exception and not page.error
+    assert [b.key for b in page.button] == ["btn_l1", "btn_l2", "btn_l3"]
+    assert [t.label for t in page.tabs] == ["1 · The imbalance", "2 · Stiffness", "3 · The cure"]
+    assert any("a bound and not a prediction" in m.value for m in page.markdown)
+
+
+def test_lesson_1_measures_the_ratio_against_c_and_draws_the_histograms(page):
+    page.run()
+    page.session_state["l1_cs"] = "1, 4"
+    page.session_state["l1_steps"] = 100
+    page.session_state["l1_seeds"] = 1
+    exp = run_lesson(page, "l1")
+    assert exp.status == "finished" and len(exp.runs()) == 2
+    s = lessons.imbalance_scaling(exp.runs())
+    assert list(s.cs) == [1.0, 4.0] and np.isfinite(s.init).all() and np.isfinite(s.after).all()
+    caption = next(c.value for c in page.caption if c.value.startswith("Measured"))
+    assert "slope" in caption and "C=4 / C=1" in caption and "not a prediction" in caption
+    assert len(charts(page)) == 2  # the scaling chart and the histograms of the largest C
+
+
+def test_lesson_1_refuses_a_bad_list_of_c_with_one_line_naming_the_field(page):
+    page.run()
+    page.session_state["l1_cs"] = "1, x"
+    page.button(key="btn_l1").click().run()
+    assert not page.exception
+    assert [e.value for e in page.error] == ["Cannot run: C values: '1, x' is not a comma-separated list of numbers"]
+    assert "l1" not in page.session_state["lessons"]
+
+
+def test_lesson_2_tracks_sigma_max_of_both_problems_and_ends_with_their_spectra(page):
+    page.run()
+    for key, value in {"l2_steps": 100, "l2_every": 50, "l2_depth": 2, "l2_width": 12}.items():
+        page.session_state[key] = value
+    exp = run_lesson(page, "l2")
+    assert exp.status == "finished"
+    mild, stiff = exp.runs()
+    assert [h.step for h in mild.hess] == [0, 50] and stiff.config.params["a2"] == 4.0
+    assert set(exp.extras) == {mild.name, stiff.name} and all(e["full"] for e in exp.extras.values())
+    assert exp.extras[stiff.name]["values"]["res"].size == sum(p.numel() for p in exp.trainers[stiff.name].params)
+    assert len(charts(page)) == 4  # sigma_max, losses, the stiff / mild ratio, the spectra
+
+
+def test_lesson_3_trains_m1_m2_m4_and_tabulates_them(page):
+    page.run()
+    page.session_state["l3_steps"] = 100
+    exp = run_lesson(page, "l3")
+    assert exp.status == "finished"
+    assert [r.name for r in exp.runs()] == ["M1", "M2", "M4"]
+    table = page.dataframe[0].value
+    assert list(table["method"]) == ["M1", "M2", "M4"] and table["λ_bc"].iloc[1] != 1.0
+    page.radio(key="l3_run").set_value("M4").run()
+    assert not page.exception and len(charts(page)) == 3
+
+
+def test_the_main_page_keeps_its_setup_across_a_visit_to_the_lessons(tmp_path, monkeypatch):
+    monkeypatch.setenv("PINN_RUNS_DIR", str(tmp_path / "runs"))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.session_state["w_width"] = 20
+    at.run()
+    at.switch_page("pages/1_Lessons.py").run()
+    assert not at.exception and at.title[0].value.startswith("Lessons")
+    at.switch_page("app.py").run()
+    assert not at.exception and at.session_state["w_width"] == 20
+
+
+# -- helpers without Streamlit ------------------------------------------------------------------------------------
+def test_parse_values_sorts_and_names_the_field_on_bad_input():
+    assert lessons.parse_values("8, 1;2, 4, 2", "C values", 0.5, 32) == [1.0, 2.0, 4.0, 8.0]
+    for text, msg in (("4", "between 2 and 8"), ("1, 64", "64 is outside"), ("1, nan", "nan is outside")):
+        with pytest.raises(ConfigError, match=f"^C values: .*{msg}"):
+            lessons.parse_values(text, "C values", 0.5, 32)
+
+
+def test_fit_slope_recovers_a_power_law_and_needs_two_points():
+    cs = np.array([1.0, 2.0, 4.0, 8.0])
+    assert lessons.fit_slope(cs, 3 * cs**2.5) == pytest.approx(2.5)
+    assert lessons.fit_slope(cs, [5.0, math.nan, math.nan, math.nan]) is None
+
+
+def test_an_experiment_can_be_stopped_and_keeps_its_records():
+    cfg = RunConfig(steps=100_000, depth=1, width=8, batch=16, eval_points=10, eval_every=0, grad_every=0)
+    exp = lessons.Experiment({"a": cfg}, chunk=10).start()
+    deadline = time.time() + 30
+    while not exp.runs()[0].steps and time.time() < deadline:
+        time.sleep(0.02)
+    exp.stop()
+    exp.join(30)
+    assert exp.status == "stopped" and 0 < exp.runs()[0].steps_done < 100_000
+
+
+def test_an_experiment_whose_page_is_gone_stops(monkeypatch):
+    monkeypatch.setattr(lessons, "ALIVE_GRACE", 0.0)
+    cfg = RunConfig(steps=100_000, depth=1, width=8, batch=16, eval_points=10, eval_every=0, grad_every=0)
+    exp = lessons.Experiment({"a": cfg}, chunk=10, alive=lambda: False).start()
+    exp.join(30)
+    assert exp.status == "stopped"
+
+
+# -- the figure builders the lessons and the Stiffness panel use -------------------------------------------------
+def test_sigma_and_stability_figures_show_weighted_terms_and_the_bounds():
+    from dashboard import figures
+    cfg = RunConfig.from_method("M2", steps=21, depth=1, width=8, batch=16, eval_points=10, eval_every=0,
+                                grad_every=0, hessian_every=10)
+    exp = lessons.Experiment({"M2": cfg}, chunk=50).start()
+    exp.join(60)
+    run = exp.runs()[0]
+    fig = figures.sigma_figure([run])
+    assert [t.name for t in fig.data] == ["M2 · σ_max(∇²(λ_res·L_res))", "M2 · σ_max(∇²(λ_bc·L_bc))",
+                                          "M2 · σ_max(∇²L), L = Σ λ_t L_t", "2 / lr (GD stability bound)"]
+    assert list(fig.data[1].y) == [abs(h.eigenvalues["bc"]) for h in run.hess] and list(fig.data[0].x) == [0, 10, 20]
+    stab = figures.stability_figure([run])
+    assert list(stab.data[0].y) == [h.lr * h.sigma_max for h in run.hess] and stab.layout.shapes[0].y0 == 2
+
+
+def test_the_scaling_figure_draws_the_c4_bound_through_the_first_point():
+    from dashboard import figures
+    s = lessons.Scaling(cs=np.array([1.0, 2.0, 4.0]), init=np.array([5.0, 20.0, 80.0]),
+                        init_range=np.array([[4.0, 15, 60], [6.0, 25, 90]]), after=np.full(3, np.nan),
+                        after_range=np.full((2, 3), np.nan), slope_init=2.0, slope_after=None)
+    fig = figures.imbalance_scaling_figure(s)
+    assert [t.name for t in fig.data] == ["at initialisation (fitted slope 2.00)", "∝ C⁴: the paper's upper bound"]
+    bound = fig.data[1]
+    assert bound.y[0] == pytest.approx(5.0) and bound.y[-1] == pytest.approx(5.0 * 4.0**4)
+    assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
