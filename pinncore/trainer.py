@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from .config import RunConfig
-from .derivatives import joint
+from .derivatives import joint, parse
+from .jets import closure, plan_for
 from .diagnostics import term_eigenvalues
 from .errors import ConfigError
 from .models import make_model
@@ -102,6 +103,8 @@ class Trainer:
         self.weighting = make_weighting(c.weighting, self.term_names, initial=c.weights, beta=c.beta,
                                         every=c.update_every, variant=c.annealing_variant)
         self.generator = torch.Generator().manual_seed(c.seed)
+        if c.compile:  # build the jet plan outside the compiled region, so tracing finds it cached
+            plan_for(closure(parse(n, self.problem.inputs) for t in self.terms for n in t.needs))
         self._compiled = Compiled(self._eager_losses) if c.compile else None
         self.steps_done = 0
         self.wall = 0.0
