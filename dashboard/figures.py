@@ -274,7 +274,7 @@ def imbalance_scaling_figure(s) -> go.Figure:
         fig.add_trace(go.Scatter(x=cs, y=y0 * (cs / c0) ** 4, mode="lines", name="∝ C⁴: the paper's upper bound",
                                  line=dict(color="gray", dash="dash")))
     fig = _layout(fig, "max |∇L_r| / mean |∇L_bc| against C (unweighted; geometric mean over seeds, bars: range)")
-    fig.update_xaxes(type="log", title_text="C (u = sin(C x))")
+    fig.update_xaxes(type="log", title_text="C (u = sin(C x))", tickvals=list(s.cs), ticktext=[f"{c:g}" for c in s.cs])
     fig.update_layout(hovermode="closest")
     return fig
 

@@ -117,9 +117,10 @@ def draw_l1(exp) -> None:
         facts.append(f"{name}: " + ", ".join(parts))
     slopes = [x for x in (s.slope_init, s.slope_after) if x is not None]
     verdict = ("every measured slope lies below 4" if slopes and max(slopes) < 4 else
-               "a slope above 4 comes from too few points or seeds (the ratio varies several-fold between seeds): add seeds or values of C")
-    st.caption("Measured " + "; ".join(facts) + ". The dashed C⁴ line is the paper's upper bound, not a "
-               f"prediction: {verdict}.")
+               "a slope above 4 comes from too few points or seeds (the ratio varies several-fold between "
+               "seeds): add seeds or values of C")
+    st.caption("Measured " + "; ".join(facts) + f" (trained with {runs[0].label if runs else '–'}). The dashed C⁴ "
+               f"line is the paper's upper bound, not a prediction: {verdict}.")
     largest = max(s.cs) if s.cs.size else None
     run = next((r for r in runs if r.grads and float(r.config.params["C"]) == largest), None)
     if run is not None:
