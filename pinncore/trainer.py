@@ -215,7 +215,7 @@ class Trainer:
     def _one_step(self, k: int, records: list[Record]):
         c = self.config
         losses = self.losses(compiled=True)
-        values = {t: float(v.item()) for t, v in losses.items()}
+        values = dict(zip(losses, torch.stack(list(losses.values())).tolist()))
         if not all(math.isfinite(v) for v in values.values()):
             return None
         w = self.weighting
@@ -234,7 +234,7 @@ class Trainer:
         else:
             total = sum(lam[t] * L for t, L in losses.items())
             grads = self._fill(torch.autograd.grad(total, self.params, allow_unused=True))
-        if not torch.isfinite(sum(g.sum() for g in grads)):
+        if not math.isfinite(torch.nn.utils.get_total_norm(grads).item()):
             w.load_state_dict(previous)
             return None
         for p, g in zip(self.params, grads):
