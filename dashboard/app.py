@@ -144,7 +144,9 @@ with st.sidebar:
         c1, c2 = st.columns(2)
         widget("grad_every", c1)
         widget("eval_every", c2)
-        widget("hess_every")
+        c1, c2 = st.columns(2)
+        widget("hess_every", c1)
+        widget("hess_k", c2)
         widget("device")
     with st.expander("Open a saved run"):
         saved = {str(path): summary for path, summary in list_runs(RUNS_ROOT)}  # newest first

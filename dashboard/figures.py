@@ -83,31 +83,6 @@ def error_figure(views: Sequence) -> go.Figure:
     return _layout(fig, f"Relative L2 error of {' / '.join(sorted(quantities)) or 'u'} on the evaluation grid")
 
 
-def stiffness_figure(views: Sequence) -> go.Figure:
-    """Paper Fig. 5: sigma_max of the Hessian of the weighted loss (thick) and of each unweighted term (thin)
-    against step, every run, with 2 / lr: plain gradient descent on the weighted loss is unstable where the
-    thick line lies above it."""
-    fig, colors = go.Figure(), run_colors(views)
-    for v in views:
-        if not v.hess:
-            continue
-        steps = [h.step for h in v.hess]
-        fig.add_trace(go.Scatter(x=steps, y=[abs(h.total) for h in v.hess], mode="lines+markers",
-                                 name=f"{v.name} · σ_max(∇²L), weighted total", legendgroup=v.name,
-                                 line=dict(color=colors[v.name], width=2.5)))
-        for term in v.hess[0].eigenvalues:
-            fig.add_trace(go.Scatter(
-                x=steps, y=[abs(h.eigenvalues[term]) for h in v.hess], mode="lines",
-                name=f"{v.name} · σ_max(∇²L_{term})", legendgroup=v.name,
-                line=dict(color=colors[v.name], dash=TERM_DASH.get(term, "dashdot"), width=1)))
-    longest = max(views, key=lambda v: len(v.hess), default=None)
-    if longest is not None and longest.hess:
-        fig.add_trace(go.Scatter(x=[h.step for h in longest.hess], y=[2 / h.lr for h in longest.hess],
-                                 mode="lines", name="2 / lr (GD stability bound)",
-                                 line=dict(color="black", dash="dot", width=1)))
-    return _layout(fig, "Stiffness: largest Hessian eigenvalue per term")
-
-
 def histogram_figure(snap: GradSnapshot, title: str = "") -> go.Figure:
     """Paper Fig. 2 / 7: per layer, the distribution of log10 |grad_W (lambda_t L_t)| for every term."""
     n = len(snap.layers)

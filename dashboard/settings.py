@@ -84,7 +84,8 @@ SETTINGS: list[Setting] = [
     Setting("grad_every", int, 250, "Gradient snapshot every", 1, 100_000),
     Setting("eval_every", int, 250, "Evaluation every", 1, 100_000),
     Setting("hess_every", int, 500, "Stiffness (Hessian σ_max) every", 0, 100_000,
-            help="power iteration on Hessian-vector products, ~0.2 s each; 0: never"),
+            help="Lanczos on Hessian-vector products, ~0.1-0.4 s each for k = 1; 0: never"),
+    Setting("hess_k", int, 1, "Hessian eigenvalues per snapshot (top-k)", 1, 20),
     Setting("device", str, "cpu", "Device", choices=("cpu", "cuda")),
 ]
 BY_KEY = {s.key: s for s in SETTINGS}
@@ -149,7 +150,7 @@ def build_configs(values: Mapping[str, Any]) -> list[RunConfig]:
         lr=float(values["lr"]), decay_rate=float(values["decay"]), decay_steps=int(values["decay_steps"]),
         batch=int(values["batch"]), steps=int(values["steps"]), seed=int(values["seed"]),
         grad_every=int(values["grad_every"]), eval_every=int(values["eval_every"]),
-        hessian_every=int(values["hess_every"]), device=values["device"])
+        hessian_every=int(values["hess_every"]), hessian_k=int(values["hess_k"]), device=values["device"])
     terms = {t.name for t in problem().terms()}
     for k in common["weights"]:
         if k not in terms:

@@ -45,6 +45,7 @@ class RunConfig:
     grad_every: int = 500                 # gradient snapshot cadence (0: never)
     eval_every: int = 500                 # evaluation snapshot cadence (0: never; the last step always)
     hessian_every: int = 0                # stiffness snapshot cadence: sigma_max of the Hessian (0: never)
+    hessian_k: int = 1                    # top-k Hessian eigenvalues per stiffness snapshot (Lanczos)
     eval_points: int = 100                # evaluation grid: points per input (100 x 100 in 2D)
     hist_bins: int = 60                   # histogram bins of log10 |grad| in gradient snapshots
     checkpoint_every: int = 1000          # run store: checkpoint + metrics flush cadence
@@ -107,7 +108,7 @@ class RunConfig:
                               ("derivatives", DERIVATIVES)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(name, f"unknown '{getattr(self, name)}'; allowed: {', '.join(allowed)}")
-        for name in ("depth", "width", "batch", "decay_steps", "eval_points", "hist_bins"):
+        for name in ("depth", "width", "batch", "decay_steps", "eval_points", "hist_bins", "hessian_k"):
             positive_int(name)
         for name in ("steps", "seed", "grad_every", "eval_every", "hessian_every", "checkpoint_every"):
             positive_int(name, 0)

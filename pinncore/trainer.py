@@ -182,8 +182,8 @@ class Trainer:
     def stiffness(self, k: int | None = None, iters: int = 80, tol: float = 1e-3) -> StiffnessSnapshot:
         """Top-k Hessian eigenvalues (Lanczos on Hessian-vector products) of each weighted term lambda_t L_t and
         of the loss, on a minibatch of its own RNG stream (seeded by seed and step), so that the training
-        trajectory does not depend on this diagnostic. k: the argument, else ``config.hessian_k``, else 1."""
-        k = k if k is not None else getattr(self.config, "hessian_k", 1)
+        trajectory does not depend on this diagnostic. k: the argument, else ``config.hessian_k``."""
+        k = k if k is not None else self.config.hessian_k
         gen = self._diagnostic_generator()
         lam = dict(self.weighting.lambdas)
         per_term, total = term_eigenvalues(self.losses(gen), lam, self.params, k=k, iters=iters, tol=tol,

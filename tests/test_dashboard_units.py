@@ -171,9 +171,9 @@ def test_stiffness_figure_plots_each_term_and_the_stability_bound(tmp_path):
     h = RunHandle.create(RunConfig(steps=6, **(SMALL | {"hessian_every": 3})), tmp_path / "s", "s")
     h.step(6)
     assert wait_until(lambda: h.status == "finished")
-    fig = figures.stiffness_figure([h.view()])
-    assert [t.name for t in fig.data] == ["s · σ_max(∇²L), weighted total", "s · σ_max(∇²L_res)",
-                                          "s · σ_max(∇²L_bc)", "2 / lr (GD stability bound)"]
+    fig = figures.sigma_figure([h.view()])
+    assert [t.name for t in fig.data] == ["s · σ_max(∇²(λ_res·L_res))", "s · σ_max(∇²(λ_bc·L_bc))",
+                                          "s · σ_max(∇²L), L = Σ λ_t L_t", "2 / lr (GD stability bound)"]
     assert list(fig.data[0].x) == [0, 3] and fig.layout.yaxis.type == "log"
 
 
