@@ -41,8 +41,8 @@ def _param(text: str) -> tuple[str, float]:
 FIELDS = {"problem": str, "model": str, "weighting": str, "depth": int, "width": int, "activation": str,
           "annealing_variant": str, "beta": float, "update_every": int, "lr": float, "decay_rate": float,
           "decay_steps": int, "batch": int, "steps": int, "seed": int, "dtype": str, "device": str,
-          "grad_every": int, "eval_every": int, "hessian_every": int, "eval_points": int, "checkpoint_every": int,
-          "derivatives": str, "compile": bool}
+          "grad_every": int, "eval_every": int, "hessian_every": int, "hessian_k": int, "eval_points": int,
+          "checkpoint_every": int, "derivatives": str, "compile": bool}
 
 
 def field_docs() -> dict[str, str]:

@@ -1,0 +1,173 @@
+"""``pinn bench``: training speed of the fast derivative path against the nested-autograd reference and DeepXDE.
+
+Helmholtz 3x50, 128 fresh points per term and per edge, the paper's protocol; for each method (M1, M2, M4 by
+default) it measures, alternating A B C A B C ... to cancel drift:
+
+* ``fast``       -- forward-mode jets, one forward pass for all terms (``derivatives="jet"``; ``--compile`` adds
+                    torch.compile of the loss);
+* ``reference``  -- the nested ``torch.autograd.grad`` path (``derivatives="autograd"``), same trainer;
+* ``deepxde``    -- DeepXDE with its PyTorch backend, resampling every step (M1 only: it has no annealing or
+                    modified MLP), in a subprocess, when it is installed (``pip install deepxde``).
+
+Each measurement builds a fresh run, warms up (and compiles), then times ``--steps`` steps; the report is the
+median over ``--repeats`` and the ratios of medians. ``--snapshots`` also times M2 with gradient-histogram
+snapshots every 100 steps, to show what they cost.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+from .config import RunConfig
+
+WARMUP = 50
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return (f"machine: {os.cpu_count()} cores ({cpu}), torch {torch.__version__}, {torch.get_num_threads()} "
+            f"threads, Python {platform.python_version()}")
+
+
+def ours(method: str, path: str, steps: int, compile_: bool, grad_every: int = 0) -> float:
+    """Steps per second of one fresh run of ours."""
+    from .trainer import Trainer
+
+    config = RunConfig.from_method(method, steps=steps + WARMUP, grad_every=grad_every, eval_every=0,
+                                   derivatives="jet" if path != "reference" else "autograd",
+                                   compile=compile_ and path != "reference")
+    trainer = Trainer(config)
+    trainer.step(WARMUP)
+    t0 = time.perf_counter()
+    trainer.step(steps)
+    return steps / (time.perf_counter() - t0)
+
+
+def deepxde_worker(steps: int) -> float:
+    """DeepXDE on the same problem: Helmholtz, [2, 50, 50, 50, 1] tanh Glorot normal, Adam 1e-3, 128 domain and
+    512 boundary points resampled every step (PDEPointResampler(period=1), boundary points too)."""
+    import deepxde as dde
+
+    a1, a2, lam = 1.0, 4.0, 1.0
+
+    def exact(x):
+        return torch.sin(a1 * math.pi * x[:, 0:1]) * torch.sin(a2 * math.pi * x[:, 1:2])
+
+    def pde(x, y):
+        lap = dde.grad.hessian(y, x, i=0, j=0) + dde.grad.hessian(y, x, i=1, j=1)
+        q = (lam - (a1**2 + a2**2) * math.pi**2) * exact(x)
+        return lap + lam * y - q
+
+    geom = dde.geometry.Rectangle([-1.0, -1.0], [1.0, 1.0])
+    bc = dde.icbc.DirichletBC(geom, lambda x: (torch.sin(a1 * math.pi * torch.as_tensor(x[:, 0:1]))
+                                               * torch.sin(a2 * math.pi * torch.as_tensor(x[:, 1:2]))).numpy(),
+                              lambda x, on_boundary: on_boundary)
+    data = dde.data.PDE(geom, pde, bc, num_domain=128, num_boundary=512, train_distribution="pseudo")
+    net = dde.nn.FNN([2] + [50] * 3 + [1], "tanh", "Glorot normal")
+    model = dde.Model(data, net)
+    model.compile("adam", lr=1e-3)
+    resample = dde.callbacks.PDEPointResampler(period=1, bc_points=True)
+    model.train(iterations=WARMUP, callbacks=[resample], display_every=10**9, verbose=0)
+    t0 = time.perf_counter()
+    model.train(iterations=steps, callbacks=[resample], display_every=10**9, verbose=0)
+    return steps / (time.perf_counter() - t0)
+
+
+def deepxde(steps: int, threads: int) -> float | None:
+    """DeepXDE in a subprocess (it picks its backend and default dtype process-wide); None when absent."""
+    env = {**os.environ, "DDE_BACKEND": "pytorch", "PYTHONWARNINGS": "ignore"}
+    cmd = [sys.executable, "-m", "pinncore.bench", "--deepxde-worker", "--steps", str(steps),
+           "--threads", str(threads)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        return None
+    return json.loads(lines[-1])["steps_per_s"]
+
+
+def deepxde_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("deepxde") is not None
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="pinn bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--methods", nargs="+", default=["M1", "M2", "M4"], help="default M1 M2 M4")
+    p.add_argument("--steps", type=int, default=1000, help="timed steps per measurement (default 1000)")
+    p.add_argument("--repeats", type=int, default=3, help="measurements per path (default 3; median reported)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                   help="torch threads (default: all cores)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the fast path's loss")
+    p.add_argument("--no-deepxde", action="store_true", help="skip DeepXDE")
+    p.add_argument("--snapshots", action="store_true", help="also time M2 with histograms every 100 steps")
+    p.add_argument("--deepxde-worker", action="store_true", help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    if a.steps < 1 or a.repeats < 1 or a.threads < 1:
+        p.exit(2, "pinn bench: error: --steps, --repeats and --threads must be >= 1\n")
+    for m in a.methods:
+        if m not in ("M1", "M2", "M3", "M4"):
+            p.exit(2, f"pinn bench: error: --methods: unknown '{m}'; allowed: M1 M2 M3 M4\n")
+    torch.set_num_threads(a.threads)
+    if a.deepxde_worker:
+        print(json.dumps({"steps_per_s": deepxde_worker(a.steps)}))
+        return 0
+
+    use_dde = not a.no_deepxde and deepxde_installed()
+    print(machine())
+    print(f"Helmholtz 3x50, batch 128 per term and per edge; {a.steps} timed steps after {WARMUP} warm-up, "
+          f"{a.repeats} repeats, alternating paths; fast path {'with' if a.compile else 'without'} torch.compile")
+    if not use_dde:
+        print("DeepXDE: skipped (" + ("--no-deepxde" if a.no_deepxde else "not installed; pip install deepxde")
+              + ")")
+    jobs = []
+    for m in a.methods:
+        jobs += [(m, "fast"), (m, "reference")]
+        if m == "M1" and use_dde:
+            jobs.append((m, "deepxde"))
+        if m == "M2" and a.snapshots:
+            jobs.append((m, "fast + histograms/100"))
+    rates: dict[tuple[str, str], list[float]] = {j: [] for j in jobs}
+    for r in range(a.repeats):
+        for m, path in jobs:
+            if path == "deepxde":
+                rate = deepxde(a.steps, a.threads)
+                if rate is None:
+                    print("DeepXDE: failed to run; skipped")
+                    jobs = [j for j in jobs if j[1] != "deepxde"]
+                    continue
+            else:
+                rate = ours(m, "fast" if path.startswith("fast") else path, a.steps, a.compile,
+                            grad_every=100 if "histograms" in path else 0)
+            rates[(m, path)].append(rate)
+            print(f"  repeat {r + 1}: {m} {path:>22}: {rate:8.1f} steps/s", flush=True)
+    med = {j: statistics.median(v) for j, v in rates.items() if v}
+    print("\nmedian steps/s")
+    for m in a.methods:
+        row = [f"{m}: fast {med[(m, 'fast')]:.0f}", f"reference {med[(m, 'reference')]:.0f}",
+               f"fast/reference {med[(m, 'fast')] / med[(m, 'reference')]:.2f}x"]
+        if (m, "deepxde") in med:
+            row += [f"deepxde {med[(m, 'deepxde')]:.0f}", f"fast/deepxde {med[(m, 'fast')] / med[(m, 'deepxde')]:.2f}x"]
+        if (m, "fast + histograms/100") in med:
+            cost = 1 - med[(m, "fast + histograms/100")] / med[(m, "fast")]
+            row += [f"histograms every 100 steps cost {100 * cost:.1f} %"]
+        print("  " + ", ".join(row))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
