@@ -398,6 +398,19 @@ def write_report(configs: list[RunConfig], runs_dir: str | os.PathLike, out: str
         w(f"![Our errors (each seed and the mean) against the paper's]({figures['errors']})\n")
 
     differences: list[tuple[str, str, str]] = []  # (heading key, title, text)
+    w("## Summary\n")
+    w("Mean relative L2 error over seeds (the paper's value in parentheses); the last column is the M1 / M4 "
+      "improvement factor.\n")
+    methods = [m for m in ("M1", "M2", "M3", "M4") if m in set(main.method)]
+    w("| problem | " + " | ".join(methods) + " | M1 / M4 |")
+    w("|---|" + "---|" * len(methods) + "---|")
+    for p in problems:
+        means = {m: stats(main[(main.problem == p) & (main.method == m)].rel_l2)["mean"] for m in methods}
+        cells = [f"{fmt(means[m])} ({fmt(PAPER.get((p, m)))})" for m in methods]
+        factor = (f"{means['M1'] / means['M4']:.1f}x ({PAPER[(p, 'M1')] / PAPER[(p, 'M4')]:.1f}x)"
+                  if means.get("M1") and means.get("M4") and (p, "M1") in PAPER else "-")
+        w(f"| {TITLES.get(p, p)} | " + " | ".join(cells) + f" | {factor} |")
+    w("")
     w("## Results\n")
     for p in problems:
         sub = main[main.problem == p]

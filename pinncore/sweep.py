@@ -326,10 +326,13 @@ def results_frame(sweep_dir: str | os.PathLike, meta: dict | None = None) -> pd.
     rows = []
     for rel in meta["runs"]:
         store = RunStore(sweep_dir / rel)
+        if not (store.path / "config.json").is_file():
+            rows.append({"run": rel, "status": errors.get(rel, "not started")})
+            continue
         try:
             cfg = store.config()
-        except ConfigError:
-            rows.append({"run": rel, "status": errors.get(rel, "not started")})
+        except ConfigError as exc:
+            rows.append({"run": rel, "status": f"unreadable: {exc}"})
             continue
         s = store.summary()
         d = cfg.to_dict()

@@ -77,13 +77,15 @@ def test_reproduce_end_to_end_writes_the_report(tmp_path, ray_session, capsys):
     report = (out / "REPORT.md").read_text()
 
     # structure: setup facts, one table per problem with the paper beside ours, variants, acceptance, flags
-    for heading in ("# Reproduction of Wang, Teng & Perdikaris (2021)", "## Setup", "## Results",
+    for heading in ("# Reproduction of Wang, Teng & Perdikaris (2021)", "## Setup", "## Summary", "## Results",
                     "### Helmholtz 3x50 (a1 = 1, a2 = 4)", "#### Annealing variants", "## Acceptance",
                     "## Differences from the paper greater than 2x", "## Notes", "## Every run"):
         assert heading in report, heading
     for fact in ("**Date**", "**Machine**", "cores", "torch", "**Seeds**: helmholtz 0", "**Wall time**",
                  "spectral norm", "relative L2 error over the grid points", "pinn reproduce --problems helmholtz"):
         assert fact in report, fact
+    summary = report.split("## Summary")[1].split("## Results")[0]
+    assert "| Helmholtz 3x50 (a1 = 1, a2 = 4) |" in summary and "(1.06e-01)" in summary and "(27.4x)" in summary
     table = report.split("### Helmholtz")[1].split("####")[0]
     rows = {m: line for line in table.splitlines() for m in ("M1", "M2", "M3", "M4") if line.startswith(f"| {m} |")}
     assert set(rows) == {"M1", "M2", "M3", "M4"}
