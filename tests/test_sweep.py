@@ -15,7 +15,7 @@ from pinncore import ConfigError, RunConfig, Trainer
 from pinncore.cli import main
 from pinncore.run import Run
 from pinncore.store import RunStore
-from pinncore.sweep import (expand, list_sweeps, parse_grid, plan, read_sweep, run_name, run_sweep)
+from pinncore.sweep import (Task, cost, expand, list_sweeps, parse_grid, plan, read_sweep, run_name, run_sweep)
 
 # tiny runs: 1D Poisson, one hidden layer of 8
 TINY = ["problem=poisson1d", "depth=1", "width=8", "batch=16", "eval_points=16", "eval_every=10", "grad_every=10",
@@ -67,6 +67,15 @@ def test_run_names_are_deterministic_and_ignore_steps():
     assert run_name(tiny(lr=5e-4)) != run_name(a)
     assert run_name(tiny(params={"C": 4.0})) == run_name(tiny())  # the default spelled out is the same run
     assert run_name(tiny(annealing_variant="paper")) == run_name(tiny())  # no annealing: the variant is moot
+
+
+def test_longest_runs_start_first():
+    def task(steps_done=0, **kw):
+        return Task(RunConfig(**kw), Path("x"), "new", steps_done)
+
+    assert cost(task(problem="cavity", model="modified-mlp")) > cost(task(problem="cavity")) \
+        > cost(task(problem="klein-gordon", depth=5)) > cost(task(problem="helmholtz"))
+    assert cost(task(problem="cavity", steps_done=39_000)) < cost(task(problem="helmholtz"))  # nearly done
 
 
 @pytest.mark.parametrize("grid,field", [
