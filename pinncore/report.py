@@ -385,7 +385,8 @@ def write_report(configs: list[RunConfig], runs_dir: str | os.PathLike, out: str
     seeds = {p: sorted(set(df[df.problem == p].seed)) for p in problems}
     w("- **Seeds**: " + "; ".join(f"{p} {', '.join(map(str, s))}" for p, s in seeds.items()) + ".")
     w(f"- **Wall time**: {fmt_time(total_wall)} of training summed over {len(trained)} runs (one torch thread "
-      f"each); the sweep itself took {fmt_time(meta.get('elapsed_s'))} with the runs in parallel, one per core.")
+      f"each); the sweep itself took {fmt_time(meta.get('elapsed_s'))}"
+      + (f", {meta['parallel']} runs at a time." if meta.get("parallel") else "."))
     w(f"- **Protocol** (the paper's): Adam, lr 1e-3 x 0.9^(step/1000), {', '.join(f'{s:,}' for s in steps)} "
       "steps, 128 fresh uniform points per term and per boundary edge every step, float32, tanh, Xavier init; "
       "relative L2 error on a 100 x 100 grid. M1 = MLP, M2 = MLP + learning-rate annealing, M3 = modified MLP, "

@@ -451,6 +451,7 @@ def run_sweep(configs: list[RunConfig], out: str | os.PathLike, *, grid: dict | 
 def _execute(todo: list[Task], out: Path, meta: dict, address, cpus, progress: bool, log) -> int:
     env = {k: v for k, v in os.environ.items() if k in ("PINNCORE_CACHE",)}
     with RayContext(address, cpus) as ray:
+        meta["parallel"] = int(ray.cluster_resources().get("CPU", 0))  # runs at a time (one CPU each)
         return _execute_on_ray(ray, todo, out, meta, progress, log, env)
 
 
