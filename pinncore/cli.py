@@ -23,8 +23,10 @@ from .store import RunStore, list_runs
 
 
 class Parser(argparse.ArgumentParser):
+    label = "pinn"  # how the one-line error starts
+
     def error(self, message: str):  # one line, exit 2 (argparse prints the usage too)
-        self.exit(2, f"pinn: error: {message}\n")
+        self.exit(2, f"{self.label}: error: {message}\n")
 
 
 def _param(text: str) -> tuple[str, float]:
