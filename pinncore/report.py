@@ -6,6 +6,9 @@ hand in a notes file (``NOTES.md`` beside the report by default) whose sections 
     ## cavity M4            <- shown under the flagged difference "cavity M4" (problem and method)
     ## helmholtz M2 paper   <- problem, method and annealing variant
     ## anything else        <- shown in the report's "Notes" section
+
+The runs are read by ``report_data`` and the figures drawn by ``report_figures``; this module writes the text and
+the tables.
 """
 from __future__ import annotations
 
@@ -18,68 +21,13 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .config import RunConfig
-from .records import EvalSnapshot, GradSnapshot
-from .store import RunStore
+from .report_data import BAND, TITLES, _last, lambda_history, load_runs, spectral_error  # noqa: F401 (re-exported)
+from .report_figures import fig_errors, fig_fields, fig_gradients, fig_lambdas
 
 FLAG_RATIO = 2.0
-BAND = (50.0, 350.0)  # the paper's Fig. 8: lambda_bc of Helmholtz between ~50 and ~350
-TITLES = {"helmholtz": "Helmholtz 3x50 (a1 = 1, a2 = 4)", "klein-gordon": "Klein-Gordon 5x50",
-          "cavity": "Lid-driven cavity 3x50, Re = 100 (stream function)"}
-
-
-# -- reading the runs --------------------------------------------------------------------------------------------
-def _last(path: Path, kind: str):
-    files = sorted((path / "snapshots").glob(f"{kind}_*.npz"))
-    if not files:
-        return None
-    cls = {"eval": EvalSnapshot, "grad": GradSnapshot}[kind]
-    with np.load(files[-1]) as a:
-        return cls.from_arrays({k: a[k] for k in a.files})
-
-
-def spectral_error(path: Path) -> float | None:
-    """The authors' cavity measure: ||A - A_hat||_2 / ||A||_2 with the matrix 2-norm (largest singular value)
-    of the 2-D arrays on the evaluation grid, from the final evaluation snapshot."""
-    ref, snap = RunStore(path).reference(), _last(path, "eval")
-    if ref is None or snap is None or ref[1].ndim != 2:
-        return None
-    field = ref[1].astype(np.float64)
-    return float(np.linalg.norm(snap.prediction.astype(np.float64) - field, 2) / np.linalg.norm(field, 2))
-
-
-def load_runs(configs: list[RunConfig], runs_dir: Path) -> pd.DataFrame:
-    from .sweep import RUNS, run_name
-
-    rows = []
-    for cfg in configs:
-        path = runs_dir / RUNS / run_name(cfg)
-        s = RunStore(path).summary()
-        row = {"problem": cfg.problem, "method": cfg.method, "variant": cfg.annealing_variant,
-               "annealing": cfg.weighting == "annealing", "seed": cfg.seed, "steps": cfg.steps,
-               "status": s.get("status", "missing"), "steps_done": s.get("steps_done", 0),
-               "rel_l2": s.get("rel_l2") if s.get("status") == "finished" else None,
-               "wall_s": s.get("wall_s"), "steps_per_s": s.get("steps_per_s"), "path": path,
-               "run": path.relative_to(runs_dir).as_posix()}
-        row.update({f"lambda_{k}": v for k, v in (s.get("lambdas") or {}).items() if k != "res"})
-        if cfg.problem == "cavity" and row["rel_l2"] is not None:
-            row["spectral"] = spectral_error(path)
-        rows.append(row)
-    df = pd.DataFrame(rows)
-    df["rel_l2"] = pd.to_numeric(df["rel_l2"], errors="coerce")
-    return df
-
-
-def lambda_history(path: Path, every: int = 10) -> pd.DataFrame:
-    f = path / "metrics.parquet"
-    if not f.exists():
-        return pd.DataFrame()
-    df = pd.read_parquet(f)
-    cols = [c for c in df.columns if c.startswith("lambda_") and c != "lambda_res"]
-    return df.loc[df["step"] % every == 0, ["step", *cols]]
 
 
 # -- numbers -> text ----------------------------------------------------------------------------------------------
@@ -170,159 +118,6 @@ def git_commit() -> str | None:
         return rev.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
-
-
-# -- figures ----------------------------------------------------------------------------------------------------
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _first(df: pd.DataFrame, problem: str, method: str, variant: str = "released-code") -> pd.Series | None:
-    sel = df[(df.problem == problem) & (df.method == method) & (df.variant == variant) & df.rel_l2.notna()]
-    return sel.sort_values("seed").iloc[0] if len(sel) else None
-
-
-def fig_errors(df: pd.DataFrame, out: Path) -> str | None:
-    from .reproduce import PAPER
-
-    main = df[(df.variant == "released-code") & df.rel_l2.notna()]
-    problems = list(dict.fromkeys(main.problem))
-    if not problems:
-        return None
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(problems), figsize=(4.2 * len(problems), 3.6), squeeze=False)
-    for ax, problem in zip(axes[0], problems):
-        sub = main[main.problem == problem]
-        methods = list(dict.fromkeys(sub.method))
-        x = np.arange(len(methods))
-        for i, m in enumerate(methods):
-            e = sub[sub.method == m].rel_l2
-            ax.scatter(np.full(len(e), i - 0.12), e, s=14, color="tab:blue", alpha=0.6,
-                       label="ours (each seed)" if i == 0 else None)
-            ax.scatter([i - 0.12], [e.mean()], marker="_", s=300, color="tab:blue",
-                       label="ours (mean)" if i == 0 else None)
-            if (problem, m) in PAPER:
-                ax.scatter([i + 0.12], [PAPER[(problem, m)]], marker="*", s=90, color="tab:red",
-                           label="paper" if i == 0 else None)
-        ax.set_xticks(x, methods)
-        ax.set_yscale("log")
-        ax.set_title(TITLES.get(problem, problem), fontsize=9)
-        ax.set_ylabel("relative L2 error")
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].legend(fontsize=8)
-    fig.tight_layout()
-    name = "errors.png"
-    fig.savefig(out / name, dpi=110)
-    plt.close(fig)
-    return name
-
-
-def fig_gradients(df: pd.DataFrame, problem: str, out: Path) -> str | None:
-    """Per-layer histograms of grad_W L_r and grad_W (lambda_i L_i), M1 against M2, at the end of training."""
-    runs = [(m, _first(df, problem, m)) for m in ("M1", "M2")]
-    snaps = [(m, _last(r.path, "grad")) for m, r in runs if r is not None]
-    snaps = [(m, s) for m, s in snaps if s is not None]
-    if not snaps:
-        return None
-    plt = _plt()
-    layers = len(snaps[0][1].layers)
-    fig, axes = plt.subplots(len(snaps), layers, figsize=(2.6 * layers, 2.4 * len(snaps)), squeeze=False,
-                             sharex=True)
-    for row, (m, s) in enumerate(snaps):
-        centers = (s.edges[:-1] + s.edges[1:]) / 2
-        for j, layer in enumerate(s.layers):
-            ax = axes[row][j]
-            for t, term in enumerate(s.terms):
-                label = "∇L_r" if term == "res" else f"∇(λ_{term} L_{term})"
-                ax.fill_between(centers, s.counts[t, j] / max(s.counts[t, j].sum(), 1), step="mid", alpha=0.45,
-                                label=label)
-            ax.set_title(f"{m}, {layer}", fontsize=9)
-            ax.set_yticks([])
-            if row == len(snaps) - 1:
-                ax.set_xlabel("log10 |gradient|", fontsize=8)
-    axes[0][0].legend(fontsize=7, loc="upper left")
-    fig.suptitle(f"{TITLES.get(problem, problem)}: gradient histograms at step {snaps[0][1].step}", fontsize=10)
-    fig.tight_layout()
-    name = f"gradients-{problem}.png"
-    fig.savefig(out / name, dpi=100)
-    plt.close(fig)
-    return name
-
-
-def fig_fields(df: pd.DataFrame, problem: str, out: Path) -> str | None:
-    """Exact (or reference), predicted and |error| fields for M1 and M4."""
-    from .problems import make_problem
-
-    rows = []
-    for m in ("M1", "M4"):
-        r = _first(df, problem, m)
-        if r is None:
-            continue
-        ref, snap = RunStore(r.path).reference(), _last(r.path, "eval")
-        if ref is not None and snap is not None and ref[1].ndim == 2:
-            rows.append((m, r, ref, snap))
-    if not rows:
-        return None
-    plt = _plt()
-    prob = make_problem(problem)
-    fig, axes = plt.subplots(len(rows), 3, figsize=(11, 3.2 * len(rows)), squeeze=False)
-    for i, (m, r, (grid, field), snap) in enumerate(rows):
-        extent = (grid[:, 0].min(), grid[:, 0].max(), grid[:, 1].min(), grid[:, 1].max())
-        lo, hi = float(min(field.min(), snap.prediction.min())), float(max(field.max(), snap.prediction.max()))
-        for j, (title, data, kw) in enumerate((
-                (f"{'reference' if problem == 'cavity' else 'exact'} {prob.quantity}", field, dict(vmin=lo, vmax=hi)),
-                (f"{m} predicted (seed {r.seed})", snap.prediction, dict(vmin=lo, vmax=hi)),
-                (f"{m} |error|, rel. L2 {snap.rel_l2:.2e}", np.abs(snap.prediction - field), dict(cmap="magma")))):
-            ax = axes[i][j]
-            im = ax.imshow(data, origin="lower", extent=extent, aspect="auto", **kw)
-            ax.set_title(title, fontsize=9)
-            ax.set_xlabel(prob.inputs[0])
-            ax.set_ylabel(prob.inputs[1])
-            fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    name = f"fields-{problem}.png"
-    fig.savefig(out / name, dpi=100)
-    plt.close(fig)
-    return name
-
-
-def fig_lambdas(df: pd.DataFrame, problem: str, out: Path) -> str | None:
-    """lambda_i against step for every annealing run (each seed a line, one colour per variant)."""
-    sub = df[(df.problem == problem) & df.annealing & (df.steps_done > 0)]
-    methods = list(dict.fromkeys(sub.method))
-    if not methods:
-        return None
-    plt = _plt()
-    colours = {"released-code": "tab:blue", "paper": "tab:red", "cavity-code": "tab:green"}
-    fig, axes = plt.subplots(1, len(methods), figsize=(5 * len(methods), 3.6), squeeze=False)
-    for ax, m in zip(axes[0], methods):
-        seen = set()
-        for _, r in sub[sub.method == m].iterrows():
-            hist = lambda_history(r.path)
-            for k, col in enumerate(c for c in hist.columns if c.startswith("lambda_")):
-                key = (r.variant, col)
-                ax.plot(hist.step, hist[col], color=colours.get(r.variant, "tab:gray"), alpha=0.7, lw=1,
-                        ls=("-", "--", ":")[k % 3], label=None if key in seen else f"{col[7:]}, {r.variant}")
-                seen.add(key)
-        if problem == "helmholtz":
-            ax.axhspan(*BAND, color="tab:gray", alpha=0.15, label="paper's Fig. 8 range")
-        ax.set_yscale("log")
-        ax.set_xlabel("step")
-        ax.set_ylabel("λ")
-        ax.set_title(f"{TITLES.get(problem, problem)}, {m}", fontsize=9)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    name = f"lambdas-{problem}.png"
-    fig.savefig(out / name, dpi=100)
-    plt.close(fig)
-    return name
-
 
 # -- the report ---------------------------------------------------------------------------------------------------
 def write_report(configs: list[RunConfig], runs_dir: str | os.PathLike, out: str | os.PathLike,

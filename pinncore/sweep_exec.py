@@ -1,0 +1,205 @@
+"""Running a sweep on Ray: the task that trains one run in a worker, the Ray context (embedded local Ray or an
+existing cluster), and the driver loop that submits the tasks longest first, follows them with a progress bar,
+rewrites the results table as each run ends and cancels them cleanly on Ctrl-C / SIGTERM. ``pinncore.sweep``
+re-exports the public names and calls ``_execute``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import RunConfig
+from .store import RunStore
+
+if TYPE_CHECKING:
+    from .sweep import Task
+
+
+# -- the Ray task ---------------------------------------------------------------------------------------------
+def host_info() -> dict[str, Any]:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"host": platform.node(), "cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def train_task(config: dict, path: str, env: dict[str, str] | None = None, chunk: int = 100) -> dict:
+    """Train one run of a sweep to its end (create, continue or extend it) and return its summary.
+
+    Runs in a Ray worker: one torch thread (the workers share the cores). Cancelled through Ray (Ctrl-C on the
+    sweep), it saves a consistent checkpoint before it stops, so the next sweep continues the same trajectory."""
+    import signal
+    import threading
+
+    import torch
+
+    from .run import Run
+
+    os.environ.update(env or {})
+    torch.set_num_threads(1)
+    # Ray cancels a running task by simulating SIGINT in it. Take it as a request to stop between two chunks,
+    # like Ctrl-C on `pinn train` (an exception in the middle of a step would save a torn state). Installing a
+    # handler also matters where SIGINT is ignored (workers of a driver started in the background inherit
+    # that), since the simulated signal would then do nothing.
+    stop: list[int] = []
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.append(1)) if main_thread else None
+    try:
+        cfg = RunConfig.from_dict(config)
+        p = Path(path)
+        if (p / "config.json").is_file():
+            store = RunStore(p)
+            stored = store.config()
+            if stored.steps < cfg.steps:  # extend, as ``pinn resume --steps``
+                store.write_json("config.json", dataclasses.replace(stored, steps=cfg.steps).to_dict())
+            run = Run.open(p)
+        else:
+            if p.exists():  # a create killed before its config.json: nothing in it to keep
+                shutil.rmtree(p)
+            run = Run.create(cfg, p)
+        try:
+            while not run.trainer.done and not stop:
+                run.advance(chunk)
+            if not run.trainer.done:
+                run.trainer.status = "paused"
+                run.save()
+        finally:
+            run.close()
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
+    if stop and not run.trainer.done:
+        raise KeyboardInterrupt  # cancelled: Ray reports the task as such
+    return {"dir": str(p), **run.summary(), "host": host_info()}
+
+
+# -- running ---------------------------------------------------------------------------------------------------
+class RayContext:
+    """ray.init on entry unless Ray is already up in this process (then it is left as it is on exit)."""
+
+    def __init__(self, address: str | None = None, cpus: int | None = None):
+        self.address, self.cpus, self.owner = address, cpus, False
+
+    def __enter__(self):
+        import logging
+
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no network calls, no prompt
+        import ray
+
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = dict(log_to_driver=False, logging_level=logging.ERROR, include_dashboard=False)
+            if self.address:
+                ray.init(address=self.address, **kwargs)
+            else:
+                ray.init(num_cpus=self.cpus or os.cpu_count() or 1, object_store_memory=200 * 1024**2, **kwargs)
+            self.owner = True
+        return ray
+
+    def __exit__(self, *exc):
+        if self.owner:
+            import ray
+
+            ray.shutdown()
+
+
+def _execute(todo: list[Task], out: Path, meta: dict, address, cpus, progress: bool, log) -> int:
+    env = {k: v for k, v in os.environ.items() if k in ("PINNCORE_CACHE",)}
+    with RayContext(address, cpus) as ray:
+        meta["parallel"] = int(ray.cluster_resources().get("CPU", 0))  # runs at a time (one CPU each)
+        return _execute_on_ray(ray, todo, out, meta, progress, log, env)
+
+
+def _interrupt(*_):
+    raise KeyboardInterrupt
+
+
+def _execute_on_ray(ray, todo: list[Task], out: Path, meta: dict, progress: bool, log, env) -> int:
+    """Submit one task per run, follow them, write the table as each ends. SIGTERM (installed after ray.init,
+    which sets its own) and Ctrl-C cancel the tasks, which save their runs."""
+    import signal
+    import threading
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
+    try:
+        return _follow(ray, todo, out, meta, progress, log, env)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def cost(task: Task) -> float:
+    """A rough guess of a run's remaining time (measured ratios on one core: the cavity's third derivatives
+    ~8x Helmholtz, Klein-Gordon's depth 5 ~2x, the modified MLP ~2x), to start the longest runs first so that
+    no core idles at the end of a sweep behind one long run."""
+    c = task.config
+    per_step = ({"cavity": 8.0, "klein-gordon": 2.0}.get(c.problem, 1.0) * (2.0 if "modified" in c.model else 1.0)
+                * c.depth / 3 * c.width / 50 * c.batch / 128)
+    return per_step * max(c.steps - task.steps_done, 0)
+
+
+def _follow(ray, todo: list[Task], out: Path, meta: dict, progress: bool, log, env) -> int:
+    from tqdm import tqdm
+
+    from .sweep import write_results, write_sweep  # the results table (pinncore.sweep imports this module)
+
+    remote = ray.remote(num_cpus=1, max_retries=1)(train_task)
+    refs = {remote.remote(t.config.to_dict(), str(t.path.resolve()), env): t
+            for t in sorted(todo, key=cost, reverse=True)}  # longest first; Ray starts them in this order
+    ended: set[Path] = set()
+    bar = tqdm(total=sum(t.config.steps for t in todo), initial=sum(t.steps_done for t in todo), unit="step",
+               desc="sweep", mininterval=1.0, dynamic_ncols=True, file=sys.stderr, disable=not progress)
+    say = bar.write if progress else log
+
+    def steps_now() -> int:  # from the summaries the runs write at every checkpoint
+        return sum(t.config.steps if t.path in ended else int(RunStore(t.path).summary().get("steps_done") or 0)
+                   for t in todo)
+
+    pending, failed = list(refs), 0
+    try:
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1, timeout=1.0)
+            for ref in ready:
+                t = refs[ref]
+                ended.add(t.path)
+                rel = t.path.relative_to(out).as_posix()
+                try:
+                    res = ray.get(ref)
+                    meta["hosts"][rel] = res.pop("host", None)
+                    err = res.get("rel_l2")
+                    say(f"{rel}: {res['status']}, rel. L2 {err:.3e}, {res['wall_s']:.0f} s"
+                        if isinstance(err, float) else f"{rel}: {res['status']}")
+                except Exception as exc:  # noqa: BLE001 -- a failed run is a row of the table, not the end
+                    failed += 1
+                    text = str(exc).strip()
+                    reason = text.splitlines()[-1] if text else type(exc).__name__
+                    meta["errors"][rel] = f"error: {reason}"[:300]
+                    say(f"{rel}: failed ({reason})")
+                write_sweep(out, meta)
+                write_results(out, meta)
+            bar.n = steps_now()
+            bar.set_postfix_str(f"{len(refs) - len(pending)}/{len(refs)} runs"
+                                + (f", {failed} failed" if failed else ""), refresh=False)
+            bar.refresh()
+    except KeyboardInterrupt:
+        bar.close()
+        log(f"sweep: interrupted; saving the {len(pending)} unfinished runs (run the same command to continue)")
+        for ref in pending:
+            ray.cancel(ref)  # a KeyboardInterrupt in the task: it saves its checkpoint and stops
+        ray.wait(pending, num_returns=len(pending), timeout=60)
+        return 130
+    bar.close()
+    return 1 if failed else 0
