@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from .config import RunConfig
-from .report_data import BAND, TITLES, _last, lambda_history, load_runs, spectral_error  # noqa: F401 (re-exported)
+from .report_data import BAND, TITLES, _last, git_commit, lambda_history, load_runs, spectral_error  # noqa: F401
 from .report_figures import fig_errors, fig_fields, fig_gradients, fig_lambdas
 
 FLAG_RATIO = 2.0
@@ -106,19 +106,6 @@ def machine(meta: dict) -> str:
     return line
 
 
-def git_commit() -> str | None:
-    try:
-        root = Path(__file__).resolve().parent.parent
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
-                             timeout=10)
-        if rev.returncode:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return rev.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
 # -- the report ---------------------------------------------------------------------------------------------------
 def write_report(configs: list[RunConfig], runs_dir: str | os.PathLike, out: str | os.PathLike,
                  notes: Path | None = None, command: list[str] | None = None) -> Path:
@@ -172,8 +159,10 @@ def write_report(configs: list[RunConfig], runs_dir: str | os.PathLike, out: str
     w(f"- **Date**: report written {_dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
       + (f"; runs last trained between {min(dates)} and {max(dates)}" if dates else "") + ".")
     w(f"- **Machine**: {machine(meta)}.")
-    commit = git_commit()
-    if commit:
+    commit, trained_at = git_commit(), meta.get("commit")
+    if trained_at and trained_at != commit:
+        w(f"- **Code**: runs trained at commit {trained_at}; report written at commit {commit}.")
+    elif commit:
         w(f"- **Code**: commit {commit}.")
     if command or meta.get("command"):
         w(f"- **Command**: `{' '.join(command or meta.get('command'))}`.")

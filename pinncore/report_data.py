@@ -1,9 +1,10 @@
 """Reading the runs of a reproduction for the report: one row per run from the run store (summary, final errors,
 lambdas, the cavity's spectral-norm error), the last snapshot of a run and its lambda history, and the titles and
-constants that the report text and its figures share.
+constants that the report text and its figures share; the git commit of the code.
 """
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -67,3 +68,17 @@ def lambda_history(path: Path, every: int = 10) -> pd.DataFrame:
     df = pd.read_parquet(f)
     cols = [c for c in df.columns if c.startswith("lambda_") and c != "lambda_res"]
     return df.loc[df["step"] % every == 0, ["step", *cols]]
+
+
+def git_commit() -> str | None:
+    try:
+        root = Path(__file__).resolve().parent.parent
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10)
+        if rev.returncode:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return rev.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None

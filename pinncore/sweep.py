@@ -30,6 +30,7 @@ import pandas as pd
 
 from .config import RunConfig
 from .errors import ConfigError
+from .report_data import git_commit
 from .grid import canonical, default_out, expand, identity, parse_grid, run_name  # noqa: F401 (re-exported)
 from .store import RunStore, atomic_write
 from .sweep_exec import RayContext, _execute, cost, host_info, train_task  # noqa: F401 (re-exported)
@@ -193,6 +194,7 @@ def run_sweep(configs: list[RunConfig], out: str | os.PathLike, *, grid: dict | 
                  "runs": [t.path.relative_to(out).as_posix() for t in tasks],
                  "created": meta.get("created", now), "updated": now, "complete": False,
                  "command": command if command is not None else meta.get("command"), "driver": host_info(),
+                 "commit": git_commit(),
                  "address": address or "local", "errors": {}, "hosts": meta.get("hosts", {}),
                  "elapsed_s": meta.get("elapsed_s", 0.0)})
     out.mkdir(parents=True, exist_ok=True)
