@@ -114,6 +114,7 @@ def write_report(configs: list[RunConfig], runs_dir: str | os.PathLike, out: str
     from .errors import ConfigError
 
     runs_dir, out = Path(runs_dir), Path(out)
+    commit = git_commit()  # before the figures below rewrite tracked files
     out.mkdir(parents=True, exist_ok=True)
     df = load_runs(configs, runs_dir)
     try:
@@ -159,7 +160,7 @@ def write_report(configs: list[RunConfig], runs_dir: str | os.PathLike, out: str
     w(f"- **Date**: report written {_dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
       + (f"; runs last trained between {min(dates)} and {max(dates)}" if dates else "") + ".")
     w(f"- **Machine**: {machine(meta)}.")
-    commit, trained_at = git_commit(), meta.get("commit")
+    trained_at = meta.get("commit")
     if trained_at and trained_at != commit:
         w(f"- **Code**: runs trained at commit {trained_at}; report written at commit {commit}.")
     elif commit:
