@@ -19,7 +19,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -28,19 +27,15 @@ import time
 import torch
 
 from .config import RunConfig
+from .sweep_exec import host_info
 
 WARMUP = 50
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return (f"machine: {os.cpu_count()} cores ({cpu}), torch {torch.__version__}, {torch.get_num_threads()} "
-            f"threads, Python {platform.python_version()}")
+    h = host_info()
+    return (f"machine: {h['cores']} cores ({h['cpu']}), torch {h['torch']}, {torch.get_num_threads()} threads, "
+            f"Python {h['python']}")
 
 
 def ours(method: str, path: str, steps: int, compile_: bool, grad_every: int = 0) -> float:

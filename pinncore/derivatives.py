@@ -16,17 +16,22 @@ from typing import Callable, Iterable
 import torch
 from torch import Tensor
 
-from .jets import Key, closure, plan_for
+from .jets import JetPlan, Key, closure, plan_for
 
 METHODS = ("jet", "autograd")
+_PARSED: dict[tuple[str, tuple[str, ...]], Key] = {}
 
 
 def parse(name: str, inputs: tuple[str, ...]) -> Key:
-    """'xyy' -> (0, 1, 1) for inputs ('x', 'y')."""
-    try:
-        return tuple(sorted(inputs.index(ch) for ch in name))
-    except ValueError:
-        raise ValueError(f"derivative '{name}' names an input not in {inputs}") from None
+    """'xyy' -> (0, 1, 1) for inputs ('x', 'y'). Cached (a plain dict, which torch.compile traces quietly):
+    residuals look names up at every step."""
+    key = _PARSED.get((name, inputs))
+    if key is None:
+        try:
+            key = _PARSED[(name, inputs)] = tuple(sorted(inputs.index(ch) for ch in name))
+        except ValueError:
+            raise ValueError(f"derivative '{name}' names an input not in {inputs}") from None
+    return key
 
 
 class Derivatives:
@@ -53,7 +58,7 @@ def compute(u: Callable[[Tensor], Tensor], x: Tensor, names: Iterable[str], inpu
     if not any(keys):
         return Derivatives(x, inputs, {(): u(x)})
     if method == "jet" and hasattr(u, "forward_jet"):
-        plan = plan_for(closure(keys))
+        plan = plan_for(keys)
         return Derivatives(x, inputs, plan.unpack(u.forward_jet(plan, x)))
     if method not in METHODS:
         raise ValueError(f"unknown derivative method '{method}'; allowed: {', '.join(METHODS)}")
@@ -72,13 +77,13 @@ def joint(u: Callable[[Tensor], Tensor], requests: list[tuple[Tensor, tuple[str,
     if method != "jet" or not hasattr(u, "forward_jet"):
         return [compute(u, x, names, inputs, method) for x, names in requests]
     keys = [tuple(parse(n, inputs) for n in names) for _, names in requests]
+    plan = plan_for(tuple(k for ks in keys for k in ks))
     order = sorted(range(len(requests)), key=lambda i: not any(keys[i]))  # derivative requests first
     rows = sum(requests[i][0].shape[0] for i in order if any(keys[i]))
     if rows == 0:
         values = u(torch.cat([x for x, _ in requests]))
         sizes = [x.shape[0] for x, _ in requests]
         return [Derivatives(x, inputs, {(): v}) for (x, _), v in zip(requests, values.split(sizes))]
-    plan = plan_for(closure(k for ks in keys for k in ks))
     table = plan.unpack(u.forward_jet(plan, torch.cat([requests[i][0] for i in order]), rows))
     out: list[Derivatives | None] = [None] * len(requests)
     start = 0
@@ -91,6 +96,11 @@ def joint(u: Callable[[Tensor], Tensor], requests: list[tuple[Tensor, tuple[str,
             out[i] = Derivatives(x, inputs, {(): table[()][sl]})
         start += x.shape[0]
     return out
+
+
+def joint_plan(needs: Iterable[tuple[str, ...]], inputs: tuple[str, ...]) -> JetPlan:
+    """The jet plan ``joint`` uses for terms with these ``needs`` (to build it ahead, e.g. before tracing)."""
+    return plan_for(tuple(parse(n, inputs) for names in needs for n in names))
 
 
 def by_autograd(u: Callable[[Tensor], Tensor], x: Tensor, keys: Iterable[Key]) -> dict[Key, Tensor]:

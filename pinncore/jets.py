@@ -229,7 +229,8 @@ _PLANS: dict[tuple[Key, ...], JetPlan] = {}
 
 
 def plan_for(keys: tuple[Key, ...]) -> JetPlan:
-    """One plan per key set, built once (a plain dict, which torch.compile traces without a warning)."""
+    """One plan per requested key tuple, built (and closed) once: the training step only looks it up. A plain
+    dict, which torch.compile traces without a warning."""
     if keys not in _PLANS:
         _PLANS[keys] = JetPlan(keys)
     return _PLANS[keys]

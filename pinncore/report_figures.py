@@ -23,6 +23,14 @@ def _plt():
     return plt
 
 
+def _save(fig, out: Path, name: str, dpi: int = 100) -> str:
+    """Lay out, write out/name, free the figure; the file name is what the report links."""
+    fig.tight_layout()
+    fig.savefig(out / name, dpi=dpi)
+    _plt().close(fig)
+    return name
+
+
 def _first(df: pd.DataFrame, problem: str, method: str, variant: str = "released-code") -> pd.Series | None:
     sel = df[(df.problem == problem) & (df.method == method) & (df.variant == variant) & df.rel_l2.notna()]
     return sel.sort_values("seed").iloc[0] if len(sel) else None
@@ -56,11 +64,7 @@ def fig_errors(df: pd.DataFrame, out: Path) -> str | None:
         ax.set_ylabel("relative L2 error")
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].legend(fontsize=8)
-    fig.tight_layout()
-    name = "errors.png"
-    fig.savefig(out / name, dpi=110)
-    plt.close(fig)
-    return name
+    return _save(fig, out, "errors.png", dpi=110)
 
 
 def fig_gradients(df: pd.DataFrame, problem: str, out: Path) -> str | None:
@@ -88,11 +92,7 @@ def fig_gradients(df: pd.DataFrame, problem: str, out: Path) -> str | None:
                 ax.set_xlabel("log10 |gradient|", fontsize=8)
     axes[0][0].legend(fontsize=7, loc="upper left")
     fig.suptitle(f"{TITLES.get(problem, problem)}: gradient histograms at step {snaps[0][1].step}", fontsize=10)
-    fig.tight_layout()
-    name = f"gradients-{problem}.png"
-    fig.savefig(out / name, dpi=100)
-    plt.close(fig)
-    return name
+    return _save(fig, out, f"gradients-{problem}.png")
 
 
 def fig_fields(df: pd.DataFrame, problem: str, out: Path) -> str | None:
@@ -125,11 +125,7 @@ def fig_fields(df: pd.DataFrame, problem: str, out: Path) -> str | None:
             ax.set_xlabel(prob.inputs[0])
             ax.set_ylabel(prob.inputs[1])
             fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    name = f"fields-{problem}.png"
-    fig.savefig(out / name, dpi=100)
-    plt.close(fig)
-    return name
+    return _save(fig, out, f"fields-{problem}.png")
 
 
 def fig_lambdas(df: pd.DataFrame, problem: str, out: Path) -> str | None:
@@ -158,8 +154,4 @@ def fig_lambdas(df: pd.DataFrame, problem: str, out: Path) -> str | None:
         ax.set_title(f"{TITLES.get(problem, problem)}, {m}", fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    name = f"lambdas-{problem}.png"
-    fig.savefig(out / name, dpi=100)
-    plt.close(fig)
-    return name
+    return _save(fig, out, f"lambdas-{problem}.png")

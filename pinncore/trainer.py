@@ -20,8 +20,7 @@ import numpy as np
 import torch
 
 from .config import RunConfig
-from .derivatives import joint, parse
-from .jets import closure, plan_for
+from .derivatives import joint, joint_plan
 from .diagnostics import term_eigenvalues
 from .errors import ConfigError
 from .models import make_model
@@ -104,7 +103,7 @@ class Trainer:
                                         every=c.update_every, variant=c.annealing_variant)
         self.generator = torch.Generator().manual_seed(c.seed)
         if c.compile:  # build the jet plan outside the compiled region, so tracing finds it cached
-            plan_for(closure(parse(n, self.problem.inputs) for t in self.terms for n in t.needs))
+            joint_plan([t.needs for t in self.terms], self.problem.inputs)
         self._compiled = Compiled(self._eager_losses) if c.compile else None
         self.steps_done = 0
         self.wall = 0.0

@@ -64,65 +64,66 @@ def server(tmp_path):
         proc.kill()
 
 
-def test_start_draws_loss_points_and_gradient_histograms(server, tmp_path):
-    shots = Path(os.environ.get("PINN_ARTIFACTS", tmp_path))
-    shots.mkdir(parents=True, exist_ok=True)
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where screenshots go: $PINN_ARTIFACTS, default pytest's tmp dir."""
+    path = Path(os.environ.get("PINN_ARTIFACTS", tmp_path))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def page():
+    """A page of headless Debian Chromium, closed after the test."""
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run", "--disable-quic"])
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1150})
-            page.goto(server)
-            start = page.locator(".st-key-btn_start button").first
-            start.wait_for(state="visible", timeout=60_000)
-            page.wait_for_timeout(500)  # let the first script run settle
-            t0 = time.time()
-            start.click()
-            page.wait_for_function(HAS_POINTS, arg=".st-key-fig_loss", timeout=60_000)
-            first_points = time.time() - t0
-            print(f"first loss-chart points {first_points:.1f} s after clicking Start")
-            page.wait_for_timeout(3000)
-            page.screenshot(path=str(shots / "e2e-loss.png"), full_page=True)
-            page.get_by_text("Gradient histograms", exact=True).first.click()
-            try:
-                page.wait_for_function(HAS_POINTS, arg=".st-key-fig_hist", timeout=60_000)
-            except Exception:
-                page.screenshot(path=str(shots / "e2e-failure.png"), full_page=True)
-                pytest.fail(f"no gradient histogram drawn; screenshot in {shots}")
-            page.wait_for_timeout(1500)
-            page.screenshot(path=str(shots / "e2e-histograms.png"), full_page=True)
-            assert page.locator("[data-testid='stException']").count() == 0
-            assert page.locator(".st-key-fig_hist .js-plotly-plot .scatterlayer .trace").count() > 0
-            page.locator(".st-key-btn_stop button").first.click()
+            yield browser.new_page(viewport={"width": 1500, "height": 1150})
         finally:
             browser.close()
+
+
+def test_start_draws_loss_points_and_gradient_histograms(server, page, shots):
+    page.goto(server)
+    start = page.locator(".st-key-btn_start button").first
+    start.wait_for(state="visible", timeout=60_000)
+    page.wait_for_timeout(500)  # let the first script run settle
+    t0 = time.time()
+    start.click()
+    page.wait_for_function(HAS_POINTS, arg=".st-key-fig_loss", timeout=60_000)
+    first_points = time.time() - t0
+    print(f"first loss-chart points {first_points:.1f} s after clicking Start")
+    page.wait_for_timeout(3000)
+    page.screenshot(path=str(shots / "e2e-loss.png"), full_page=True)
+    page.get_by_text("Gradient histograms", exact=True).first.click()
+    try:
+        page.wait_for_function(HAS_POINTS, arg=".st-key-fig_hist", timeout=60_000)
+    except Exception:
+        page.screenshot(path=str(shots / "e2e-failure.png"), full_page=True)
+        pytest.fail(f"no gradient histogram drawn; screenshot in {shots}")
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(shots / "e2e-histograms.png"), full_page=True)
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert page.locator(".st-key-fig_hist .js-plotly-plot .scatterlayer .trace").count() > 0
+    page.locator(".st-key-btn_stop button").first.click()
     assert first_points < 30  # generous for loaded CI machines; the README quotes the measured figure
 
 
-def test_the_lessons_page_runs_lesson_1_live(server, tmp_path):
-    shots = Path(os.environ.get("PINN_ARTIFACTS", tmp_path))
-    shots.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
-        try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1150})
-            page.goto(server + "/Lessons")
-            run = page.locator(".st-key-btn_l1 button").first
-            run.wait_for(state="visible", timeout=60_000)
-            for label in ("1 · The imbalance", "2 · Stiffness", "3 · The cure"):
-                assert page.get_by_text(label, exact=True).count() > 0
-            page.wait_for_timeout(500)
-            run.click()
-            try:  # the ratio at initialisation, one point per C, appears after the first round of steps
-                page.wait_for_function(HAS_POINTS, arg=".st-key-fig_l1_scaling", timeout=60_000)
-            except Exception:
-                page.screenshot(path=str(shots / "e2e-lessons-failure.png"), full_page=True)
-                pytest.fail(f"no scaling chart drawn on the Lessons page; screenshot in {shots}")
-            page.wait_for_timeout(1500)
-            page.screenshot(path=str(shots / "e2e-lessons.png"), full_page=True)
-            assert page.locator("[data-testid='stException']").count() == 0
-        finally:
-            browser.close()
+def test_the_lessons_page_runs_lesson_1_live(server, page, shots):
+    page.goto(server + "/Lessons")
+    run = page.locator(".st-key-btn_l1 button").first
+    run.wait_for(state="visible", timeout=60_000)
+    for label in ("1 · The imbalance", "2 · Stiffness", "3 · The cure"):
+        assert page.get_by_text(label, exact=True).count() > 0
+    page.wait_for_timeout(500)
+    run.click()
+    try:  # the ratio at initialisation, one point per C, appears after the first round of steps
+        page.wait_for_function(HAS_POINTS, arg=".st-key-fig_l1_scaling", timeout=60_000)
+    except Exception:
+        page.screenshot(path=str(shots / "e2e-lessons-failure.png"), full_page=True)
+        pytest.fail(f"no scaling chart drawn on the Lessons page; screenshot in {shots}")
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(shots / "e2e-lessons.png"), full_page=True)
+    assert page.locator("[data-testid='stException']").count() == 0

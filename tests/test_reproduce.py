@@ -1,5 +1,4 @@
 """pinn reproduce: the paper's protocol as a sweep, and the report it writes (tiny budget, end to end)."""
-import os
 import re
 from pathlib import Path
 
@@ -11,20 +10,6 @@ from pinncore.sweep import read_sweep
 
 PNG = b"\x89PNG\r\n\x1a\n"
 TINY = ["--set", "width=8", "batch=16", "eval_every=10", "grad_every=10", "eval_points=20"]
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    import ray
-
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
-                 object_store_memory=100 * 1024**2)
-    yield ray
-    if started:
-        ray.shutdown()
 
 
 def test_the_preset_is_the_papers_protocol():

@@ -1,7 +1,6 @@
 """pinn sweep: grid parsing, deterministic run names, Ray execution, results table, reuse / resume / extend, a
 sweep killed and run again, and one-line errors for bad grids."""
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -26,21 +25,6 @@ def tiny(**kw) -> RunConfig:
     base = dict(problem="poisson1d", depth=1, width=8, batch=16, eval_points=16, eval_every=10, grad_every=10,
                 checkpoint_every=10, steps=30)
     return RunConfig(**{**base, **kw}).validated()
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    """One local Ray for the module (starting it costs seconds); run_sweep reuses it and leaves it up."""
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    import ray
-
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
-                 object_store_memory=100 * 1024**2)
-    yield ray
-    if started:
-        ray.shutdown()
 
 
 # -- the grid -----------------------------------------------------------------------------------------------

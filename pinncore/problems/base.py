@@ -127,10 +127,8 @@ class Problem:
 
     def predict(self, u: Field, points: Tensor, method: str = "jet") -> Tensor:
         """The evaluated quantity at ``points`` (no graph kept)."""
-        if method == "jet" or not self.eval_needs:
-            with torch.no_grad():
-                return self.evaluate(compute(u, points, self.eval_needs, self.inputs, method)).detach()
-        with torch.enable_grad():
+        needs_graph = method == "autograd" and self.eval_needs  # nested autograd differentiates w.r.t. x
+        with torch.enable_grad() if needs_graph else torch.no_grad():
             return self.evaluate(compute(u, points, self.eval_needs, self.inputs, method)).detach()
 
     def grid(self, n: int) -> tuple[np.ndarray, tuple[int, ...]]:
