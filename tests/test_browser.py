@@ -97,7 +97,8 @@ def test_start_draws_loss_points_and_gradient_histograms(server, page, shots):
     print(f"first loss-chart points {first_points:.1f} s after clicking Start")
     page.wait_for_timeout(3000)
     page.screenshot(path=str(shots / "e2e-loss.png"), full_page=True)
-    page.get_by_text("Gradient histograms", exact=True).first.click()
+    # scoped to the view selector: the explainer (collapsed) also says *Gradient histograms*
+    page.locator(".st-key-w_view").get_by_text("Gradient histograms", exact=True).click()
     try:
         page.wait_for_function(HAS_POINTS, arg=".st-key-fig_hist", timeout=60_000)
     except Exception:
