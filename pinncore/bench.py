@@ -56,6 +56,7 @@ def deepxde_worker(steps: int) -> float:
     """DeepXDE on the same problem: Helmholtz, [2, 50, 50, 50, 1] tanh Glorot normal, Adam 1e-3, 128 domain and
     512 boundary points resampled every step (PDEPointResampler(period=1), boundary points too)."""
     import deepxde as dde
+    import numpy as np
 
     a1, a2, lam = 1.0, 4.0, 1.0
 
@@ -70,7 +71,9 @@ def deepxde_worker(steps: int) -> float:
     geom = dde.geometry.Rectangle([-1.0, -1.0], [1.0, 1.0])
     bc = dde.icbc.DirichletBC(geom, lambda x: (torch.sin(a1 * math.pi * torch.as_tensor(x[:, 0:1]))
                                                * torch.sin(a2 * math.pi * torch.as_tensor(x[:, 1:2]))).numpy(),
-                              lambda x, on_boundary: on_boundary)
+                              # exactly on an edge: DeepXDE's own tolerance (float32) now and then counts an
+                              # interior point as boundary, and the resampler then stops on a changed count
+                              lambda x, _: bool(np.any(np.abs(x) == 1.0)))
     data = dde.data.PDE(geom, pde, bc, num_domain=128, num_boundary=512, train_distribution="pseudo")
     net = dde.nn.FNN([2] + [50] * 3 + [1], "tanh", "Glorot normal")
     model = dde.Model(data, net)

@@ -8,21 +8,22 @@ One step (paper protocol, Algorithm 1 order):
 Per-term gradients are computed only where they are needed: on weighting updates (then the step uses
 sum_t lambda_t grad L_t) and for gradient snapshots (an extra backward pass that the update does not use, so
 diagnostic cadences never change the trajectory). Other steps back-propagate sum_t lambda_t L_t once.
+With ``compile=True`` each step is one compiled graph instead (``pinncore.fused``: losses, gradient and Adam,
+or the per-term gradients on update and snapshot steps); results agree with eager to float round-off.
 A non-finite loss or gradient stops the run with status ``diverged at step k`` before any update is applied.
 """
 from __future__ import annotations
 
 import math
 import time
-import warnings
-
 import numpy as np
 import torch
 
 from .config import RunConfig
-from .derivatives import joint, joint_plan
+from .derivatives import joint_plan
 from .diagnostics import term_eigenvalues
 from .errors import ConfigError
+from .fused import FusedTraining, TermLosses
 from .models import make_model
 from .problems import make_problem
 from .records import EvalSnapshot, GradSnapshot, Record, StepRecord, StiffnessSnapshot
@@ -38,39 +39,6 @@ def resolve_device(name: str) -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise ConfigError("device", f"must be 'cpu' or 'cuda[:N]', got {name!r}") from None
-
-
-class Compiled:
-    """torch.compile of the loss function, falling back to eager (and saying so once) where compilation or its
-    first run fails: no C++ compiler, an unsupported platform, a torch build without inductor."""
-
-    warned = False
-
-    def __init__(self, fn):
-        self.fn, self.failed = fn, False
-        try:
-            # per-term gradients back-propagate twice through one compiled graph (retain_graph), which
-            # buffer donation forbids
-            torch._functorch.config.donated_buffer = False
-            self.compiled = torch.compile(fn, dynamic=False)
-        except Exception as exc:  # noqa: BLE001 - any failure means: run eager
-            self._fail(exc)
-
-    def _fail(self, exc: Exception) -> None:
-        self.failed = True
-        if not Compiled.warned:
-            Compiled.warned = True
-            warnings.warn(f"torch.compile is unavailable here ({type(exc).__name__}: {str(exc)[:200]}); "
-                          "training continues without it", RuntimeWarning, stacklevel=3)
-
-    def __call__(self, *args):
-        if self.failed:
-            return None
-        try:
-            return self.compiled(*args)
-        except Exception as exc:  # noqa: BLE001
-            self._fail(exc)
-            return None
 
 
 def make_adam(params, lr: float, device: torch.device) -> torch.optim.Optimizer:
@@ -102,9 +70,10 @@ class Trainer:
         self.weighting = make_weighting(c.weighting, self.term_names, initial=c.weights, beta=c.beta,
                                         every=c.update_every, variant=c.annealing_variant)
         self.generator = torch.Generator().manual_seed(c.seed)
+        self.loss_module = TermLosses(self.model, self.terms, self.problem.inputs, c.derivatives)
         if c.compile:  # build the jet plan outside the compiled region, so tracing finds it cached
             joint_plan([t.needs for t in self.terms], self.problem.inputs)
-        self._compiled = Compiled(self._eager_losses) if c.compile else None
+        self._fused = FusedTraining(self.loss_module, self.optimizer) if c.compile else None
         self.steps_done = 0
         self.wall = 0.0
         self.status = "ready"
@@ -159,24 +128,13 @@ class Trainer:
         err = float(np.linalg.norm(pred - ref) / np.linalg.norm(ref))
         return EvalSnapshot(self.steps_done, err, pred.reshape(self.grid_shape).astype(np.float32))
 
-    def losses(self, generator: torch.Generator | None = None, compiled: bool = False) -> dict[str, torch.Tensor]:
-        """Unweighted losses on a fresh minibatch (advances the given, by default the training, generator).
-        The terms share one forward pass: back-propagate each with ``retain_graph=True`` but the last.
-        ``compiled`` uses the torch.compile'd loss when the config asks for it (first-order gradients only:
-        the Hessian diagnostics differentiate twice and take the eager path)."""
-        pts = [t.sample(self.config.batch, generator or self.generator, self.dtype).to(self.device)
-               for t in self.terms]
-        fn = self._compiled if compiled and self._compiled is not None else self._eager_losses
-        values = fn(*pts)
-        if fn is self._compiled and values is None:  # compilation failed: eager from now on
-            values = self._eager_losses(*pts)
-        return dict(zip(self.term_names, values))
+    def losses(self, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Unweighted losses on a fresh minibatch (advances the given, by default the training, generator), eager.
+        The terms share one forward pass: back-propagate each with ``retain_graph=True`` but the last."""
+        return dict(zip(self.term_names, self.loss_module(*self._sample(generator or self.generator))))
 
-    def _eager_losses(self, *points: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """All terms from one forward pass of the network (``derivatives.joint``)."""
-        ds = joint(self.model, [(p, t.needs) for t, p in zip(self.terms, points)], self.problem.inputs,
-                   self.config.derivatives)
-        return tuple(t.loss_of(d) for t, d in zip(self.terms, ds))
+    def _sample(self, generator: torch.Generator) -> list[torch.Tensor]:
+        return [t.sample(self.config.batch, generator, self.dtype).to(self.device) for t in self.terms]
 
     def stiffness(self, k: int | None = None, iters: int = 80, tol: float = 1e-3) -> StiffnessSnapshot:
         """Top-k Hessian eigenvalues (Lanczos on Hessian-vector products) of each weighted term lambda_t L_t and
@@ -212,15 +170,32 @@ class Trainer:
 
     # -- internals --------------------------------------------------------------------------------------------
     def _one_step(self, k: int, records: list[Record]):
-        c = self.config
-        losses = self.losses(compiled=True)
-        values = dict(zip(losses, torch.stack(list(losses.values())).tolist()))
+        c, w, names = self.config, self.weighting, self.term_names
+        due, snapshot = w.due(k), c.grad_every and (k % c.grad_every == 0 or k == c.steps - 1)
+        lr = self.lr_at(k)
+        points = self._sample(self.generator)
+        fused = self._fused if self._fused is not None and not self._fused.failed else None
+        per_term = losses = None
+        if fused is not None and not (due or snapshot):  # the whole step in one compiled graph
+            lam = [w.lambdas[t] for t in names]
+            out = fused.step(points, torch.tensor(lam, dtype=self.dtype, device=self.device), lr)
+            if out is not None:
+                loss, finite = out
+                return (dict(zip(names, loss.tolist())), dict(w.lambdas), lr) if finite else None
+        elif fused is not None:  # compiled per-term gradients, then the weighting and Adam here
+            out = fused.term_grads(points)
+            if out is not None:
+                loss, jac = out
+                values = dict(zip(names, loss.tolist()))
+                per_term = {t: [g[i] for g in jac] for i, t in enumerate(names)}
+        if per_term is None:  # eager: one forward pass, autograd
+            losses = dict(zip(names, self.loss_module(*points)))
+            values = dict(zip(losses, torch.stack(list(losses.values())).tolist()))
         if not all(math.isfinite(v) for v in values.values()):
             return None
-        w = self.weighting
         previous = w.state_dict()
-        due, snapshot = w.due(k), c.grad_every and (k % c.grad_every == 0 or k == c.steps - 1)
-        per_term = self._per_term_grads(losses, retain=snapshot and not due) if due or snapshot else None
+        if (due or snapshot) and per_term is None:
+            per_term = self._per_term_grads(losses, retain=snapshot and not due)
         if due:
             if w.needs == "all":
                 w.update({t: dict(zip(self.param_names, gs)) for t, gs in per_term.items()})
@@ -228,7 +203,7 @@ class Trainer:
                 w.update({t: {name: gs[i] for name, i in zip(self.layers, self._layer_index)}
                           for t, gs in per_term.items()})
         lam = w.lambdas
-        if due:
+        if due or losses is None:  # the per-term gradients are at hand
             grads = [sum(lam[t] * per_term[t][i] for t in self.term_names) for i in range(len(self.params))]
         else:
             total = sum(lam[t] * L for t, L in losses.items())
@@ -240,7 +215,6 @@ class Trainer:
             p.grad = g
         if snapshot:
             records.append(self._snapshot(k, per_term))
-        lr = self.lr_at(k)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.optimizer.step()

@@ -1,0 +1,175 @@
+"""Compiled training steps that leave the autograd engine out of the loop (``compile=True``).
+
+torch.compile traces a whole step as one graph: the losses (forward-mode jets, ``derivatives.joint``), their
+parameter gradients by ``torch.func`` (reverse mode traced into the graph, so no autograd tape is built at run
+time) and, for the ordinary step, Adam's update of the parameters and moments in place. Two graphs:
+
+* ``step``: L_t, g = grad_theta sum_t lambda_t L_t, then Adam -- every step that needs no per-term gradient;
+* ``term_grads``: L_t and every grad_theta L_t (one vector-Jacobian product per term, vmapped) -- the steps
+  that update the weights or take a gradient snapshot; the trainer then applies Adam to sum_t lambda_t grad L_t
+  with the optimizer itself.
+
+Adam here is ``torch.optim.Adam``'s algorithm (no weight decay, no amsgrad) on the optimizer's own state
+(``exp_avg``, ``exp_avg_sq``, ``step``), so both kinds of step, checkpoints and resumption share one optimizer,
+and results match the eager path to float round-off. A step whose loss or gradient is not finite changes
+nothing (``torch.where`` on the update) and reports it. Where compilation is unavailable, the calls return
+None and the trainer runs eager (``Compiled`` says so once).
+"""
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import Tensor, nn
+
+from .derivatives import joint
+
+
+class Compiled:
+    """torch.compile of ``fn``, falling back (and saying so once per process) where compilation or its first run
+    fails: no C++ compiler, an unsupported platform, a torch build without inductor. Calls then return None."""
+
+    warned = False
+
+    def __init__(self, fn):
+        self.fn, self.failed = fn, False
+        try:
+            import torch._dynamo
+            import torch._functorch.config
+
+            # the eager fallback back-propagates twice through one graph (retain_graph); buffer donation
+            # forbids that in graphs compiled with autograd
+            torch._functorch.config.donated_buffer = False
+            # a graph is traced per problem setup (constants such as a2 are baked in); past the limit (8 by
+            # default) dynamo would silently run eager, e.g. in a sweep worker that trains many setups
+            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+            self.compiled = torch.compile(fn, dynamic=False)
+        except Exception as exc:  # noqa: BLE001 - any failure means: run eager
+            self._fail(exc)
+
+    def _fail(self, exc: Exception) -> None:
+        self.failed = True
+        if not Compiled.warned:
+            Compiled.warned = True
+            warnings.warn(f"torch.compile is unavailable here ({type(exc).__name__}: {str(exc)[:200]}); "
+                          "training continues without it", RuntimeWarning, stacklevel=4)
+
+    def __call__(self, *args):
+        if self.failed:
+            return None
+        try:
+            return self.compiled(*args)
+        except Exception as exc:  # noqa: BLE001
+            self._fail(exc)
+            return None
+
+
+class TermLosses(nn.Module):
+    """The unweighted losses L_t of a problem's terms as a module of the network: ``forward(*points)`` (one
+    tensor of points per term) returns them stacked, from one forward pass (``derivatives.joint``)."""
+
+    def __init__(self, model: nn.Module, terms, inputs: tuple[str, ...], method: str):
+        super().__init__()
+        self.model, self.terms, self.inputs, self.method = model, tuple(terms), inputs, method
+
+    def forward(self, *points: Tensor) -> Tensor:
+        ds = joint(self.model, [(p, t.needs) for t, p in zip(self.terms, points)], self.inputs, self.method)
+        return torch.stack([t.loss_of(d) for t, d in zip(self.terms, ds)])
+
+
+class FusedTraining:
+    """The two compiled graphs for one trainer. ``losses`` is a module whose ``forward(*points)`` returns the
+    stacked unweighted losses; ``params`` its parameters in the optimizer's order (names as in
+    ``losses.named_parameters()``)."""
+
+    def __init__(self, losses: nn.Module, optimizer: torch.optim.Optimizer):
+        self.module = losses
+        named = dict(losses.named_parameters())
+        self.params = [p for group in optimizer.param_groups for p in group["params"]]
+        by_id = {id(p): n for n, p in named.items()}
+        self.names = [by_id[id(p)] for p in self.params]
+        self.views = [p.detach() for p in self.params]  # the same storage, updated in place by the graph
+        self.optimizer = optimizer
+        group = optimizer.param_groups[0]
+        if group.get("weight_decay", 0) or group.get("amsgrad") or group.get("maximize"):
+            raise ValueError("the fused step implements plain Adam only")
+        self.beta1, self.beta2 = group["betas"]
+        self.eps = group["eps"]
+        self._step = Compiled(self._step_graph)
+        self._term_grads = Compiled(self._term_grads_graph)
+
+    @property
+    def failed(self) -> bool:
+        return self._step.failed or self._term_grads.failed
+
+    # -- calls ------------------------------------------------------------------------------------------------
+    def step(self, points: list[Tensor], lam: Tensor, lr: float) -> tuple[Tensor, bool] | None:
+        """One Adam step on sum_t lam[t] L_t at these points; returns (L, finite) or None (not compiled).
+        When ``finite`` is False the parameters and the optimizer state are unchanged."""
+        exp_avg, exp_avg_sq, count = self._state()
+        lr_t = torch.tensor(lr, dtype=torch.float64)
+        out = self._step(self.views, exp_avg, exp_avg_sq, count, lam, lr_t, *points)
+        if out is None:
+            return None
+        loss, ok = out
+        return loss, bool(ok)
+
+    def term_grads(self, points: list[Tensor]) -> tuple[Tensor, tuple[Tensor, ...]] | None:
+        """(L, J): the unweighted losses (n_terms,) and, per parameter, the stacked gradients (n_terms, *shape)
+        of every term; None when not compiled."""
+        return self._term_grads(self.views, *points)
+
+    # -- graphs -----------------------------------------------------------------------------------------------
+    def _call(self, params, points) -> Tensor:
+        return torch.func.functional_call(self.module, dict(zip(self.names, params)), tuple(points))
+
+    def _term_grads_graph(self, params, *points):
+        with torch.no_grad():  # (not as a decorator: each graph keeps a code object, and a cache, of its own)
+            # one vjp per term; not vmap over the basis, which inductor (torch 2.13) miscompiles on the cavity
+            loss, vjp = torch.func.vjp(lambda p: self._call(p, points), tuple(params))
+            basis = torch.eye(loss.shape[0], dtype=loss.dtype, device=loss.device)
+            per_term = [vjp(e)[0] for e in basis]
+            return loss, tuple(torch.stack(gs) for gs in zip(*per_term))
+
+    def _step_graph(self, params, exp_avg, exp_avg_sq, count, lam, lr, *points):
+        with torch.no_grad():
+            return self._adam_step(params, exp_avg, exp_avg_sq, count, lam, lr, points)
+
+    def _adam_step(self, params, exp_avg, exp_avg_sq, count, lam, lr, points):
+        def total(p):
+            loss = self._call(p, points)
+            return (lam * loss).sum(), loss
+
+        grads, loss = torch.func.grad(total, has_aux=True)(tuple(params))
+        norm = torch.stack([g.square().sum() for g in grads]).sum()
+        ok = torch.isfinite(norm) & torch.isfinite(loss).all()
+        b1, b2 = self.beta1, self.beta2
+        for p, g, m, v, c in zip(params, grads, exp_avg, exp_avg_sq, count):
+            # torch.optim.Adam (_single_tensor_adam), scalars in float64
+            k = c.to(torch.float64) + 1
+            step_size = lr / (1 - b1 ** k)
+            bias2_sqrt = (1 - b2 ** k).sqrt()
+            m_new = m.lerp(g, 1 - b1)
+            v_new = v * b2 + g * g * (1 - b2)
+            p_new = p - (step_size * m_new / ((v_new.sqrt() / bias2_sqrt) + self.eps)).to(p.dtype)
+            p.copy_(torch.where(ok, p_new, p))
+            m.copy_(torch.where(ok, m_new, m))
+            v.copy_(torch.where(ok, v_new, v))
+            c.copy_(torch.where(ok, c + 1, c))
+        return loss, ok
+
+    def _state(self) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+        """The optimizer's per-parameter state, created as ``torch.optim.Adam`` creates it on its first step."""
+        fused = bool(self.optimizer.param_groups[0].get("fused"))
+        exp_avg, exp_avg_sq, count = [], [], []
+        for p in self.params:
+            s = self.optimizer.state[p]
+            if not s:
+                scalar = torch.float32 if fused or torch.get_default_dtype() != torch.float64 else torch.float64
+                s["step"] = torch.zeros((), dtype=scalar, device=p.device if fused else "cpu")
+                s["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                s["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            exp_avg.append(s["exp_avg"])
+            exp_avg_sq.append(s["exp_avg_sq"])
+            count.append(s["step"])
+        return exp_avg, exp_avg_sq, count
