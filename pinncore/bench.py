@@ -4,7 +4,7 @@ Helmholtz 3x50, 128 fresh points per term and per edge, the paper's protocol; fo
 default) it measures, alternating A B C A B C ... to cancel drift:
 
 * ``fast``       -- forward-mode jets, one forward pass for all terms (``derivatives="jet"``; ``--compile`` adds
-                    torch.compile of the loss);
+                    each step compiled into one graph, ``pinncore.fused``);
 * ``reference``  -- the nested ``torch.autograd.grad`` path (``derivatives="autograd"``), same trainer;
 * ``deepxde``    -- DeepXDE with its PyTorch backend, resampling every step (M1 only: it has no annealing or
                     modified MLP), in a subprocess, when it is installed (``pip install deepxde``).
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3, help="measurements per path (default 3; median reported)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                    help="torch threads (default: all cores)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the fast path's loss")
+    p.add_argument("--compile", action="store_true", help="compile the fast path's steps (pinncore.fused)")
     p.add_argument("--no-deepxde", action="store_true", help="skip DeepXDE")
     p.add_argument("--snapshots", action="store_true", help="also time M2 with histograms every 100 steps")
     p.add_argument("--deepxde-worker", action="store_true", help=argparse.SUPPRESS)
