@@ -151,7 +151,9 @@ class ReleasedModifiedMLP(ModifiedMLP):
         U = phi(X W_U + b_U),  V = phi(X W_V + b_V),  H_0 = X
         Z_k = phi(H_{k-1} Wz_k + bz_k),  H_k = (1 - Z_k) * U + Z_k * V,   k = 1 .. L,   f = H_L W + b
 
-    (The code writes Z * U + (1 - Z) * V; with both encoders drawn alike that is the same family.)
+    (The code writes Z * U + (1 - Z) * V; with both encoders drawn alike that is the same family.) As in that code,
+    the encoder biases are drawn like the weights (``xavier_init([1, width])``: normal, std = sqrt(2 / (1 + width)))
+    rather than zero; every other bias is zero.
     """
 
     def __init__(self, in_dim: int, out_dim: int, depth: int = 3, width: int = 50, activation: str = "tanh",
@@ -160,6 +162,9 @@ class ReleasedModifiedMLP(ModifiedMLP):
         g = self.generator
         self.encoder_u = xavier_linear(in_dim, width, g)
         self.encoder_v = xavier_linear(in_dim, width, g)
+        with torch.no_grad():
+            for encoder in (self.encoder_u, self.encoder_v):
+                encoder.bias.normal_(0.0, math.sqrt(2.0 / (1 + width)), generator=g)
         self.first = None
         self.gates = nn.ModuleList(xavier_linear(in_dim if k == 0 else width, width, g) for k in range(depth))
         self.out = xavier_linear(width, out_dim, g)

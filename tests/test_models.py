@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from pinncore import MLP, ConfigError, ModifiedMLP, make_model
+from pinncore.models import ReleasedModifiedMLP
 
 
 def test_modified_mlp_equals_the_paper_equations_on_hand_set_weights():
@@ -46,6 +47,13 @@ def test_xavier_normal_weights_and_zero_biases(cls):
         expected = math.sqrt(2.0 / (fan_in + fan_out))
         assert w.std().item() == pytest.approx(expected, rel=0.1), name
     assert all(torch.count_nonzero(m.bias) == 0 for m in net.modules() if isinstance(m, torch.nn.Linear))
+
+
+def test_released_layout_draws_encoder_biases_like_the_authors_code():
+    net = ReleasedModifiedMLP(2, 1, depth=3, width=400, seed=0)
+    for enc in (net.encoder_u, net.encoder_v):
+        assert enc.bias.std().item() == pytest.approx(math.sqrt(2.0 / 401), rel=0.15)
+    assert all(torch.count_nonzero(m.bias) == 0 for m in [*net.gates, net.out])
 
 
 def test_layer_names_follow_forward_order():
