@@ -78,9 +78,9 @@ class TermLosses(nn.Module):
 
 
 class FusedTraining:
-    """The two compiled graphs for one trainer. ``losses`` is a module whose ``forward(*points)`` returns the
-    stacked unweighted losses; ``params`` its parameters in the optimizer's order (names as in
-    ``losses.named_parameters()``)."""
+    """The two compiled graphs of one trainer. ``losses``: a module whose ``forward(*points)`` returns the stacked
+    unweighted losses (``TermLosses``); ``optimizer``: the ``torch.optim.Adam`` over its parameters, whose state
+    the compiled step reads and updates in place."""
 
     def __init__(self, losses: nn.Module, optimizer: torch.optim.Optimizer):
         self.module = losses
