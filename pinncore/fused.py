@@ -32,14 +32,10 @@ class Compiled:
     warned = False
 
     def __init__(self, fn):
-        self.fn, self.failed = fn, False
+        self.failed = False
         try:
             import torch._dynamo
-            import torch._functorch.config
 
-            # the eager fallback back-propagates twice through one graph (retain_graph); buffer donation
-            # forbids that in graphs compiled with autograd
-            torch._functorch.config.donated_buffer = False
             # a graph is traced per problem setup (constants such as a2 are baked in); past the limit (8 by
             # default) dynamo would silently run eager, e.g. in a sweep worker that trains many setups
             torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)

@@ -146,11 +146,12 @@ class JetPlan:
             # buffer, so this saves calls (and their backward) for free; eager, the copy costs more than it saves
             parts = [t for t in jet if t is not None]
             flat = torch.cat([t.reshape(-1, t.shape[-1]) for t in parts]) @ weight.t()
-            sizes = [t.numel() // t.shape[-1] for t in parts]
-            outs = iter(o.reshape(*t.shape[:-1], weight.shape[0]) for o, t in zip(flat.split(sizes), parts))
-            value = next(outs)
-            out: Jet = [value if bias is None else value + bias]
-            return out + [None if t is None else next(outs) for t in jet[1:]]
+            outs = iter(o.reshape(*t.shape[:-1], -1)
+                        for o, t in zip(flat.split([t.numel() // t.shape[-1] for t in parts]), parts))
+            out: Jet = [None if t is None else next(outs) for t in jet]
+            if bias is not None:
+                out[0] = out[0] + bias
+            return out
         value = torch.nn.functional.linear(jet[0], weight, bias)
         return [value] + [None if t is None else t @ weight.t() for t in jet[1:]]
 

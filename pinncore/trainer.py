@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+
 import numpy as np
 import torch
 
@@ -41,7 +42,7 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError("device", f"must be 'cpu' or 'cuda[:N]', got {name!r}") from None
 
 
-def make_adam(params, lr: float, device: torch.device) -> torch.optim.Optimizer:
+def make_adam(params, lr: float) -> torch.optim.Optimizer:
     """Adam; the fused kernel (one op for all parameters) where this torch build has it for the device."""
     try:
         return torch.optim.Adam(params, lr=lr, fused=True)
@@ -66,7 +67,7 @@ class Trainer:
         self.params = list(self.model.parameters())
         self.layers = self.model.layer_weights()
         self._layer_index = [next(i for i, p in enumerate(self.params) if p is w) for w in self.layers.values()]
-        self.optimizer = make_adam(self.params, c.lr, self.device)
+        self.optimizer = make_adam(self.params, c.lr)
         self.weighting = make_weighting(c.weighting, self.term_names, initial=c.weights, beta=c.beta,
                                         every=c.update_every, variant=c.annealing_variant)
         self.generator = torch.Generator().manual_seed(c.seed)
@@ -189,8 +190,8 @@ class Trainer:
                 values = dict(zip(names, loss.tolist()))
                 per_term = {t: [g[i] for g in jac] for i, t in enumerate(names)}
         if per_term is None:  # eager: one forward pass, autograd
-            losses = dict(zip(names, self.loss_module(*points)))
-            values = dict(zip(losses, torch.stack(list(losses.values())).tolist()))
+            loss = self.loss_module(*points)
+            losses, values = dict(zip(names, loss)), dict(zip(names, loss.tolist()))
         if not all(math.isfinite(v) for v in values.values()):
             return None
         previous = w.state_dict()

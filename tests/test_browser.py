@@ -85,6 +85,19 @@ def page():
             browser.close()
 
 
+def wait_for_drawing(page, chart_key: str, shots: Path, name: str, what: str) -> None:
+    """Wait for points in the chart with this key, then screenshot ``<name>.png``; on a timeout, screenshot
+    ``<name>-failure.png`` and fail saying ``what`` was not drawn."""
+    try:
+        page.wait_for_function(HAS_POINTS, arg=f".st-key-{chart_key}", timeout=60_000)
+    except Exception:
+        page.screenshot(path=str(shots / f"{name}-failure.png"), full_page=True)
+        pytest.fail(f"no {what} drawn; screenshot in {shots}")
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
 def test_start_draws_loss_points_and_gradient_histograms(server, page, shots):
     page.goto(server)
     start = page.locator(".st-key-btn_start button").first
@@ -99,14 +112,7 @@ def test_start_draws_loss_points_and_gradient_histograms(server, page, shots):
     page.screenshot(path=str(shots / "e2e-loss.png"), full_page=True)
     # scoped to the view selector: the explainer (collapsed) also says *Gradient histograms*
     page.locator(".st-key-w_view").get_by_text("Gradient histograms", exact=True).click()
-    try:
-        page.wait_for_function(HAS_POINTS, arg=".st-key-fig_hist", timeout=60_000)
-    except Exception:
-        page.screenshot(path=str(shots / "e2e-failure.png"), full_page=True)
-        pytest.fail(f"no gradient histogram drawn; screenshot in {shots}")
-    page.wait_for_timeout(1500)
-    page.screenshot(path=str(shots / "e2e-histograms.png"), full_page=True)
-    assert page.locator("[data-testid='stException']").count() == 0
+    wait_for_drawing(page, "fig_hist", shots, "e2e-histograms", "gradient histogram")
     assert page.locator(".st-key-fig_hist .js-plotly-plot .scatterlayer .trace").count() > 0
     page.locator(".st-key-btn_stop button").first.click()
     assert first_points < 30  # generous for loaded CI machines; the README quotes the measured figure
@@ -120,11 +126,5 @@ def test_the_lessons_page_runs_lesson_1_live(server, page, shots):
         assert page.get_by_text(label, exact=True).count() > 0
     page.wait_for_timeout(500)
     run.click()
-    try:  # the ratio at initialisation, one point per C, appears after the first round of steps
-        page.wait_for_function(HAS_POINTS, arg=".st-key-fig_l1_scaling", timeout=60_000)
-    except Exception:
-        page.screenshot(path=str(shots / "e2e-lessons-failure.png"), full_page=True)
-        pytest.fail(f"no scaling chart drawn on the Lessons page; screenshot in {shots}")
-    page.wait_for_timeout(1500)
-    page.screenshot(path=str(shots / "e2e-lessons.png"), full_page=True)
-    assert page.locator("[data-testid='stException']").count() == 0
+    # the ratio at initialisation, one point per C, appears after the first round of steps
+    wait_for_drawing(page, "fig_l1_scaling", shots, "e2e-lessons", "scaling chart on the Lessons page")
