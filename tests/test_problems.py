@@ -110,3 +110,19 @@ def test_grid_is_uniform_and_row_major_in_the_second_input():
 def test_bad_problem_parameters_name_the_field(params, field):
     with pytest.raises(ConfigError, match=field):
         make_problem("helmholtz", **params)
+
+
+def test_cavity_boundary_loss_averages_the_two_velocity_components():
+    """As in the authors' script: a fluid at rest misses only u = 1 on the lid, so L_bc = (1^2 + 0^2) / 2, while
+    the momentum residual's two equations are summed."""
+    cav = Cavity()
+    res, bc = cav.terms()
+    assert (res.columns, bc.columns) == ("sum", "mean")
+    still = lambda x: torch.zeros(len(x), 2, dtype=x.dtype) + 0 * x.sum(1, keepdim=True)  # noqa: E731
+    pts = bc.sample(7, torch.Generator().manual_seed(0), torch.float64)
+    assert bc.loss(still, pts, "autograd").item() == pytest.approx(0.5)
+
+
+def test_term_rejects_an_unknown_column_reduction():
+    with pytest.raises(ValueError, match="columns"):
+        Cavity().term("bc", [((0.0, 1.0), (1.0, 1.0))], lambda d: d.u, ("x",), columns="max")

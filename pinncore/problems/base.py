@@ -5,7 +5,11 @@ A residual reads the network's derivatives by name (``d["xx"]``, see ``pinncore.
 declares the names it needs. A loss term is a sum of mean squared residuals, one per box (for Helmholtz's ``bc``
 term: one per edge, as in the released code), each over its own fresh uniform sample of ``batch`` points:
 
-    L_term = sum_boxes mean_points sum_columns r(x)^2
+    L_term = sum_boxes mean_points sum_columns r(x)^2      (``columns="sum"``, the default)
+    L_term = sum_boxes mean_points mean_columns r(x)^2     (``columns="mean"``)
+
+A term with several residual columns sums them unless it says otherwise: the cavity's momentum residual sums
+its two equations, and its boundary term averages the two velocity components, as the authors' script does.
 """
 from __future__ import annotations
 
@@ -44,8 +48,11 @@ class Term:
     residual: Callable[[Derivatives], Tensor]  # derivatives at the points of all boxes -> (N, k) residuals
     needs: tuple[str, ...] = ()  # the derivatives the residual reads, by input letters: ("xx", "yy")
     inputs: tuple[str, ...] = ()  # the problem's input names, to parse ``needs``
+    columns: str = "sum"  # how a point's squared residual columns combine: "sum" or "mean"
 
     def __post_init__(self):
+        if self.columns not in ("sum", "mean"):
+            raise ValueError(f"Term {self.name!r}: columns must be 'sum' or 'mean', got {self.columns!r}")
         lo = torch.tensor([[iv[0] for iv in box] for box in self.boxes], dtype=torch.float64)
         hi = torch.tensor([[iv[1] for iv in box] for box in self.boxes], dtype=torch.float64)
         object.__setattr__(self, "_lo", lo[:, None, :])
@@ -68,7 +75,8 @@ class Term:
 
     def loss_of(self, d: Derivatives) -> Tensor:
         """Sum over boxes of the mean squared residual (all boxes have the same number of points)."""
-        return len(self.boxes) * self.residual(d).pow(2).sum(dim=1).mean()
+        sq = self.residual(d).pow(2)
+        return len(self.boxes) * (sq.sum(dim=1) if self.columns == "sum" else sq.mean(dim=1)).mean()
 
 
 class Problem:
@@ -119,8 +127,9 @@ class Problem:
         """The exact (or reference) value of ``quantity`` at ``points`` (N, dim) -> (N,), float64."""
         return self.exact(torch.as_tensor(points, dtype=torch.float64))[:, 0].numpy()
 
-    def term(self, name: str, boxes, residual: Callable[[Derivatives], Tensor], needs: tuple[str, ...] = ()) -> Term:
-        return Term(name, tuple(boxes), residual, needs, self.inputs)
+    def term(self, name: str, boxes, residual: Callable[[Derivatives], Tensor], needs: tuple[str, ...] = (),
+             columns: str = "sum") -> Term:
+        return Term(name, tuple(boxes), residual, needs, self.inputs, columns)
 
     def evaluate(self, d: Derivatives) -> Tensor:
         return d.u[:, 0]

@@ -4,6 +4,10 @@ The network outputs (psi, p); u = psi_y, v = -psi_x, so continuity holds exactly
 momentum equations u u_x + v u_y + p_x - (u_xx + u_yy) / Re and the same for v; the bc term asks
 (u, v) = (1, 0) on the lid y = 1 (corners included) and (0, 0) on the other three walls. Evaluation compares
 the velocity magnitude |u| with the project's own finite-difference solution (``cavity_reference``).
+
+The two terms combine their columns as the authors' cavity script does: the residual loss is the sum of the two
+momentum equations' mean squares, the boundary loss the mean over both velocity components (and over the points
+of each wall, summed over the four walls). Summing the components instead doubles L_bc; see the README.
 """
 from __future__ import annotations
 
@@ -50,7 +54,7 @@ class Cavity(Problem):
         edges = (box((0, 1), (1, 1)), box((0, 1), (0, 0)), box((0, 0), (0, 1)), box((1, 1), (0, 1)))
         third = ("xx", "xy", "yy", "xxx", "xxy", "xyy", "yyy")
         return (self.term("res", (self.domain,), self.momentum, ("x", "y") + third),
-                self.term("bc", edges, self.walls, ("x", "y")))
+                self.term("bc", edges, self.walls, ("x", "y"), columns="mean"))
 
     def evaluate(self, d: Derivatives) -> Tensor:
         u, v = velocity(d)
