@@ -245,7 +245,7 @@ def write_report(configs: list[RunConfig], runs_dir: str | os.PathLike, out: str
                               "weighted boundary terms, M1 against M2, at the end of training (paper Fig. 2 / 7): "
                               "without annealing the boundary's gradients are orders of magnitude smaller."),
                              (f"fields-{p}", "Exact (or reference), predicted and absolute error fields, M1 and M4 "
-                              "(the lowest seed)."),
+                              "(the lowest-numbered seed, not the best one)."),
                              (f"lambdas-{p}", "λ of each boundary / initial-condition term against step, every "
                               "annealing run (paper Fig. 8 / 16).")):
             if figures.get(key) and not (p == "helmholtz" and key.startswith("lambdas")):
