@@ -7,7 +7,8 @@ the velocity magnitude |u| with the project's own finite-difference solution (``
 
 The two terms combine their columns as the authors' cavity script does: the residual loss is the sum of the two
 momentum equations' mean squares, the boundary loss the mean over both velocity components (and over the points
-of each wall, summed over the four walls). Summing the components instead doubles L_bc; see the README.
+of each wall, summed over the four walls). Summing the components instead doubles L_bc, which costs accuracy
+under annealing: see "cavity M4" in assets/reproduction/NOTES.md.
 """
 from __future__ import annotations
 
