@@ -5,7 +5,7 @@ parameter gradients by ``torch.func`` (reverse mode traced into the graph, so no
 time) and, for the ordinary step, Adam's update of the parameters and moments in place. Two graphs:
 
 * ``step``: L_t, g = grad_theta sum_t lambda_t L_t, then Adam -- every step that needs no per-term gradient;
-* ``term_grads``: L_t and every grad_theta L_t (one vector-Jacobian product per term, vmapped) -- the steps
+* ``term_grads``: L_t and every grad_theta L_t (one vector-Jacobian product per term, in a loop) -- the steps
   that update the weights or take a gradient snapshot; the trainer then applies Adam to sum_t lambda_t grad L_t
   with the optimizer itself.
 
