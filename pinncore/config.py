@@ -17,6 +17,10 @@ METHODS: dict[str, tuple[str, str]] = {
     "M4": ("modified-mlp", "annealing"),
 }
 DTYPES = ("float32", "float64")
+# upper bounds shared by every front end (CLI, dashboard, sweeps): beyond them a run is an accident, not an
+# experiment (depth 1000 trains at ~3 s/step; eval_points 1000 on the cavity allocates 4.7 GB and takes a minute)
+LIMITS: dict[str, int] = {"depth": 32, "width": 1024, "batch": 65_536, "eval_points": 500, "hist_bins": 1000,
+                          "hessian_k": 64}
 
 
 @dataclass
@@ -83,6 +87,8 @@ class RunConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
                 raise ConfigError(name, f"must be an integer >= {minimum}, got {v!r}")
+            if name in LIMITS and v > LIMITS[name]:
+                raise ConfigError(name, f"must be an integer <= {LIMITS[name]}, got {v!r}")
 
         def finite(name: str, lo: float, hi: float, lo_open: bool = True) -> None:
             v = getattr(self, name)
