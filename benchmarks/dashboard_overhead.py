@@ -3,7 +3,7 @@
     python benchmarks/dashboard_overhead.py [--steps 4000] [--repeats 3]
 
 Both sides train the same M2 Helmholtz run (the dashboard's default setup in single-run mode, 3x50, seed 0):
-- headless: ``pinn train --config ...`` through ``pinncore.cli.main`` in this process (no start-up counted);
+- headless: ``pinn train --config ...`` through ``pinncli.main.main`` in this process (no start-up counted);
 - dashboard: the real page (``dashboard/app.py``) under Streamlit's AppTest. Start is clicked, and the whole
   page, live panel and Plotly figures included, is re-run once a second until the run finishes, while the
   run trains in its RunHandle worker thread.
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dashboard.settings import build_configs, defaults  # noqa: E402
-from pinncore.cli import main as pinn  # noqa: E402
+from pinncli.main import main as pinn  # noqa: E402
 
 
 def setup(steps: int) -> dict:

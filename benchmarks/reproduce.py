@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pinncore.cli import main as cli_main  # noqa: E402
+from pinncli.main import main as cli_main  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

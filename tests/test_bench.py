@@ -1,7 +1,7 @@
 """`pinn bench` runs each path, alternates them, and reports medians and ratios; bad arguments exit 2."""
 import pytest
 
-from pinncore import bench
+from pinncli import bench
 
 
 def test_bench_reports_every_path_and_the_ratio(capsys):

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from pinncore.cli import main
+from pinncli.main import main
 
 FAST = ["--depth", "2", "--width", "8", "--batch", "16", "--eval-points", "10"]
 
@@ -114,7 +114,7 @@ def test_ctrl_c_saves_a_consistent_run_that_resumes_identically(tmp_path):
     straight = tmp_path / "straight"
     assert main(["train", *args, "--out", str(straight)]) == 0
     out = tmp_path / "r"
-    proc = subprocess.Popen([sys.executable, "-m", "pinncore.cli", "train", *args, "--out", str(out)],
+    proc = subprocess.Popen([sys.executable, "-m", "pinncli.main", "train", *args, "--out", str(out)],
                             stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while not (out / "snapshots").exists() and time.time() < deadline:

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from pinncore.cli import main
-from pinncore.reproduce import BOUNDS, PAPER, paper_configs
-from pinncore.sweep import read_sweep
+from pinncli.main import main
+from pinnlab.paper import BOUNDS, PAPER
+from pinnlab.reproduce import paper_configs
+from pinnlab.sweep import read_sweep
 
 PNG = b"\x89PNG\r\n\x1a\n"
 TINY = ["--set", "width=8", "batch=16", "eval_every=10", "grad_every=10", "eval_points=20"]
@@ -120,8 +121,8 @@ def test_bench_subcommand_forwards_its_arguments(monkeypatch):
     import types
 
     seen = []
-    fake = types.ModuleType("pinncore.bench")
+    fake = types.ModuleType("pinncli.bench")
     fake.main = lambda argv=None: seen.append(argv) or 7
-    monkeypatch.setitem(sys.modules, "pinncore.bench", fake)
+    monkeypatch.setitem(sys.modules, "pinncli.bench", fake)
     assert main(["bench", "--steps", "10", "--help"]) == 7
     assert seen == [["--steps", "10", "--help"]]

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from pinncore import ConfigError, RunConfig, Trainer
-from pinncore.cli import main
+from pinncli.main import main
 from pinncore.run import Run
 from pinncore.store import RunStore
-from pinncore.sweep import (Task, cost, expand, list_sweeps, parse_grid, plan, read_sweep, run_name, run_sweep)
+from pinnlab.sweep import (Task, cost, expand, list_sweeps, parse_grid, plan, read_sweep, run_name, run_sweep)
 
 # tiny runs: 1D Poisson, one hidden layer of 8
 TINY = ["problem=poisson1d", "depth=1", "width=8", "batch=16", "eval_points=16", "eval_every=10", "grad_every=10",
@@ -162,7 +162,7 @@ def test_a_killed_sweep_continues_where_it_stopped(tmp_path, ray_session):
     command then finishes the runs from there."""
     out = tmp_path / "sweep"
     args = ["sweep", "--grid", *TINY, "steps=4000", "method=M1", "seed=0", "--out", str(out), "--quiet"]
-    proc = subprocess.Popen([sys.executable, "-m", "pinncore.cli", *args, "--cpus", "1"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "pinncli.main", *args, "--cpus", "1"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     summary = out / "runs" / run_name(tiny(seed=0)) / "summary.json"
     try:

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import sweeps as sw
 from pinncore import RunConfig
 from pinncore.run import Run
-from pinncore.sweep import plan, write_results, write_sweep
+from pinnlab.sweep import plan, write_results, write_sweep
 
 PAGE = str(Path(__file__).resolve().parent.parent / "dashboard" / "pages" / "2_Sweeps.py")
 

@@ -14,7 +14,7 @@ if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file
 
 from dashboard import sweeps as sw  # noqa: E402
 from pinncore import ConfigError  # noqa: E402
-from pinncore.sweep import list_sweeps, results_frame  # noqa: E402
+from pinnlab.sweep import list_sweeps, results_frame  # noqa: E402
 
 st.set_page_config(page_title="Sweeps · PINN gradient pathologies", page_icon=":material/grid_on:", layout="wide")
 state = st.session_state

@@ -1,6 +1,6 @@
 """The grid of a sweep and the names of its runs: ``FIELD=V1,V2`` parsing, the cartesian product of run
 configurations (each spelled one canonical way), and the deterministic run and sweep directory names derived from
-a configuration alone (so that running the same sweep again finds its runs). ``pinncore.sweep`` re-exports these.
+a configuration alone (so that running the same sweep again finds its runs). ``pinnlab.sweep`` re-exports these.
 """
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
-from .config import METHODS, RunConfig
-from .errors import ConfigError
+from pinncore import METHODS, ConfigError, RunConfig
 
 
 # -- the grid --------------------------------------------------------------------------------------------------
@@ -102,7 +101,7 @@ def parse_grid(items: Iterable[str]) -> dict[str, list[Any]]:
 def canonical(config: RunConfig) -> RunConfig:
     """The same run, spelled one way: every problem parameter explicit, and the annealing variant at its default
     where no annealing happens (it changes nothing there), so that equivalent grid points share one run."""
-    from .problems import make_problem
+    from pinncore import make_problem
 
     params = make_problem(config.problem, **config.params).values
     variant = config.annealing_variant if config.weighting == "annealing" else RunConfig().annealing_variant

@@ -15,7 +15,6 @@ snapshots every 100 steps, to show what they cost.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -26,8 +25,9 @@ import time
 
 import torch
 
-from .config import RunConfig
-from .sweep_exec import host_info
+from pinncore import RunConfig
+
+from .provenance import host_info
 
 WARMUP = 50
 
@@ -40,7 +40,7 @@ def machine() -> str:
 
 def ours(method: str, path: str, steps: int, compile_: bool, grad_every: int = 0) -> float:
     """Steps per second of one fresh run of ours."""
-    from .trainer import Trainer
+    from pinncore import Trainer
 
     config = RunConfig.from_method(method, steps=steps + WARMUP, grad_every=grad_every, eval_every=0,
                                    derivatives="jet" if path != "reference" else "autograd",
@@ -88,7 +88,7 @@ def deepxde_worker(steps: int) -> float:
 def deepxde(steps: int, threads: int) -> float | None:
     """DeepXDE in a subprocess (it picks its backend and default dtype process-wide); None when absent."""
     env = {**os.environ, "DDE_BACKEND": "pytorch", "PYTHONWARNINGS": "ignore"}
-    cmd = [sys.executable, "-m", "pinncore.bench", "--deepxde-worker", "--steps", str(steps),
+    cmd = [sys.executable, "-m", "pinncli.bench", "--deepxde-worker", "--steps", str(steps),
            "--threads", str(threads)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
@@ -105,60 +105,49 @@ def deepxde_installed() -> bool:
     return importlib.util.find_spec("deepxde") is not None
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .cli import Parser  # one-line errors, exit 2
-
-    p = Parser(prog="pinn bench", description=__doc__.split("\n\n")[0])
-    p.label = "pinn bench"
-    p.add_argument("--methods", nargs="+", default=["M1", "M2", "M4"], help="default M1 M2 M4")
-    p.add_argument("--steps", type=int, default=1000, help="timed steps per measurement (default 1000)")
-    p.add_argument("--repeats", type=int, default=3, help="measurements per path (default 3; median reported)")
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                   help="torch threads (default: all cores)")
-    p.add_argument("--compile", action="store_true", help="compile the fast path's steps (pinncore.fused)")
-    p.add_argument("--no-deepxde", action="store_true", help="skip DeepXDE")
-    p.add_argument("--snapshots", action="store_true", help="also time M2 with histograms every 100 steps")
-    p.add_argument("--deepxde-worker", action="store_true", help=argparse.SUPPRESS)
-    a = p.parse_args(argv)
-    if a.steps < 1 or a.repeats < 1 or a.threads < 1:
-        p.exit(2, "pinn bench: error: --steps, --repeats and --threads must be >= 1\n")
-    for m in a.methods:
-        if m not in ("M1", "M2", "M3", "M4"):
-            p.exit(2, f"pinn bench: error: --methods: unknown '{m}'; allowed: M1 M2 M3 M4\n")
-    torch.set_num_threads(a.threads)
-    if a.deepxde_worker:
-        print(json.dumps({"steps_per_s": deepxde_worker(a.steps)}))
-        return 0
-
-    use_dde = not a.no_deepxde and deepxde_installed()
+def run(methods: list[str], steps: int = 1000, repeats: int = 3, compile_: bool = False, deepxde_: bool = True,
+        snapshots: bool = False) -> dict[tuple[str, str], float]:
+    """Measure every path of every method ``repeats`` times, alternating, print each measurement and the medians
+    with their ratios; returns the medians. The thread count is the caller's (``torch.set_num_threads``)."""
+    threads = torch.get_num_threads()
+    jobs = _jobs(methods, deepxde_, snapshots)
     print(machine())
-    print(f"Helmholtz 3x50, batch 128 per term and per edge; {a.steps} timed steps after {WARMUP} warm-up, "
-          f"{a.repeats} repeats, alternating paths; fast path {'with' if a.compile else 'without'} torch.compile")
-    if not use_dde:
-        print("DeepXDE: skipped (" + ("--no-deepxde" if a.no_deepxde else "not installed; pip install deepxde")
-              + ")")
-    jobs = []
-    for m in a.methods:
-        jobs += [(m, "fast"), (m, "reference")]
-        if m == "M1" and use_dde:
-            jobs.append((m, "deepxde"))
-        if m == "M2" and a.snapshots:
-            jobs.append((m, "fast + histograms/100"))
+    print(f"Helmholtz 3x50, batch 128 per term and per edge; {steps} timed steps after {WARMUP} warm-up, "
+          f"{repeats} repeats, alternating paths; fast path {'with' if compile_ else 'without'} torch.compile")
+    if not deepxde_ or not deepxde_installed():
+        print("DeepXDE: skipped (" + ("--no-deepxde" if not deepxde_ else "not installed; pip install deepxde") + ")")
     rates: dict[tuple[str, str], list[float]] = {j: [] for j in jobs}
-    for r in range(a.repeats):
+    for r in range(repeats):
         for m, path in jobs:
             if path == "deepxde":
-                rate = deepxde(a.steps, a.threads)
+                rate = deepxde(steps, threads)
                 if rate is None:  # reported; the other repeats still try
                     continue
             else:
-                rate = ours(m, "fast" if path.startswith("fast") else path, a.steps, a.compile,
+                rate = ours(m, "fast" if path.startswith("fast") else path, steps, compile_,
                             grad_every=100 if "histograms" in path else 0)
             rates[(m, path)].append(rate)
             print(f"  repeat {r + 1}: {m} {path:>22}: {rate:8.1f} steps/s", flush=True)
     med = {j: statistics.median(v) for j, v in rates.items() if v}
+    _print_medians(methods, med)
+    return med
+
+
+def _jobs(methods: list[str], deepxde_: bool, snapshots: bool) -> list[tuple[str, str]]:
+    use_dde = deepxde_ and deepxde_installed()
+    jobs = []
+    for m in methods:
+        jobs += [(m, "fast"), (m, "reference")]
+        if m == "M1" and use_dde:
+            jobs.append((m, "deepxde"))
+        if m == "M2" and snapshots:
+            jobs.append((m, "fast + histograms/100"))
+    return jobs
+
+
+def _print_medians(methods: list[str], med: dict[tuple[str, str], float]) -> None:
     print("\nmedian steps/s")
-    for m in a.methods:
+    for m in methods:
         row = [f"{m}: fast {med[(m, 'fast')]:.0f}", f"reference {med[(m, 'reference')]:.0f}",
                f"fast/reference {med[(m, 'fast')] / med[(m, 'reference')]:.2f}x"]
         if (m, "deepxde") in med:
@@ -167,8 +156,3 @@ def main(argv: list[str] | None = None) -> int:
             cost = 1 - med[(m, "fast + histograms/100")] / med[(m, "fast")]
             row += [f"histograms every 100 steps cost {100 * cost:.1f} %"]
         print("  " + ", ".join(row))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

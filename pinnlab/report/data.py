@@ -1,23 +1,19 @@
 """Reading the runs of a reproduction for the report: one row per run from the run store (summary, final errors,
-lambdas, the cavity's spectral-norm error), the last snapshot of a run and its lambda history, and the titles and
-constants that the report text and its figures share; the git commit of the code.
+lambdas, the cavity's spectral-norm error), the last snapshot of a run and its lambda history, (the titles and
+the paper's constants are in ``pinnlab.paper``).
 """
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .config import RunConfig
-from .records import EvalSnapshot, GradSnapshot
-from .store import RunStore
+from pinncore import EvalSnapshot, GradSnapshot, RunConfig
+from pinncore.store import RunStore
 
-BAND = (50.0, 350.0)  # the paper's Fig. 8: lambda_bc of Helmholtz between ~50 and ~350
-TITLES = {"helmholtz": "Helmholtz 3x50 (a1 = 1, a2 = 4)", "klein-gordon": "Klein-Gordon 5x50",
-          "cavity": "Lid-driven cavity 3x50, Re = 100 (stream function)"}
-
+from ..sweep.grid import run_name
+from ..sweep.plan import RUNS
 
 # -- reading the runs --------------------------------------------------------------------------------------------
 def _last(path: Path, kind: str):
@@ -40,8 +36,6 @@ def spectral_error(path: Path) -> float | None:
 
 
 def load_runs(configs: list[RunConfig], runs_dir: Path) -> pd.DataFrame:
-    from .sweep import RUNS, run_name
-
     rows = []
     for cfg in configs:
         path = runs_dir / RUNS / run_name(cfg)
@@ -68,17 +62,3 @@ def lambda_history(path: Path, every: int = 10) -> pd.DataFrame:
     df = pd.read_parquet(f)
     cols = [c for c in df.columns if c.startswith("lambda_") and c != "lambda_res"]
     return df.loc[df["step"] % every == 0, ["step", *cols]]
-
-
-def git_commit() -> str | None:
-    try:
-        root = Path(__file__).resolve().parent.parent
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
-                             timeout=10)
-        if rev.returncode:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return rev.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None

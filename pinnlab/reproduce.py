@@ -3,7 +3,7 @@
 The protocol is the paper's (Adam, lr 1e-3 x 0.9^(step/1000), 128 fresh points per term and edge, float32,
 40,000 steps): Helmholtz 3x50 (a1 = 1, a2 = 4), Klein-Gordon 5x50, lid-driven cavity 3x50 at Re = 100
 (stream-function formulation). M2 and M4 on Helmholtz run with both annealing variants (``released-code``, the
-default everywhere, and ``paper``). The report (``report.py``) is written from the run store alone, so it can be
+default everywhere, and ``paper``). The report (``pinnlab.report``) is written from the run store alone, so it can be
 regenerated at any time (``--report-only``) without retraining.
 """
 from __future__ import annotations
@@ -11,36 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
-from .config import METHODS, RunConfig
-from .errors import ConfigError
-from .sweep import canonical, parse_grid
+from pinncore import METHODS, ConfigError, RunConfig
 
-PROBLEMS = ("helmholtz", "klein-gordon", "cavity")
-VARIANTS = ("released-code", "paper")
-
-# the paper's network and problem parameters (Sections 3.1, 3.2, 3.3 and Appendix)
-PROTOCOL: dict[str, dict[str, Any]] = {
-    "helmholtz": {"depth": 3, "width": 50, "params": {"a1": 1.0, "a2": 4.0, "lam": 1.0}},
-    "klein-gordon": {"depth": 5, "width": 50, "params": {"alpha": -1.0, "beta": 0.0, "gamma": 1.0}},
-    "cavity": {"depth": 3, "width": 50, "params": {"Re": 100.0}},
-}
-
-# relative L2 error of u after 40,000 steps (Helmholtz: mean of 10 initialisations; cavity: error of |u|)
-PAPER: dict[tuple[str, str], float] = {
-    ("helmholtz", "M1"): 1.06e-1, ("helmholtz", "M2"): 1.12e-2, ("helmholtz", "M3"): 2.46e-2,
-    ("helmholtz", "M4"): 3.87e-3,
-    ("klein-gordon", "M1"): 1.79e-1, ("klein-gordon", "M2"): 1.06e-2, ("klein-gordon", "M3"): 1.97e-2,
-    ("klein-gordon", "M4"): 2.81e-3,
-    ("cavity", "M1"): 2.71e-1, ("cavity", "M2"): 2.49e-1, ("cavity", "M3"): 1.21e-1, ("cavity", "M4"): 3.42e-2,
-}
-
-# the issue's acceptance bounds on the mean over seeds: (">=" or "<=", value)
-BOUNDS: dict[tuple[str, str], tuple[str, float]] = {
-    ("helmholtz", "M1"): (">=", 5e-2), ("helmholtz", "M2"): ("<=", 3e-2), ("helmholtz", "M4"): ("<=", 6e-3),
-    ("klein-gordon", "M2"): ("<=", 2e-2), ("klein-gordon", "M4"): ("<=", 6e-3),
-    ("cavity", "M4"): ("<=", 6e-2),
-}
-
+from .paper import PROBLEMS, PROTOCOL, VARIANTS
+from .sweep.grid import canonical, parse_grid
 
 def paper_configs(problems: Iterable[str] = PROBLEMS, methods: Iterable[str] = tuple(METHODS), seeds: int = 3,
                   cavity_seeds: int = 1, steps: int = 40_000, variants: Iterable[str] = VARIANTS,

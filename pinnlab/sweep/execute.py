@@ -1,41 +1,26 @@
 """Running a sweep on Ray: the task that trains one run in a worker, the Ray context (embedded local Ray or an
 existing cluster), and the driver loop that submits the tasks longest first, follows them with a progress bar,
-rewrites the results table as each run ends and cancels them cleanly on Ctrl-C / SIGTERM. ``pinncore.sweep``
-re-exports the public names and calls ``_execute``.
+rewrites the results table as each run ends and cancels them cleanly on Ctrl-C / SIGTERM. ``run.run_sweep``
+calls ``execute``; the tasks' type (``plan.Task``) and the results table (``results``) live below this module.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
-import platform
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .config import RunConfig
-from .store import RunStore
+from pinncore import RunConfig
+from pinncore.store import RunStore
 
-if TYPE_CHECKING:
-    from .sweep import Task
+from ..provenance import host_info
+from .plan import Task
+from .results import write_results, write_sweep
 
 
 # -- the Ray task ---------------------------------------------------------------------------------------------
-def host_info() -> dict[str, Any]:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"host": platform.node(), "cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
-            "python": platform.python_version(), "platform": platform.platform()}
-
-
 def train_task(config: dict, path: str, env: dict[str, str] | None = None, chunk: int = 100) -> dict:
     """Train one run of a sweep to its end (create, continue or extend it) and return its summary.
 
@@ -46,7 +31,7 @@ def train_task(config: dict, path: str, env: dict[str, str] | None = None, chunk
 
     import torch
 
-    from .run import Run
+    from pinncore.run import Run
 
     os.environ.update(env or {})
     torch.set_num_threads(1)
@@ -115,7 +100,7 @@ class RayContext:
             ray.shutdown()
 
 
-def _execute(todo: list[Task], out: Path, meta: dict, address, cpus, progress: bool, log) -> int:
+def execute(todo: list[Task], out: Path, meta: dict, address, cpus, progress: bool, log) -> int:
     env = {k: v for k, v in os.environ.items() if k in ("PINNCORE_CACHE",)}
     with RayContext(address, cpus) as ray:
         meta["parallel"] = int(ray.cluster_resources().get("CPU", 0))  # runs at a time (one CPU each)
@@ -153,8 +138,6 @@ def cost(task: Task) -> float:
 
 def _follow(ray, todo: list[Task], out: Path, meta: dict, progress: bool, log, env) -> int:
     from tqdm import tqdm
-
-    from .sweep import write_results, write_sweep  # the results table (pinncore.sweep imports this module)
 
     remote = ray.remote(num_cpus=1, max_retries=1)(train_task)
     refs = {remote.remote(t.config.to_dict(), str(t.path.resolve()), env): t

@@ -9,8 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .report_data import BAND, TITLES, _last, lambda_history
-from .store import RunStore
+from pinncore import make_problem
+from pinncore.store import RunStore
+
+from ..paper import BAND, PAPER, TITLES
+from .data import _last, lambda_history
 
 
 # -- figures ----------------------------------------------------------------------------------------------------
@@ -37,8 +40,6 @@ def _first(df: pd.DataFrame, problem: str, method: str, variant: str = "released
 
 
 def fig_errors(df: pd.DataFrame, out: Path) -> str | None:
-    from .reproduce import PAPER
-
     main = df[(df.variant == "released-code") & df.rel_l2.notna()]
     problems = list(dict.fromkeys(main.problem))
     if not problems:
@@ -97,8 +98,6 @@ def fig_gradients(df: pd.DataFrame, problem: str, out: Path) -> str | None:
 
 def fig_fields(df: pd.DataFrame, problem: str, out: Path) -> str | None:
     """Exact (or reference), predicted and |error| fields for M1 and M4."""
-    from .problems import make_problem
-
     rows = []
     for m in ("M1", "M4"):
         r = _first(df, problem, m)

@@ -1,0 +1,133 @@
+"""What each ``pinn`` subcommand does, over pinncore (one run) and pinnlab (sweeps, reproduction)."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import re
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from pinncore import ConfigError, RunConfig
+from pinncore.run import Run
+from pinncore.store import RunStore, list_runs
+
+from .args import config_from_args
+
+
+def train_command(a: argparse.Namespace) -> int:
+    config = config_from_args(a)
+    return drive(Run.create(config, a.out or default_out(config)))
+
+
+def resume_command(a: argparse.Namespace) -> int:
+    store = RunStore(a.dir)
+    if a.steps is not None:
+        config = dataclasses.replace(store.config(), steps=a.steps).validated()
+        store.write_json("config.json", config.to_dict())
+    return drive(Run.open(a.dir))
+
+
+def eval_command(a: argparse.Namespace) -> int:
+    run = Run.open(a.dir, lock=False)  # reading only: fine while another process trains it
+    snap = run.trainer.evaluate()
+    print(json.dumps({"dir": str(run.path), **run.summary(), "rel_l2": snap.rel_l2, "rel_l2_step": snap.step}))
+    return 0
+
+
+def list_command(a: argparse.Namespace) -> int:
+    rows = list_runs(a.root)
+    print(f"{'run':60s} {'method':18s} {'status':20s} {'steps':>7s} {'rel L2':>9s} {'steps/s':>8s}")
+    for path, s in rows:
+        err = s.get("rel_l2")
+        err = f"{err:.2e}" if isinstance(err, float) and math.isfinite(err) else "-"
+        print(f"{str(path):60s} {s.get('label', '?'):18s} {s.get('status', '?'):20s} "
+              f"{s.get('steps_done', 0):7d} {err:>9s} {s.get('steps_per_s') or '-':>8}")
+    return 0
+
+
+def default_out(c: RunConfig) -> Path:
+    label = re.sub(r"[^A-Za-z0-9+.-]+", "-", c.label()).strip("-")
+    return Path("runs") / f"{c.problem}-{label}-{c.depth}x{c.width}-s{c.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def drive(run: Run) -> int:
+    """Train to the end with a progress bar; returns the exit code. Releases the run's lock when done."""
+    from tqdm import tqdm
+
+    t = run.trainer
+    bar = tqdm(total=t.config.steps, initial=t.steps_done, unit="step", mininterval=1.0, dynamic_ncols=True,
+               file=sys.stderr, desc=t.config.label())
+    interrupted: list[int] = []  # Ctrl-C takes effect between chunks, so the saved state is consistent
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1)) if main_thread else None
+    try:
+        while not t.done and not interrupted:
+            before = t.steps_done
+            run.advance(100)
+            bar.update(t.steps_done - before)
+            m = run.metrics[-1] if run.metrics else None
+            if m is not None:
+                post = {"loss": f"{sum(m.lambdas[k] * v for k, v in m.losses.items()):.3e}"}
+                post.update({f"λ_{k}": f"{v:.3g}" for k, v in m.lambdas.items() if k != "res"})
+                post["steps/s"] = f"{t.steps_done / t.wall:.0f}" if t.wall else "-"
+                bar.set_postfix(post, refresh=False)
+        if interrupted:
+            t.status = "paused"
+            run.save()
+            print(f"interrupted at step {t.steps_done}; continue with: pinn resume {run.path}", file=sys.stderr)
+            return 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
+        bar.close()
+        run.close()
+    print(json.dumps({"dir": str(run.path), **run.summary()}))
+    if t.status.startswith("diverged"):
+        print(f"pinn: run {t.status} (non-finite loss or gradient); last good state kept in {run.path}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def sweep_command(a: argparse.Namespace, argv: list[str]) -> int:
+    from pinnlab.sweep import default_out, expand, parse_grid, plan, run_sweep
+
+    base = RunConfig()
+    if a.config:
+        try:
+            base = RunConfig.from_json(Path(a.config).read_text())
+        except OSError as exc:
+            raise ConfigError("--config", f"cannot read '{a.config}' ({exc.strerror})") from None
+    if a.cpus is not None and a.cpus < 1:
+        raise ConfigError("cpus", f"must be an integer >= 1, got {a.cpus}")
+    grid = parse_grid(a.grid)
+    configs = expand(grid, base)
+    out = Path(a.out) if a.out else default_out(configs)
+    if a.dry_run:
+        for t in plan(configs, out):
+            print(f"{t.action:7s} {t.path}")
+        return 0
+    df, code = run_sweep(configs, out, grid={k: list(v) for k, v in grid.items()}, address=a.address, cpus=a.cpus,
+                         progress=not a.quiet, command=["pinn", *argv])
+    cols = [c for c in ("run", "method", "depth", "width", "seed", "status", "rel_l2", "wall_s") if c in df.columns]
+    cols += [c for c in df.columns if c.startswith("lambda_") and c != "lambda_res"]
+    with __import__("pandas").option_context("display.width", 200, "display.max_colwidth", 60):
+        print(df[cols].to_string(index=False))
+    print(f"results: {out / 'results.csv'} and {out / 'results.parquet'}")
+    return code
+
+
+def reproduce_command(a: argparse.Namespace, argv: list[str]) -> int:
+    from pinnlab.reproduce import parse_overrides, reproduce
+
+    if a.cpus is not None and a.cpus < 1:
+        raise ConfigError("cpus", f"must be an integer >= 1, got {a.cpus}")
+    return reproduce(problems=a.problems, methods=a.methods, seeds=a.seeds, cavity_seeds=a.cavity_seeds,
+                     steps=a.steps, variants=a.variants, overrides=parse_overrides(a.overrides), runs=a.runs,
+                     out=a.out, notes=a.notes, address=a.address, cpus=a.cpus, report_only=a.report_only,
+                     progress=not a.quiet, command=["pinn", *argv])
