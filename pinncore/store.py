@@ -8,14 +8,25 @@ a run killed at any moment stays loadable: each file is either the old version o
       checkpoint.pt        model, optimizer, weighting and sampling-RNG state (torch.save of plain dicts)
       reference.npz        evaluation grid and exact / reference field
       snapshots/eval_<step>.npz, grad_<step>.npz, hess_<step>.npz
+      .lock                the PID of the process training the run; ``fcntl.flock``-ed while it does
+
+Every reader turns a damaged file into a ConfigError naming the file and what is wrong with it (one line), never
+a traceback: a run directory is input like any other. ``list_runs`` lists a damaged run with its reason instead
+of failing as a whole.
 """
 from __future__ import annotations
 
+import errno
 import io
 import json
+import math
 import os
+import pickle
+import re
+import shutil
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 from typing import Iterable
 
@@ -60,6 +71,41 @@ def metrics_frame(records: Iterable[StepRecord]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+MAX_JSON_BYTES = 16 * 1024**2
+RUN_FILES = ("config.json", "summary.json", "metrics.parquet", "checkpoint.pt", "reference.npz")
+CHECKPOINT_KEYS = ("model", "optimizer", "weighting", "generator", "steps_done", "wall", "status")
+# the fields of summary.json and the types a reader may rely on (None allowed where the second entry says so)
+SUMMARY_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
+    "label": ((str,), False), "problem": ((str,), False), "status": ((str,), False), "steps_done": ((int,), False),
+    "steps": ((int,), False), "rel_l2": ((int, float), True), "rel_l2_step": ((int,), True),
+    "lambdas": ((dict,), False), "wall_s": ((int, float), False), "steps_per_s": ((int, float), True),
+}
+
+
+def first_line(exc: BaseException, limit: int = 160) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def summary_problem(data) -> str | None:
+    """Why a summary.json's content cannot be used (wrong type of a known field), or None when it is fine."""
+    if not isinstance(data, dict):
+        return f"must be a JSON object, got {type(data).__name__}"
+    for name, (types, nullable) in SUMMARY_FIELDS.items():
+        if name not in data or (data[name] is None and nullable):
+            continue
+        v = data[name]
+        if isinstance(v, bool) or not isinstance(v, types):
+            return f"field '{name}' has the wrong type ({type(v).__name__}: {str(v)[:40]!r})"
+        if name in ("steps_done", "steps") and v < 0:
+            return f"field '{name}' must be >= 0, got {v}"
+    lam = data.get("lambdas", {})
+    if not all(isinstance(k, str) and isinstance(x, (int, float)) and not isinstance(x, bool) for k, x in lam.items()):
+        return "field 'lambdas' must map term names to numbers"
+    return None
+
+
 class RunStore:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -97,66 +143,228 @@ class RunStore:
         torch.save(state, buf)
         atomic_write(self.path / "checkpoint.pt", buf.getvalue())
 
+    def check_writable(self) -> None:
+        """Raise ConfigError unless every file the run writes can be replaced (before anything is written): a
+        directory named like one of them, a snapshots/ that is a file, or a read-only run directory."""
+        for name in RUN_FILES:
+            f = self.path / name
+            if f.is_symlink() or (f.exists() and not f.is_file()):
+                raise ConfigError(str(f), "is not a regular file (a directory or a link): cannot replace it")
+        snaps = self.path / "snapshots"
+        if snaps.exists() and (snaps.is_symlink() or not snaps.is_dir()):
+            raise ConfigError(str(snaps), "is not a directory")
+        for d in (self.path, snaps):
+            if d.is_dir() and not os.access(d, os.W_OK | os.X_OK):
+                raise ConfigError(str(d), "is not writable")
+
+    def remove_stale_temp(self) -> list[Path]:
+        """Delete the ``.<file>.*.tmp`` files of atomic writes that were killed before their rename. Call it only
+        while holding the run's lock: another writer's temp file is not stale."""
+        gone = []
+        for d in (self.path, self.path / "snapshots"):
+            if not d.is_dir():
+                continue
+            for f in d.glob(".*.tmp"):
+                if f.is_file() and not f.is_symlink():
+                    f.unlink(missing_ok=True)
+                    gone.append(f)
+        return gone
+
     # -- reading ----------------------------------------------------------------------------------------------
+    def _regular(self, name: str) -> Path | None:
+        """The path of ``name`` in the run, None if there is none, ConfigError if it is not a regular file."""
+        f = self.path / name
+        if not f.exists():
+            return None
+        if not f.is_file():
+            raise ConfigError(str(f), "is a directory, not a file")
+        return f
+
     def read_json(self, name: str) -> dict:
+        f = self.path / name
         try:
-            return json.loads((self.path / name).read_text())
+            if f.is_dir():
+                raise ConfigError(str(f), "is a directory, not a file")
+            if f.stat().st_size > MAX_JSON_BYTES:
+                raise ConfigError(str(f), f"is larger than {MAX_JSON_BYTES >> 20} MiB: not a run file")
+            data = json.loads(f.read_bytes().decode("utf-8"))
         except FileNotFoundError:
             raise ConfigError("run", f"'{self.path}' has no {name}: not a run directory") from None
+        except UnicodeDecodeError:
+            raise ConfigError(str(f), "is not UTF-8 text (binary data): not a JSON file") from None
         except json.JSONDecodeError as exc:
-            raise ConfigError(name, f"malformed JSON in '{self.path / name}' ({exc.msg})") from None
+            raise ConfigError(str(f), f"malformed JSON ({exc.msg} at line {exc.lineno})") from None
+        except RecursionError:
+            raise ConfigError(str(f), "malformed JSON (nested too deeply)") from None
+        except OSError as exc:
+            raise ConfigError(str(f), f"cannot read it ({exc.strerror or first_line(exc)})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(str(f), f"must hold a JSON object, got {type(data).__name__}")
+        return data
 
     def config(self) -> RunConfig:
-        return RunConfig.from_dict(self.read_json("config.json"))
+        data = self.read_json("config.json")
+        try:
+            return RunConfig.from_dict(data)
+        except ConfigError as exc:
+            raise ConfigError(str(self.path / "config.json"), str(exc)) from None
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(str(self.path / "config.json"), first_line(exc)) from None
 
     def summary(self) -> dict:
-        """The summary, or {} when there is none yet or it cannot be read (listing must not fail on one)."""
+        """The summary, or {} when there is none yet or it cannot be used (listing must not fail on one);
+        ``summary_checked`` says why."""
         try:
-            data = self.read_json("summary.json")
+            return self.summary_checked()
         except ConfigError:
             return {}
-        return data if isinstance(data, dict) else {}
+
+    def summary_checked(self) -> dict:
+        """The summary ({} when there is none yet); ConfigError naming summary.json if it is damaged."""
+        if not (self.path / "summary.json").exists() and not (self.path / "summary.json").is_symlink():
+            return {}
+        data = self.read_json("summary.json")
+        problem = summary_problem(data)
+        if problem:
+            raise ConfigError(str(self.path / "summary.json"), problem)
+        return data
 
     def checkpoint(self) -> dict | None:
-        f = self.path / "checkpoint.pt"
-        return torch.load(f, map_location="cpu", weights_only=True) if f.exists() else None
+        """The checkpoint's state dict, None if there is none. Loaded with ``weights_only=True``: a pickle that
+        would run code is refused, never executed. ConfigError naming checkpoint.pt for anything unusable."""
+        f = self._regular("checkpoint.pt")
+        if f is None:
+            return None
+        with warnings.catch_warnings():  # torch warns, on several lines, about unusual pickle protocols
+            warnings.simplefilter("ignore")
+            try:
+                state = torch.load(f, map_location="cpu", weights_only=True)
+            except pickle.UnpicklingError as exc:
+                m = re.search(r"GLOBAL ([\w.]+)", str(exc))
+                if m:
+                    raise ConfigError(str(f), f"refused to load: contains code ({m.group(1)})") from None
+                raise ConfigError(str(f), "not a checkpoint (unreadable pickle)") from None
+            except EOFError:
+                raise ConfigError(str(f), "empty or truncated: not a checkpoint") from None
+            except Exception as exc:  # torch's loader raises RuntimeError, ValueError, ... on damaged files
+                raise ConfigError(str(f), f"truncated or not a checkpoint ({first_line(exc, 80)})") from None
+        if not isinstance(state, dict):
+            raise ConfigError(str(f), f"must hold a dict of states, got {type(state).__name__}")
+        for key in CHECKPOINT_KEYS:
+            if key not in state:
+                raise ConfigError(str(f), f"has no '{key}': not a checkpoint of this program")
+        if not (isinstance(state["steps_done"], int) and not isinstance(state["steps_done"], bool)
+                and state["steps_done"] >= 0):
+            raise ConfigError(str(f), f"'steps_done' must be an integer >= 0, got {state['steps_done']!r}")
+        if not isinstance(state["wall"], (int, float)) or not math.isfinite(state["wall"]) or state["wall"] < 0:
+            raise ConfigError(str(f), f"'wall' must be a finite number >= 0, got {state['wall']!r}")
+        if not isinstance(state["status"], str):
+            raise ConfigError(str(f), f"'status' must be a string, got {state['status']!r}")
+        for key in ("model", "optimizer", "weighting"):
+            if not isinstance(state[key], dict):
+                raise ConfigError(str(f), f"'{key}' must be a dict, got {type(state[key]).__name__}")
+        if not isinstance(state["generator"], torch.Tensor) or state["generator"].dtype != torch.uint8:
+            raise ConfigError(str(f), "'generator' must be a byte tensor (the sampling RNG state)")
+        return state
 
     def metrics(self, before: int | None = None) -> list[StepRecord]:
-        """Step records from disk (those with step < ``before``, if given)."""
-        f = self.path / "metrics.parquet"
-        if not f.exists():
+        """Step records from disk (those with step < ``before``, if given). ConfigError naming metrics.parquet if
+        it cannot be read, lacks a column or holds something other than numbers."""
+        f = self._regular("metrics.parquet")
+        if f is None:
             return []
-        df = pd.read_parquet(f)
+        try:
+            df = pd.read_parquet(f)
+        except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... on a damaged file
+            raise ConfigError(str(f), f"unreadable Parquet ({first_line(exc, 80)})") from None
         if df.empty:
             return []
-        if before is not None:
-            df = df[df["step"] < before]
+        for col in ("step", "lr", "wall"):
+            if col not in df.columns:
+                raise ConfigError(str(f), f"has no column '{col}'")
         losses = [c for c in df.columns if c.startswith("loss_")]
         lambdas = [c for c in df.columns if c.startswith("lambda_")]
+        if not losses:
+            raise ConfigError(str(f), "has no loss_<term> column")
+        for col in ("step", "lr", "wall", *losses, *lambdas):
+            if not pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col]):
+                raise ConfigError(str(f), f"column '{col}' must hold numbers, not {df[col].dtype}")
+        if df["step"].isna().any() or not (df["step"] == df["step"].round()).all():
+            raise ConfigError(str(f), "column 'step' must hold whole numbers")
+        if before is not None:
+            df = df[df["step"] < before]
         return [StepRecord(int(r["step"]), {c[5:]: float(r[c]) for c in losses},
                            {c[7:]: float(r[c]) for c in lambdas}, float(r["lr"]), float(r["wall"]))
                 for r in df.to_dict("records")]
 
     def snapshots(self, kind: str, upto: int | None = None) -> list:
-        """Stored 'eval', 'grad' or 'hess' snapshots in step order (those with step <= ``upto``, if given)."""
+        """Stored 'eval', 'grad' or 'hess' snapshots in step order (those with step <= ``upto``, if given).
+        ConfigError naming the file for one that is truncated, lacks a key or is inconsistent."""
         cls = SNAPSHOTS[kind]
         out = []
-        for f in sorted((self.path / "snapshots").glob(f"{kind}_*.npz")):
-            with np.load(f) as a:
-                snap = cls.from_arrays({k: a[k] for k in a.files})
+        snaps = self.path / "snapshots"
+        if snaps.exists() and not snaps.is_dir():
+            raise ConfigError(str(snaps), "is not a directory")
+        for f in sorted(snaps.glob(f"{kind}_*.npz")):
+            snap = self._snapshot(f, cls)
             if upto is None or snap.step <= upto:
                 out.append(snap)
         return out
 
+    @staticmethod
+    def _snapshot(f: Path, cls):
+        if not f.is_file():
+            raise ConfigError(str(f), "is a directory, not a file")
+        try:
+            with np.load(f, allow_pickle=False) as a:
+                snap = cls.from_arrays({k: a[k] for k in a.files})
+        except KeyError as exc:
+            raise ConfigError(str(f), f"incomplete snapshot: no {exc}") from None
+        except Exception as exc:  # BadZipFile, EOFError, ValueError (object arrays refused), zlib.error, ...
+            raise ConfigError(str(f), f"unreadable snapshot ({first_line(exc, 80)})") from None
+        problem = _snapshot_problem(snap)
+        if problem:
+            raise ConfigError(str(f), problem)
+        return snap
+
     def reference(self) -> tuple[np.ndarray, np.ndarray] | None:
-        f = self.path / "reference.npz"
-        if not f.exists():
+        f = self._regular("reference.npz")
+        if f is None:
             return None
-        with np.load(f) as a:
-            return a["grid"], a["field"]
+        try:
+            with np.load(f, allow_pickle=False) as a:
+                grid, field = a["grid"], a["field"]
+        except KeyError as exc:
+            raise ConfigError(str(f), f"incomplete: no {exc}") from None
+        except Exception as exc:
+            raise ConfigError(str(f), f"unreadable ({first_line(exc, 80)})") from None
+        if grid.ndim != 2 or field.size != grid.shape[0] or not np.issubdtype(field.dtype, np.number):
+            raise ConfigError(str(f), f"grid {grid.shape} and field {field.shape} do not match")
+        return grid, field
 
 
-_HELD: set[str] = set()  # run directories this process holds the lock of
+def _snapshot_problem(snap) -> str | None:
+    """What is inconsistent in a loaded snapshot (shapes the viewers rely on), or None."""
+    def numeric(a) -> bool:
+        return isinstance(a, np.ndarray) and np.issubdtype(a.dtype, np.number)
+
+    if snap.step < 0:
+        return f"negative step {snap.step}"
+    if isinstance(snap, EvalSnapshot):
+        if not numeric(snap.prediction) or snap.prediction.ndim not in (1, 2):
+            return "prediction must be a 1D or 2D array of numbers"
+    elif isinstance(snap, GradSnapshot):
+        shape = (len(snap.terms), len(snap.layers))
+        if not all(numeric(a) for a in (snap.edges, snap.counts, snap.max_abs, snap.mean_abs, snap.l2)):
+            return "histogram arrays must hold numbers"
+        if snap.counts.shape != (*shape, len(snap.edges) - 1) or any(
+                a.shape != shape for a in (snap.max_abs, snap.mean_abs, snap.l2)):
+            return f"array shapes do not match {shape[0]} terms x {shape[1]} layers"
+    return None
+
+
+# -- one writer per run -----------------------------------------------------------------------------------------
+_HELD: dict[str, int] = {}  # run directory (resolved) -> the open, flock-ed descriptor of its .lock
 _HELD_LOCK = threading.Lock()
 
 
@@ -170,44 +378,144 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _holder(lock: Path) -> str:
+    try:
+        pid = int(lock.read_text().strip() or 0)
+    except (OSError, ValueError):
+        pid = 0
+    return f"process {pid}" if pid else "another process"
+
+
 def acquire_lock(path: str | os.PathLike) -> None:
-    """Claim a run directory for training (a ``.lock`` file holding our PID), so that two processes, or two
-    dashboard sessions of one process, never write the same run. A lock whose process is gone is stale and
-    taken over. Raises ConfigError naming the holder."""
+    """Claim a run directory for training, so that two processes, or two dashboard sessions of one process,
+    never write the same run. The claim is an exclusive ``fcntl.flock`` on ``.lock`` held until
+    ``release_lock`` (or until the process dies: the kernel drops it, so the lock a SIGKILL leaves behind is
+    taken over atomically, with no PID guessing). The file holds our PID, for the message. Raises ConfigError
+    naming the holder."""
+    import fcntl
+
     path = Path(path)
+    if not path.is_dir():
+        raise ConfigError("run", f"'{path}' is not a directory")
     key, lock = str(path.resolve()), path / ".lock"
     with _HELD_LOCK:
         if key in _HELD:
             raise ConfigError("run", f"'{path}' is already open for training in this process")
-        for _ in range(2):
+        for _ in range(100):
             try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                try:
-                    pid = int(lock.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and pid != os.getpid() and _pid_alive(pid):
-                    raise ConfigError("run", f"'{path}' is being trained by process {pid}") from None
-                lock.unlink(missing_ok=True)  # stale: its process is gone
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise ConfigError(str(lock), "is a symbolic link: refusing to lock through it") from None
+                raise ConfigError(str(lock), f"cannot create the lock file ({exc.strerror})") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise ConfigError("run", f"'{path}' is being trained by {_holder(lock)}") from None
+                raise ConfigError(str(lock), f"cannot lock it ({exc.strerror})") from None
+            try:  # the holder we waited on may have unlinked the file it held: ours must be the one at the path
+                same = os.path.samestat(os.fstat(fd), os.stat(lock, follow_symlinks=False))
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
                 continue
-            with os.fdopen(fd, "w") as f:
-                f.write(str(os.getpid()))
-            _HELD.add(key)
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            _HELD[key] = fd
             return
         raise ConfigError("run", f"could not lock '{path}'")
 
 
 def release_lock(path: str | os.PathLike) -> None:
+    """Give up a lock this process holds: the file is removed while still locked, then the lock dropped."""
     path = Path(path)
     with _HELD_LOCK:
-        if str(path.resolve()) in _HELD:
-            _HELD.discard(str(path.resolve()))
-            (path / ".lock").unlink(missing_ok=True)
+        fd = _HELD.pop(str(path.resolve()), None)
+        if fd is not None:
+            try:
+                (path / ".lock").unlink(missing_ok=True)
+            finally:
+                os.close(fd)
 
 
-def list_runs(root: str | os.PathLike) -> list[tuple[Path, dict]]:
-    """Run directories under ``root`` (recursively), newest first, with their summaries."""
+def holds_lock(path: str | os.PathLike) -> bool:
+    """Whether this process holds the training lock of the run at ``path``."""
+    with _HELD_LOCK:
+        return str(Path(path).resolve()) in _HELD
+
+
+# -- paths and listing ------------------------------------------------------------------------------------------
+def resolve_run(root: str | os.PathLike, name: str) -> Path:
+    """The run directory ``name`` (a path relative to ``root``), resolved, every symlink followed; ConfigError
+    (one line) unless it is a run directory inside ``root``: an absolute path, ``..``, a symlink pointing out of
+    the root, a name too long for the filesystem, a directory without config.json are all refused."""
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError("run", "empty run name")
+    shown = name if len(name) <= 80 else name[:77] + "..."
+    if "\x00" in name or len(name) > 4096 or any(len(part.encode()) > 255 for part in Path(name).parts):
+        raise ConfigError("run", f"'{shown}' is not a valid run name (too long, or a NUL byte)")
+    if Path(name).is_absolute():
+        raise ConfigError("run", f"'{shown}' must be a path relative to the runs root")
+    try:
+        base = Path(root).resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise ConfigError("root", f"runs root '{root}' does not exist") from None
+    try:
+        target = (base / name).resolve(strict=True)
+    except FileNotFoundError:
+        raise ConfigError("run", f"'{shown}' does not exist under '{root}'") from None
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a name the filesystem refuses
+        raise ConfigError("run", f"'{shown}' cannot be resolved ({first_line(exc, 60)})") from None
+    if target != base and base not in target.parents:
+        raise ConfigError("run", f"'{shown}' is outside the runs root '{root}' (a symlink or '..')")
+    if not target.is_dir() or not (target / "config.json").is_file():
+        raise ConfigError("run", f"'{shown}' is not a run directory (no config.json)")
+    return target
+
+
+def run_problem(path: Path, root: Path | None = None) -> tuple[dict, str | None]:
+    """A run's summary for listing and, if the run cannot be used, why (config.json or summary.json damaged,
+    a link out of ``root``)."""
+    try:
+        if root is not None:
+            base, target = root.resolve(), path.resolve()
+            if target != base and base not in target.parents:
+                return {}, "outside the runs root (a symlink)"
+        RunStore(path).config()
+        return RunStore(path).summary_checked(), None
+    except ConfigError as exc:
+        return {}, str(exc)
+    except OSError as exc:
+        return {}, f"{path}: cannot read it ({exc.strerror or first_line(exc)})"
+
+
+def list_runs(root: str | os.PathLike, missing_ok: bool = True) -> list[tuple[Path, dict]]:
+    """Run directories under ``root`` (recursively), newest first, with their summaries. A run whose config or
+    summary cannot be used is listed with ``{"status": "damaged", "damaged": <reason>}``; the listing itself
+    never fails on one run. A root that does not exist lists nothing, or raises ConfigError unless
+    ``missing_ok``."""
     root = Path(root)
-    runs = [(p.parent, RunStore(p.parent).summary()) for p in root.rglob("config.json")] if root.exists() else []
-    return sorted(runs, key=lambda r: r[0].stat().st_mtime, reverse=True)
+    if not root.is_dir():
+        if root.exists():
+            raise ConfigError("root", f"'{root}' is not a directory")
+        if missing_ok:
+            return []
+        raise ConfigError("root", f"'{root}' does not exist")
+    runs = []
+    for p in root.rglob("config.json"):
+        summary, problem = run_problem(p.parent, root)
+        if problem:
+            summary = {"status": "damaged", "damaged": problem}
+        runs.append((p.parent, summary))
+
+    def mtime(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    return sorted(runs, key=lambda r: mtime(r[0]), reverse=True)
+
