@@ -27,6 +27,7 @@ LIMITS: dict[str, int] = {"depth": 32, "width": 1024, "batch": 65_536, "eval_poi
 class RunConfig:
     problem: str = "helmholtz"            # helmholtz, klein-gordon, cavity or poisson1d (pinncore.PROBLEMS)
     params: dict[str, float] = field(default_factory=dict)  # problem parameters; missing ones take defaults
+    spec: str = ""                        # a problem spec (TOML or JSON text) named `problem`; "" if registered
     model: str = "mlp"                    # "mlp", "modified-mlp" (paper eq. 43-47) or "modified-mlp-released"
     depth: int = 3                        # hidden layers (paper: 3 for Helmholtz and the cavity, 5 for KG)
     width: int = 50                       # units per hidden layer (paper: 50)
@@ -75,12 +76,24 @@ class RunConfig:
             name += f" ({self.annealing_variant})"
         return name
 
+    def make_problem(self):
+        """The problem: built from ``spec`` when there is one (its name must be ``problem``), else registered."""
+        from .problems import make_problem
+
+        if not self.spec:
+            return make_problem(self.problem, **self.params)
+        from .problems.spec import problem_class
+
+        cls = problem_class(self.spec)
+        if cls.name != self.problem:
+            raise ConfigError("problem", f"must be the spec's name '{cls.name}', got '{self.problem}'")
+        return cls(**self.params)
+
     # -- validation and (de)serialisation -----------------------------------------------------------------
     def validated(self) -> "RunConfig":
         """Check every field; raise ConfigError naming the first bad one. Returns self for chaining."""
         from .derivatives import METHODS as DERIVATIVES
         from .models import ACTIVATIONS, MODELS
-        from .problems import make_problem
         from .weighting import Annealing, WEIGHTINGS
 
         def positive_int(name: str, minimum: int = 1) -> None:
@@ -108,7 +121,7 @@ class RunConfig:
                 raise ConfigError(f.name, f"must be a string, got {v!r}")
             elif kind == "bool" and not isinstance(v, bool):
                 raise ConfigError(f.name, f"must be true or false, got {v!r}")
-        make_problem(self.problem, **self.params)
+        self.make_problem()
         for name, allowed in (("model", MODELS), ("weighting", WEIGHTINGS), ("activation", ACTIVATIONS),
                               ("annealing_variant", Annealing.variants), ("dtype", DTYPES),
                               ("derivatives", DERIVATIVES)):

@@ -26,7 +26,6 @@ from .diagnostics import term_eigenvalues
 from .errors import ConfigError
 from .fused import FusedTraining, TermLosses
 from .models import make_model
-from .problems import make_problem
 from .records import EvalSnapshot, GradSnapshot, Record, StepRecord, StiffnessSnapshot
 from .weighting import make_weighting
 
@@ -56,7 +55,7 @@ class Trainer:
         c = self.config
         self.device = resolve_device(c.device)
         self.dtype = DTYPES[c.dtype]
-        self.problem = make_problem(c.problem, **c.params)
+        self.problem = c.make_problem()
         self.terms = self.problem.terms()
         self.term_names = tuple(t.name for t in self.terms)
         mean, std = self.problem.stats()

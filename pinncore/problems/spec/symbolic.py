@@ -1,0 +1,205 @@
+"""Spec expressions, symbolically: definitions and solutions differentiated by sympy (on the parsed tree only),
+then compiled into torch functions of the network's derivatives.
+
+A network output ``psi`` is the sympy function psi(x, y); a definition ``u = psi_y`` is its derivative, so
+``u_x`` is diff(psi_y, x) = psi_xy; ``exact_xx`` is the second derivative of the closed form. After the
+derivatives are taken, each psi-derivative becomes a plain symbol read from the jet table (``d["xy"]``), common
+subexpressions are shared (``sympy.cse``) and the result is a chain of torch operations: no code is generated
+from text, no ``lambdify``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import sympy
+import torch
+from sympy.core.function import AppliedUndef
+from torch import Tensor
+
+from .expr import to_sympy
+from .schema import MAX_ORDER, Expression, Spec, SpecError, locate, split_name
+
+
+class Symbols:
+    """The sympy objects of one spec at fixed parameter values (exact rationals)."""
+
+    def __init__(self, spec: Spec, values: dict[str, float]):
+        self.spec = spec
+        self.x = tuple(sympy.Symbol(n, real=True) for n in spec.inputs)
+        self.values = {k: sympy.Rational(repr(float(v))) for k, v in values.items()}
+        self.funcs = {o: sympy.Function(o, real=True)(*self.x) for o in spec.outputs}
+        self.exact = {o: self.derive(e, allow_network=False) for o, e in spec.solution}
+        self.defs: dict[str, sympy.Expr] = {}
+        for k, e in spec.defines:
+            self.defs[k] = self.derive(e)
+
+    def fail(self, e: Expression, message: str):
+        raise SpecError(e.path, message, locate(self.spec.text, e.path))
+
+    def derive(self, e: Expression, allow_network: bool = True, substitute_exact: bool = False) -> sympy.Expr:
+        def resolve(name: str):
+            if name in self.values:
+                return self.values[name]
+            if name in self.spec.inputs:
+                return self.x[self.spec.inputs.index(name)]
+            base, suffix = (name, "") if "_" not in name else split_name(name, self.spec)
+            if base == "exact":
+                target = self.exact[self.spec.outputs[0]]
+            elif base in self.defs:
+                target = self.defs[base]
+            else:
+                target = self.exact[base] if substitute_exact else self.funcs[base]
+            return sympy.diff(target, *(self.x[self.spec.inputs.index(c)] for c in suffix)) if suffix else target
+
+        try:
+            out = to_sympy(e.tree, resolve)
+        except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:
+            self.fail(e, f"cannot be formed ({type(exc).__name__})")
+        if substitute_exact and self.exact:
+            out = out.subs({f: self.exact[o] for o, f in self.funcs.items()}).doit()
+        if out.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+            self.fail(e, "is infinite or undefined (a division by zero?)")
+        return out
+
+    def network_form(self, ex: sympy.Expr, e: Expression) -> tuple[sympy.Expr, dict[sympy.Symbol, tuple[int, str]]]:
+        """``ex`` with every psi-derivative replaced by a symbol; symbol -> (output index, derivative letters)."""
+        mapping, reads = {}, {}
+        for atom in ex.atoms(sympy.Derivative) | ex.atoms(AppliedUndef):
+            fn = atom.expr if isinstance(atom, sympy.Derivative) else atom
+            out = type(fn).__name__
+            if out not in self.funcs or fn != self.funcs[out]:
+                self.fail(e, f"cannot differentiate {atom}")
+            letters = ""
+            if isinstance(atom, sympy.Derivative):
+                for var, count in atom.variable_count:
+                    letters += str(var) * int(count)
+            letters = "".join(sorted(letters, key=self.spec.inputs.index))
+            if len(letters) > MAX_ORDER:
+                self.fail(e, f"needs the derivative {out}_{letters} of order {len(letters)} (through the "
+                             f"definitions); at most {MAX_ORDER}")
+            sym = sympy.Symbol(f"{out}_{letters}" if letters else out, real=True)
+            mapping[atom] = sym
+            reads[sym] = (self.spec.outputs.index(out), letters)
+        # replace the highest derivatives first so that psi(x, y) inside them is not replaced early
+        ordered = sorted(mapping.items(), key=lambda kv: -len(reads[kv[1]][1]))
+        for atom, sym in ordered:
+            ex = ex.xreplace({atom: sym})
+        return ex, reads
+
+
+FUNCS: dict[type, Callable[[Tensor], Tensor]] = {
+    sympy.sin: torch.sin, sympy.cos: torch.cos, sympy.tan: torch.tan, sympy.exp: torch.exp,
+    sympy.log: torch.log, sympy.tanh: torch.tanh, sympy.sinh: torch.sinh, sympy.cosh: torch.cosh,
+    sympy.Abs: torch.abs, sympy.sign: torch.sign,
+}
+
+
+class Compiler:
+    """sympy expression -> a callable of an environment (symbol -> tensor), or a float for a constant."""
+
+    def __init__(self, fail: Callable[[str], None]):
+        self.fail = fail
+
+    def constant(self, node) -> float:
+        try:
+            value = complex(node.evalf(30))
+        except (TypeError, ValueError, OverflowError):
+            self.fail(f"the constant {node} cannot be evaluated")
+        if value.imag != 0 or not math.isfinite(value.real):
+            self.fail(f"the constant {node} is not a finite real number")
+        return value.real
+
+    def __call__(self, node):
+        if not node.free_symbols:
+            return self.constant(node)
+        if isinstance(node, sympy.Symbol):
+            return lambda env, s=node.name: env[s]  # str keys: torch.compile traces the lookups
+        if isinstance(node, sympy.Add):
+            return self.add(node)
+        if isinstance(node, sympy.Mul):
+            return self.mul(node)
+        if isinstance(node, sympy.Pow):
+            return self.pow(node)
+        fn = FUNCS.get(type(node))
+        if fn is None or len(node.args) != 1:
+            self.fail(f"{type(node).__name__} is not supported here (a derivative of abs or sign?)")
+        arg = self(node.args[0])
+        return lambda env: fn(arg(env))
+
+    def add(self, node):
+        parts = [self(a) for a in node.args]
+        const = sum(p for p in parts if isinstance(p, float))
+        fns = [p for p in parts if not isinstance(p, float)]
+
+        def run(env):
+            acc = fns[0](env)
+            for f in fns[1:]:
+                acc = acc + f(env)
+            return acc + const if const else acc
+        return run
+
+    def mul(self, node):
+        num, den, coef = [], [], 1.0
+        for a in node.args:
+            if isinstance(a, sympy.Pow) and a.exp.is_number and a.exp.is_negative and a.base.free_symbols:
+                den.append(self(a.base ** -a.exp))
+            else:
+                p = self(a)
+                if isinstance(p, float):
+                    coef *= p
+                else:
+                    num.append(p)
+
+        def run(env):
+            acc = num[0](env) if num else None
+            for f in num[1:]:
+                acc = acc * f(env)
+            if coef != 1.0:
+                acc = coef * acc if acc is not None else coef
+            if den:
+                d = den[0](env)
+                for f in den[1:]:
+                    d = d * f(env)
+                acc = (1.0 if acc is None else acc) / d
+            return acc
+        return run
+
+    def pow(self, node):
+        base, p = self(node.base), node.exp
+        if not p.is_number:
+            self.fail(f"the power {node} has a non-constant exponent")
+        if p == sympy.Rational(1, 2):
+            return lambda env: torch.sqrt(base(env))
+        if p == sympy.Rational(-1, 2):
+            return lambda env: torch.rsqrt(base(env))
+        if p.is_integer:
+            n = int(p)
+            if n == 2:
+                return lambda env: (lambda b: b * b)(base(env))
+            return lambda env: base(env) ** n
+        q = self.constant(p)
+        return lambda env: base(env) ** q
+
+
+def compile_columns(exprs: list[sympy.Expr], fail: Callable[[str], None]):
+    """A function env (symbol name -> tensor) -> list of column tensors (N, 1) (floats for constant columns),
+    sharing common subexpressions."""
+    replacements, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols("_cse"), optimizations=None,
+                                      order="none")
+    comp = Compiler(fail)
+    consts, steps = {}, []
+    for sym, ex in replacements:  # a constant subexpression is folded back into its users
+        ex = ex.xreplace(consts)
+        if ex.free_symbols:
+            steps.append((sym.name, comp(ex)))
+        else:
+            consts[sym] = ex
+    cols = [comp(ex.xreplace(consts)) for ex in reduced]
+
+    def run(env: dict) -> list:
+        env = dict(env)
+        for sym, fn in steps:
+            env[sym] = fn(env)
+        return [c if isinstance(c, float) else c(env) for c in cols]
+    return run
