@@ -1,0 +1,222 @@
+"""A comparison of runs as one standalone HTML page: Plotly's JavaScript embedded (``include_plotlyjs=True``,
+once), no server and no network needed to view it.
+
+The page holds the setup of the runs (problem and its equation, model, weighting, steps, seed, ...), the project
+version and commit that exported it, the compare table, the share link of the setup (the dashboard's URL query),
+losses and lambda against step, relative L2 error against step, sigma_max where recorded, per run the per-layer
+gradient histograms with a step slider over the stored snapshots and the fields at the last evaluation.
+
+    write_html(["runs/h-m1", "runs/h-m4"], "compare.html")
+    text = comparison_html(["runs/h-m1", "runs/h-m4"])
+"""
+from __future__ import annotations
+
+import html
+import os
+import time
+from pathlib import Path
+from typing import Sequence
+from urllib.parse import urlencode
+
+from pinncore import METHODS, RunConfig
+
+from . import figures
+from .data import RunData, check_target_file, load_runs, write_file_atomically
+
+DASHBOARD_URL = "http://localhost:8501/"
+EQUATIONS = {
+    "helmholtz": "u_xx + u_yy + λu = q(x, y) on [−1, 1]², exact u = sin(a1·πx)·sin(a2·πy), "
+                 "u = exact on the boundary",
+    "klein-gordon": "u_tt + α·u_xx + β·u + γ·u³ = f(t, x) on [0, 1]², exact u = x·cos(5πt) + (xt)³; "
+                    "u(0, x) = x, u_t(0, x) = 0; u = exact at x = 0 and x = 1",
+    "cavity": "steady Navier-Stokes (u·∇)u + ∇p − Δu / Re = 0 on [0, 1]², u = (ψ_y, −ψ_x); "
+              "lid u = (1, 0) at y = 1, no slip on the other walls",
+    "poisson1d": "u_xx = −C²·sin(Cx) on [0, 1], exact u = sin(Cx), u = exact at x = 0 and x = 1",
+}
+CSS = """
+body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 24px auto; max-width: 1400px;
+       color: #222; padding: 0 16px; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.9em; margin: 8px 0; }
+th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #f5f5f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.meta { color: #555; font-size: 0.9em; } code, .link { font-family: ui-monospace, monospace; font-size: 0.85em; }
+.link { word-break: break-all; background: #f7f7f7; padding: 6px; display: block; }
+"""
+PLOT_CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "png", "scale": 2},
+               "showSendToCloud": False, "plotlyServerURL": ""}  # no button that goes online
+
+
+def equation(problem: str) -> str:
+    """The problem's equation: from this table for the known problems, else its module's first docstring line."""
+    if problem in EQUATIONS:
+        return EQUATIONS[problem]
+    from pinncore import PROBLEMS
+    import sys
+
+    doc = (sys.modules[PROBLEMS[problem].__module__].__doc__ or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
+def provenance() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ver = version("pinn-dashboard")
+    except PackageNotFoundError:
+        ver = "unknown"
+    try:
+        from pinnlab.provenance import git_commit
+
+        commit = git_commit() or "unknown (not a git checkout)"
+    except ImportError:
+        commit = "unknown"
+    return f"pinn-dashboard {ver}, commit {commit}"
+
+
+# -- share link ------------------------------------------------------------------------------------------------
+def share_query(config: RunConfig, compare: bool) -> dict[str, str]:
+    """The dashboard's URL query for this setup (dashboard/settings.py's keys)."""
+    q = {"mode": "compare" if compare else "single", "problem": config.problem}
+    q.update({f"p_{k}": f"{v:g}" for k, v in sorted(config.params.items())})
+    q.update(model=config.model, weighting=config.weighting, depth=str(config.depth), width=str(config.width),
+             activation=config.activation, variant=config.annealing_variant, beta=f"{config.beta:g}",
+             every=str(config.update_every or 0),
+             weights=", ".join(f"{k}={v:g}" for k, v in sorted(config.weights.items())),
+             lr=f"{config.lr:g}", decay=f"{config.decay_rate:g}", decay_steps=str(config.decay_steps),
+             batch=str(config.batch), steps=str(config.steps), seed=str(config.seed),
+             grad_every=str(config.grad_every), eval_every=str(config.eval_every),
+             hess_every=str(config.hessian_every), hess_k=str(config.hessian_k), device=config.device.split(":")[0])
+    return q
+
+
+def share_links(runs: Sequence[RunData]) -> list[tuple[str, str]]:
+    """(what, URL): one compare link when the runs are M1-M4 of one setup, else one link per distinct setup."""
+    def rest(c: RunConfig) -> dict:
+        d = c.to_dict()
+        for k in ("model", "weighting"):
+            d.pop(k)
+        return d
+
+    configs = [r.config for r in runs]
+    pairs = {(c.model, c.weighting) for c in configs}
+    if len(runs) > 1 and all(rest(c) == rest(configs[0]) for c in configs) and pairs <= set(METHODS.values()):
+        return [("M1-M4 of this setup", DASHBOARD_URL + "?" + urlencode(share_query(configs[0], True)))]
+    out, seen = [], set()
+    for r in runs:
+        url = DASHBOARD_URL + "?" + urlencode(share_query(r.config, False))
+        if url not in seen:
+            seen.add(url)
+            out.append((r.label, url))
+    return out
+
+
+# -- tables ----------------------------------------------------------------------------------------------------
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], num_from: int = 99) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(
+        f"<td{' class=num' if i >= num_from else ''}>{html.escape(str(c))}</td>" for i, c in enumerate(row))
+        + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def setup_table(runs: Sequence[RunData]) -> str:
+    def weighting(c: RunConfig) -> str:
+        w = c.weighting
+        if c.weighting == "annealing":
+            w += f" ({c.annealing_variant}, β = {c.beta:g}, every {c.update_every or 10})"
+        elif c.weighting == "grad-norm":
+            w += f" (β = {c.beta:g}, every {c.update_every or 1000})"
+        return w + (f"; initial λ {', '.join(f'{k}={v:g}' for k, v in c.weights.items())}" if c.weights else "")
+
+    fields = [
+        ("problem", lambda r: r.problem().describe()), ("equation", lambda r: equation(r.config.problem)),
+        ("model", lambda r: f"{r.config.model}, {r.config.depth}×{r.config.width}, {r.config.activation}"),
+        ("weighting", lambda r: weighting(r.config)),
+        ("optimiser", lambda r: f"Adam, lr {r.config.lr:g} × {r.config.decay_rate:g}^(step/{r.config.decay_steps})"
+                                f", {r.config.batch} points per term and edge"),
+        ("steps", lambda r: f"{r.steps_done:,} of {r.config.steps:,}"), ("seed", lambda r: str(r.config.seed)),
+        ("numerics", lambda r: f"{r.config.dtype}, {r.config.device}, derivatives {r.config.derivatives}"
+                               + (", compiled" if r.config.compile else "")),
+        ("snapshots every", lambda r: f"grad {r.config.grad_every}, eval {r.config.eval_every}, "
+                                      f"hessian {r.config.hessian_every or 'never'}"),
+        ("status", lambda r: r.status), ("run directory", lambda r: r.path.name),
+    ]
+    return _table(["", *[r.label for r in runs]], [[name, *[f(r) for r in runs]] for name, f in fields])
+
+
+def _fmt(v: float | None, spec: str = ".3g") -> str:
+    return "–" if v is None else format(v, spec)
+
+
+def compare_table(runs: Sequence[RunData]) -> str:
+    """Error, lambda, speed and the improvement over an M1 run of the same problem, per run."""
+    terms = sorted({t for r in runs for t in r.final_lambdas if t != "res"})
+    m1 = {}
+    for r in runs:
+        if r.config.method == "M1" and r.final_error:
+            m1.setdefault((r.config.problem, tuple(sorted(r.config.params.items()))), r.final_error[0])
+    rows = []
+    for r in runs:
+        err = r.final_error
+        base = m1.get((r.config.problem, tuple(sorted(r.config.params.items()))))
+        factor = f"{base / err[0]:.3g}×" if base and err and err[0] > 0 else "–"
+        speed = r.summary.get("steps_per_s")
+        wall = r.summary.get("wall_s")
+        rows.append([r.label, r.config.problem, r.status, f"{r.steps_done:,}",
+                     f"{err[0]:.3e} (step {err[1]:,})" if err else "–",
+                     *[_fmt(r.final_lambdas.get(t)) for t in terms],
+                     _fmt(speed, ".1f"), "–" if wall is None else f"{float(wall):.1f} s", factor])
+    return _table(["run", "problem", "status", "steps done", "relative L2 error", *[f"λ_{t}" for t in terms],
+                   "steps/s", "training time", "M1 error / this error"], rows, num_from=3)
+
+
+# -- the page --------------------------------------------------------------------------------------------------
+def _plot(fig, first: bool, div_id: str) -> str:
+    return fig.to_html(full_html=False, include_plotlyjs=first, config=PLOT_CONFIG, default_width="100%",
+                       div_id=div_id)
+
+
+def page(runs: Sequence[RunData]) -> str:
+    title = "PINN runs: " + ", ".join(r.label for r in runs)
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f"<p class=meta>Exported {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with "
+             f"{html.escape(provenance())}. Standalone page: every chart is interactive (zoom, hover, "
+             f"PNG download in its toolbar), no network needed.</p>",
+             "<h2>Setup</h2>", setup_table(runs), "<h2>Compare</h2>", compare_table(runs),
+             "<h2>Share link of the setup</h2><p class=meta>Opens this setup in the dashboard "
+             "(<code>streamlit run dashboard/app.py</code>):</p>"]
+    for what, url in share_links(runs):
+        parts.append(f"<p>{html.escape(what)}:<a class=link href=\"{html.escape(url)}\">{html.escape(url)}</a></p>")
+    charts = [("fig-loss", "Losses and λ", figures.loss_lambda_figure(runs)),
+              ("fig-error", "Error", figures.error_figure(runs)),
+              ("fig-stiffness", "Stiffness", figures.stiffness_figure(runs))]
+    charts += [(f"fig-hist-{i}", f"Gradient histograms · {r.label}", figures.histogram_figure(r))
+               for i, r in enumerate(runs)]
+    charts += [(f"fig-fields-{i}", f"Fields at the last evaluation · {r.label}", figures.fields_figure(r))
+               for i, r in enumerate(runs)]
+    first = True
+    for div_id, heading, fig in charts:
+        if fig is None:
+            continue
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        parts.append(_plot(fig, first, div_id))
+        first = False
+    body = "\n".join(parts)
+    return (f"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+            f"<meta name=viewport content='width=device-width, initial-scale=1'><style>{CSS}</style></head>"
+            f"<body>\n{body}\n</body></html>\n")
+
+
+def comparison_html(run_dirs: Sequence[str | os.PathLike]) -> str:
+    """The standalone page of these runs (ConfigError, one line naming it, for a directory that is no run)."""
+    return page(load_runs(run_dirs))
+
+
+def write_html(run_dirs: Sequence[str | os.PathLike], path: str | os.PathLike) -> Path:
+    """Write the page to ``path`` atomically (a temporary file, then a rename): the old file or the new one."""
+    path = Path(path)
+    check_target_file(path, "html")
+    text = comparison_html(run_dirs)
+    write_file_atomically(path, text.encode("utf-8"), "html")
+    return path
