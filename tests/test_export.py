@@ -133,8 +133,8 @@ def test_a_40000_step_compare_of_four_runs_is_a_few_megabytes(runs, tmp_path):
 
 @pytest.mark.parametrize("bad, what", [("missing", "is not a directory"), ("empty", "no config.json"),
                                        ("bad-json", "malformed JSON"), ("bad-field", "depth"),
-                                       ("bad-npz", "corrupt snapshots/grad_*.npz"),
-                                       ("bad-parquet", "corrupt metrics.parquet")])
+                                       ("bad-npz", "grad_0"), ("bad-parquet", "metrics.parquet"),
+                                       ("bad-summary", "summary.json")])
 def test_bad_runs_are_one_line_errors_naming_them_and_nothing_is_written(runs, tmp_path, bad, what):
     target = tmp_path / bad
     if bad == "empty":
@@ -149,6 +149,8 @@ def test_bad_runs_are_one_line_errors_naming_them_and_nothing_is_written(runs, t
         next((target / "snapshots").glob("grad_*.npz")).write_bytes(b"not a zip file")
     elif bad == "bad-parquet":
         (target / "metrics.parquet").write_bytes(b"garbage")
+    elif bad == "bad-summary":
+        (target / "summary.json").write_text('{"steps_done": "many"}')
     out = tmp_path / "out"
     out.mkdir()
     for call in (lambda: write_html([runs["m4"], target], out / "page.html"),

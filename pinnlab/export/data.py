@@ -73,6 +73,15 @@ def _corrupt(path: Path, what: str, exc: BaseException) -> ConfigError:
     return ConfigError("run", f"'{path}': corrupt {what} ({type(exc).__name__}: {reason})")
 
 
+def _read(path: Path, what: str, read):
+    try:
+        return read()
+    except ConfigError:
+        raise
+    except _READ_ERRORS as exc:
+        raise _corrupt(path, what, exc) from None
+
+
 def load_run(path: str | os.PathLike) -> RunData:
     """Everything stored in one run directory; ConfigError (one line naming it) when it is not a run or corrupt."""
     path = Path(path)
@@ -81,25 +90,12 @@ def load_run(path: str | os.PathLike) -> RunData:
     if not (path / "config.json").is_file():
         raise ConfigError("run", f"'{path}' is not a run directory (no config.json)")
     store = RunStore(path)
-    try:
-        config = store.config()
-    except ConfigError as exc:
-        raise ConfigError("run", f"'{path / 'config.json'}': {exc}") from None
-    summary = store.summary()
-    try:
-        metrics = metrics_frame(store.metrics())
-    except _READ_ERRORS as exc:
-        raise _corrupt(path, "metrics.parquet", exc) from None
-    snaps = {}
-    for kind in ("grad", "eval", "hess"):
-        try:
-            snaps[kind] = store.snapshots(kind)
-        except _READ_ERRORS as exc:
-            raise _corrupt(path, f"snapshots/{kind}_*.npz", exc) from None
-    try:
-        reference = store.reference()
-    except _READ_ERRORS as exc:
-        raise _corrupt(path, "reference.npz", exc) from None
+    config = store.config()  # the store's ConfigErrors name the file already; raw errors are wrapped here
+    summary = _read(path, "summary.json", getattr(store, "summary_checked", store.summary))
+    metrics = metrics_frame(_read(path, "metrics.parquet", store.metrics))
+    snaps = {kind: _read(path, f"snapshots/{kind}_*.npz", lambda: store.snapshots(kind))
+             for kind in ("grad", "eval", "hess")}
+    reference = _read(path, "reference.npz", store.reference)
     terms = tuple(c[5:] for c in metrics.columns if c.startswith("loss_"))
     if not terms and snaps["grad"]:
         terms = snaps["grad"][0].terms
