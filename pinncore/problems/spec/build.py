@@ -17,7 +17,8 @@ import torch
 from torch import Tensor
 
 from ..base import Param, Problem, Term
-from .schema import Expression, Spec, SpecError, locate, read
+from .locate import locate
+from .schema import Expression, Spec, SpecError, read
 from .symbolic import Symbols, compile_columns
 
 PROBE_POINTS = 64

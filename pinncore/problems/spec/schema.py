@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ...errors import ConfigError
 from . import expr
+from .locate import locate
 
 MAX_TEXT = 64_000
 MAX_INPUTS, MAX_OUTPUTS, MAX_PARAMS, MAX_DEFINES, MAX_TERMS, MAX_COLUMNS, MAX_FACES = 3, 8, 16, 16, 8, 8, 16
@@ -90,7 +91,8 @@ class _Reader:
         self.text = text
 
     def fail(self, path: str, message: str, column: int | None = None):
-        raise SpecError(path, message, locate(self.text, path), column)
+        where = f" (column {column})" if column else ""
+        raise SpecError(path, message + where, locate(self.text, path), column)
 
     def table(self, value, path: str, allowed=None) -> dict:
         if not isinstance(value, dict):
@@ -327,8 +329,8 @@ def face_box(r: _Reader, face, path: str, inputs, domain):
                          f"(an input = a number, comma-separated)")
         try:
             value = expr.constant_value(expr.parse(m.group(2)))
-        except expr.ExprError as exc:
-            r.fail(path, exc.message)
+        except expr.ExprError:
+            value = None
         if value is None:
             r.fail(path, f"{pin.strip()!r}: the value must be a number")
         i = inputs.index(m.group(1))
@@ -380,54 +382,3 @@ def _known(r: _Reader, spec: Spec, e: Expression, known: set[str], derivs: bool,
             continue
         hint = "" if derivs else " (a solution may use the inputs, parameters and pi only)"
         r.fail(e.path, f"unknown name {n!r}{hint}; known: {', '.join(sorted(known))}")
-
-
-def locate(text: str, path: str) -> int | None:
-    """The spec line of a field path such as ``terms[1].parts[0].residual[1]`` (best effort, TOML or JSON)."""
-    steps = [s for s in re.split(r"\.|(?=\[)", path) if s]
-    pos, found = 0, None
-    for step in steps:
-        m = re.fullmatch(r"\[(\d+)\]", step)
-        if m:
-            p = _element(text, pos, int(m.group(1)), steps[steps.index(step) - 1] if steps.index(step) else "")
-        else:
-            key = re.escape(step)
-            hit = re.compile(rf'(?m)(^\s*\[+\s*([\w.-]+\.)?{key}\s*\]+|(^|[\s{{,])"?{key}"?\s*[=:])').search(text, pos)
-            p = hit.start() + len(hit.group(0)) - len(hit.group(0).lstrip()) if hit else None
-        if p is None:
-            break
-        pos = found = p
-    return None if found is None else text.count("\n", 0, found) + 1
-
-
-def _element(text: str, pos: int, index: int, key: str) -> int | None:
-    """Start of element ``index`` of the array at ``pos``: the index-th ``[[key]]`` header (TOML arrays of
-    tables), else the index-th item of the bracketed list that follows."""
-    headers = [m.start() for m in re.finditer(rf"(?m)^\s*\[\[\s*([\w.-]+\.)?{re.escape(key)}\s*\]\]", text)]
-    headers = [h for h in headers if h >= pos]
-    if headers:
-        return headers[index] if index < len(headers) else None
-    start = text.find("[", pos)
-    if start < 0:
-        return None
-    depth, item, i, quote = 0, 0, start, None
-    while i < len(text):
-        ch = text[i]
-        if quote:
-            quote = None if ch == quote and text[i - 1] != "\\" else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "[{":
-            depth += 1
-            if depth == 2 and item == index:
-                return i
-        elif ch in "]}":
-            depth -= 1
-            if depth == 0:
-                return None
-        elif ch == "," and depth == 1:
-            item += 1
-        elif depth == 1 and item == index and not ch.isspace():
-            return i
-        i += 1
-    return None

@@ -18,7 +18,8 @@ from sympy.core.function import AppliedUndef
 from torch import Tensor
 
 from .expr import to_sympy
-from .schema import MAX_ORDER, Expression, Spec, SpecError, locate, split_name
+from .locate import locate
+from .schema import MAX_ORDER, Expression, Spec, SpecError, split_name
 
 
 class Symbols:
