@@ -100,9 +100,7 @@ class Run:
             if restart:
                 metrics, last_eval = [], None
             else:
-                metrics, last_eval = cls._restore(store, trainer, lock)
-            if steps is not None and steps < trainer.steps_done:
-                raise ConfigError("steps", f"must be >= the {trainer.steps_done} steps the run has done, got {steps}")
+                metrics, last_eval = cls._restore(store, trainer, lock, steps)
             run = cls(trainer, store, metrics, last_eval, checkpoint_seconds=checkpoint_seconds)
             if lock:  # checked: from here on it writes
                 run.locked = True
@@ -131,7 +129,8 @@ class Run:
         return run
 
     @classmethod
-    def _restore(cls, store: RunStore, trainer: Trainer, resume: bool) -> tuple[list[StepRecord], EvalSnapshot | None]:
+    def _restore(cls, store: RunStore, trainer: Trainer, resume: bool,
+                 steps: int | None) -> tuple[list[StepRecord], EvalSnapshot | None]:
         """Load checkpoint, metrics and snapshots into ``trainer`` after checking that they are complete and
         consistent with each other and with config.json."""
         ck = store.path / "checkpoint.pt"
@@ -144,6 +143,8 @@ class Run:
         except Exception as exc:  # shapes, keys or types that do not fit this configuration
             raise ConfigError(str(ck), f"does not match config.json ({first_line(exc, 90)})") from None
         n = trainer.steps_done
+        if steps is not None and steps < n:
+            raise ConfigError("steps", f"must be >= the {n} steps the run has done, got {steps}")
         if n > trainer.config.steps:
             raise ConfigError(str(ck), f"has {n} steps, more than the {trainer.config.steps} of config.json")
         mf = store.path / "metrics.parquet"

@@ -106,6 +106,25 @@ def summary_problem(data) -> str | None:
     return None
 
 
+def _pickled_code(f: Path) -> str | None:
+    """For a plain pickle (not torch's zip format) that the weights-only loader refused: the callable it would
+    import (GLOBAL / STACK_GLOBAL opcodes), read with pickletools, never unpickled. None if there is none."""
+    import pickletools
+
+    try:
+        strings: list[str] = []
+        for op, arg, _ in pickletools.genops(f.read_bytes()[: 1 << 20]):
+            if op.name == "GLOBAL":
+                return str(arg).replace(" ", ".")
+            if op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                return f"{strings[-2]}.{strings[-1]}"
+            if isinstance(arg, str):
+                strings.append(arg)
+    except Exception:  # not a pickle at all
+        return None
+    return None
+
+
 class RunStore:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -241,8 +260,9 @@ class RunStore:
                 state = torch.load(f, map_location="cpu", weights_only=True)
             except pickle.UnpicklingError as exc:
                 m = re.search(r"GLOBAL ([\w.]+)", str(exc))
-                if m:
-                    raise ConfigError(str(f), f"refused to load: contains code ({m.group(1)})") from None
+                code = m.group(1) if m else _pickled_code(f)
+                if code:
+                    raise ConfigError(str(f), f"refused to load: contains code ({code})") from None
                 raise ConfigError(str(f), "not a checkpoint (unreadable pickle)") from None
             except EOFError:
                 raise ConfigError(str(f), "empty or truncated: not a checkpoint") from None

@@ -1,0 +1,68 @@
+"""Forced races for a run's training lock (issue 17, item 9): two processes call ``acquire_lock`` on the same
+run directory at the same moment (released by one barrier), each race on a fresh directory, with no lock file
+or with the stale lock a SIGKILL leaves (a dead PID in ``.lock``). Exactly one of them must win every race.
+
+    python tests/lock_race.py [RACES]     # default 300 per mode; prints the double acquisitions
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import sys
+import tempfile
+from pathlib import Path
+
+STALE_PID = "999999999"  # above pid_max: never a live process
+
+
+def _racer(dirs: list[str], barrier, results, index: int) -> None:
+    from pinncore import ConfigError
+    from pinncore.store import acquire_lock, release_lock
+
+    barrier.wait()  # both imported
+    for i, d in enumerate(dirs):
+        barrier.wait()
+        try:
+            acquire_lock(d)
+            got = 1
+        except ConfigError:
+            got = 0
+        results[2 * i + index] = got
+        barrier.wait()  # both have tried while the winner still holds it
+        if got:
+            release_lock(d)
+
+
+def race(races: int = 300, stale: bool = False, workdir: str | Path | None = None) -> dict[str, int]:
+    """Run ``races`` races; {'races', 'double' (both acquired), 'none' (neither did), 'single'}."""
+    ctx = mp.get_context("spawn")
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        dirs = []
+        for i in range(races):
+            d = Path(tmp) / f"run{i}"
+            d.mkdir()
+            if stale:
+                (d / ".lock").write_text(STALE_PID)
+            dirs.append(str(d))
+        barrier = ctx.Barrier(2)
+        results = ctx.Array("i", 2 * races)
+        procs = [ctx.Process(target=_racer, args=(dirs, barrier, results, k)) for k in range(2)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(600)
+            if p.is_alive():
+                p.kill()
+                raise RuntimeError("a racer hung")
+            if p.exitcode != 0:
+                raise RuntimeError(f"a racer failed (exit {p.exitcode})")
+        won = [results[2 * i] + results[2 * i + 1] for i in range(races)]
+    return {"races": races, "double": won.count(2), "none": won.count(0), "single": won.count(1)}
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    for stale in (False, True):
+        r = race(n, stale)
+        print(f"{'stale lock' if stale else 'no lock file':13s} {r['races']} races: {r['double']} double "
+              f"acquisitions, {r['none']} with no winner, {r['single']} with exactly one")
