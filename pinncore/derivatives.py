@@ -59,7 +59,7 @@ def compute(u: Callable[[Tensor], Tensor], x: Tensor, names: Iterable[str], inpu
         return Derivatives(x, inputs, {(): u(x)})
     if method == "jet" and hasattr(u, "forward_jet"):
         plan = plan_for(keys)
-        return Derivatives(x, inputs, plan.unpack(u.forward_jet(plan, x)))
+        return Derivatives(x, inputs, plan.unpack(u.forward_jet(plan, x), plan.row_counts(x.shape[0])))
     if method not in METHODS:
         raise ValueError(f"unknown derivative method '{method}'; allowed: {', '.join(METHODS)}")
     return Derivatives(x, inputs, by_autograd(u, x, keys))
@@ -69,32 +69,36 @@ def joint(u: Callable[[Tensor], Tensor], requests: list[tuple[Tensor, tuple[str,
           inputs: tuple[str, ...], method: str = "jet") -> list[Derivatives]:
     """``compute`` for several (points, names) requests -- the terms of a loss -- in ONE forward pass.
 
-    With jets, the points of all requests are stacked, those that need derivatives first; derivatives are
-    carried for those rows only (the union of the requested keys), and the other rows get the value alone.
-    Each request then reads its own rows. The parameter gradient of any one term is an ordinary backward pass
-    through the shared graph (``retain_graph`` between terms). The autograd path computes request by request.
+    With jets, the points of all requests are stacked, highest derivative order first; each order is carried
+    for the rows of the requests that need it (or a higher one) only, the keys of that order being the union
+    of the requested ones (closed under sub-derivatives), and rows that need no derivative get the value
+    alone. Each request then reads its own rows. The parameter gradient of any one term is an ordinary
+    backward pass through the shared graph (``retain_graph`` between terms). The autograd path computes
+    request by request.
     """
     if method != "jet" or not hasattr(u, "forward_jet"):
         return [compute(u, x, names, inputs, method) for x, names in requests]
     keys = [tuple(parse(n, inputs) for n in names) for _, names in requests]
+    top = [max((len(k) for k in ks), default=0) for ks in keys]
     plan = plan_for(tuple(k for ks in keys for k in ks))
-    order = sorted(range(len(requests)), key=lambda i: not any(keys[i]))  # derivative requests first
-    rows = sum(requests[i][0].shape[0] for i in order if any(keys[i]))
-    if rows == 0:
+    order = sorted(range(len(requests)), key=lambda i: -top[i])  # highest order first (stable)
+    sizes = [requests[i][0].shape[0] for i in order]
+    rows = [sum(s for i, s in zip(order, sizes) if top[i] >= n) for n in range(1, plan.max_order + 1)]
+    if not rows or rows[0] == 0:
         values = u(torch.cat([x for x, _ in requests]))
         sizes = [x.shape[0] for x, _ in requests]
         return [Derivatives(x, inputs, {(): v}) for (x, _), v in zip(requests, values.split(sizes))]
-    table = plan.unpack(u.forward_jet(plan, torch.cat([requests[i][0] for i in order]), rows))
+    x_all = torch.cat([requests[i][0] for i in order])
+    counts = plan.row_counts(x_all.shape[0], rows)
+    table = plan.unpack(u.forward_jet(plan, x_all, counts), counts)
     out: list[Derivatives | None] = [None] * len(requests)
     start = 0
-    for i in order:
-        x = requests[i][0]
-        sl = slice(start, start + x.shape[0])
-        if any(keys[i]):
-            out[i] = Derivatives(x, inputs, {k: t[sl] for k, t in table.items()})
-        else:
-            out[i] = Derivatives(x, inputs, {(): table[()][sl]})
-        start += x.shape[0]
+    for i, size in zip(order, sizes):
+        sl = slice(start, start + size)
+        # the keys of every order carried this far (the request's own keys among them)
+        out[i] = Derivatives(requests[i][0], inputs,
+                             {k: t[sl] for k, t in table.items() if counts[len(k)] >= sl.stop})
+        start += size
     return out
 
 

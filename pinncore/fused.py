@@ -1,13 +1,16 @@
 """Compiled training steps that leave the autograd engine out of the loop (``compile=True``).
 
-torch.compile traces a whole step as one graph: the losses (forward-mode jets, ``derivatives.joint``), their
-parameter gradients by ``torch.func`` (reverse mode traced into the graph, so no autograd tape is built at run
-time) and, for the ordinary step, Adam's update of the parameters and moments in place. Two graphs:
+torch.compile traces a whole step as ONE graph, the same for every kind of step: each term's loss L_t from a
+forward pass of its own points (forward-mode jets, ``derivatives.joint``), its parameter gradient by
+``torch.func.grad`` (reverse mode traced into the graph, so no autograd tape is built at run time), the
+weighted gradient sum_t lambda_t grad L_t and Adam's update of the parameters and moments in place. The terms'
+points are disjoint, so separate forward passes cost the FLOPs of a joint one, and the per-term gradients come
+at the price of one backward pass: the graph returns them on every step.
 
-* ``step``: L_t, g = grad_theta sum_t lambda_t L_t, then Adam -- every step that needs no per-term gradient;
-* ``term_grads``: L_t and every grad_theta L_t (one vector-Jacobian product per term, in a loop) -- the steps
-  that update the weights or take a gradient snapshot; the trainer then applies Adam to sum_t lambda_t grad L_t
-  with the optimizer itself.
+* ``step``: an ordinary step, the update applied;
+* ``term_grads``: the steps that update the weights or take a gradient snapshot call the same graph with the
+  update switched off (a tensor flag, so no second graph is compiled) and get L_t and every grad L_t; the
+  trainer then applies Adam to sum_t lambda_t grad L_t with the optimizer itself.
 
 Adam here is ``torch.optim.Adam``'s algorithm (no weight decay, no amsgrad) on the optimizer's own state
 (``exp_avg``, ``exp_avg_sq``, ``step``), so both kinds of step, checkpoints and resumption share one optimizer,
@@ -68,7 +71,12 @@ class TermLosses(nn.Module):
         super().__init__()
         self.model, self.terms, self.inputs, self.method = model, tuple(terms), inputs, method
 
-    def forward(self, *points: Tensor) -> Tensor:
+    def forward(self, *points: Tensor, term: int | None = None) -> Tensor:
+        """The stacked losses at ``points`` (one tensor per term); with ``term``, that term's loss alone from
+        its own forward pass (``points``: its points only)."""
+        if term is not None:
+            t = self.terms[term]
+            return t.loss_of(joint(self.model, [(points[0], t.needs)], self.inputs, self.method)[0])
         ds = joint(self.model, [(p, t.needs) for t, p in zip(self.terms, points)], self.inputs, self.method)
         return torch.stack([t.loss_of(d) for t, d in zip(self.terms, ds)])
 
@@ -91,54 +99,55 @@ class FusedTraining:
             raise ValueError("the fused step implements plain Adam only")
         self.beta1, self.beta2 = group["betas"]
         self.eps = group["eps"]
-        self._step = Compiled(self._step_graph)
-        self._term_grads = Compiled(self._term_grads_graph)
+        self._graph = Compiled(self._graph_fn)
 
     @property
     def failed(self) -> bool:
-        return self._step.failed or self._term_grads.failed
+        return self._graph.failed
 
     # -- calls ------------------------------------------------------------------------------------------------
     def step(self, points: list[Tensor], lam: Tensor, lr: float) -> tuple[Tensor, bool] | None:
         """One Adam step on sum_t lam[t] L_t at these points; returns (L, finite) or None (not compiled).
         When ``finite`` is False the parameters and the optimizer state are unchanged."""
-        exp_avg, exp_avg_sq, count = self._state()
-        lr_t = torch.tensor(lr, dtype=torch.float64)
-        out = self._step(self.views, exp_avg, exp_avg_sq, count, lam, lr_t, *points)
+        out = self._run(points, lam, lr, True)
         if out is None:
             return None
-        loss, ok = out
+        loss, _, ok = out
         return loss, bool(ok)
 
     def term_grads(self, points: list[Tensor]) -> tuple[Tensor, tuple[Tensor, ...]] | None:
         """(L, J): the unweighted losses (n_terms,) and, per parameter, the stacked gradients (n_terms, *shape)
-        of every term; None when not compiled."""
-        return self._term_grads(self.views, *points)
+        of every term; nothing is updated. None when not compiled."""
+        lam = torch.ones(len(points), dtype=points[0].dtype, device=points[0].device)
+        out = self._run(points, lam, 0.0, False)
+        return None if out is None else out[:2]
 
-    # -- graphs -----------------------------------------------------------------------------------------------
-    def _call(self, params, points) -> Tensor:
-        return torch.func.functional_call(self.module, dict(zip(self.names, params)), tuple(points))
+    def _run(self, points, lam, lr, apply: bool):
+        exp_avg, exp_avg_sq, count = self._state()
+        lr_t = torch.tensor(lr, dtype=torch.float64)
+        return self._graph(self.views, exp_avg, exp_avg_sq, count, lam, lr_t, torch.tensor(apply), *points)
 
-    def _term_grads_graph(self, params, *points):
-        with torch.no_grad():  # (not as a decorator: each graph keeps a code object, and a cache, of its own)
-            # one vjp per term; not vmap over the basis, which inductor (torch 2.13) miscompiles on the cavity
-            loss, vjp = torch.func.vjp(lambda p: self._call(p, points), tuple(params))
-            basis = torch.eye(loss.shape[0], dtype=loss.dtype, device=loss.device)
-            per_term = [vjp(e)[0] for e in basis]
-            return loss, tuple(torch.stack(gs) for gs in zip(*per_term))
+    # -- the graph --------------------------------------------------------------------------------------------
+    def _graph_fn(self, params, exp_avg, exp_avg_sq, count, lam, lr, apply, *points):
+        with torch.no_grad():  # (not as a decorator: the graph keeps a code object, and a cache, of its own)
+            losses, per_term = [], []
+            for i, x in enumerate(points):
+                def term_loss(p, i=i, x=x):
+                    loss = torch.func.functional_call(self.module, dict(zip(self.names, p)), (x,), {"term": i})
+                    return loss, loss
+                g, loss = torch.func.grad(term_loss, has_aux=True)(tuple(params))
+                losses.append(loss)
+                per_term.append(g)
+            loss = torch.stack(losses)
+            jac = tuple(torch.stack(gs) for gs in zip(*per_term))
+            grads = [sum(lam[i] * g[i] for i in range(len(points))) for g in jac]
+            ok = self._adam(params, exp_avg, exp_avg_sq, count, grads, loss, lr, apply)
+            return loss, jac, ok
 
-    def _step_graph(self, params, exp_avg, exp_avg_sq, count, lam, lr, *points):
-        with torch.no_grad():
-            return self._adam_step(params, exp_avg, exp_avg_sq, count, lam, lr, points)
-
-    def _adam_step(self, params, exp_avg, exp_avg_sq, count, lam, lr, points):
-        def total(p):
-            loss = self._call(p, points)
-            return (lam * loss).sum(), loss
-
-        grads, loss = torch.func.grad(total, has_aux=True)(tuple(params))
+    def _adam(self, params, exp_avg, exp_avg_sq, count, grads, loss, lr, apply):
         norm = torch.stack([g.square().sum() for g in grads]).sum()
         ok = torch.isfinite(norm) & torch.isfinite(loss).all()
+        go = ok & apply
         b1, b2 = self.beta1, self.beta2
         for p, g, m, v, c in zip(params, grads, exp_avg, exp_avg_sq, count):
             # torch.optim.Adam (_single_tensor_adam), scalars in float64
@@ -148,11 +157,11 @@ class FusedTraining:
             m_new = m.lerp(g, 1 - b1)
             v_new = v * b2 + g * g * (1 - b2)
             p_new = p - (step_size * m_new / ((v_new.sqrt() / bias2_sqrt) + self.eps)).to(p.dtype)
-            p.copy_(torch.where(ok, p_new, p))
-            m.copy_(torch.where(ok, m_new, m))
-            v.copy_(torch.where(ok, v_new, v))
-            c.copy_(torch.where(ok, c + 1, c))
-        return loss, ok
+            p.copy_(torch.where(go, p_new, p))
+            m.copy_(torch.where(go, m_new, m))
+            v.copy_(torch.where(go, v_new, v))
+            c.copy_(torch.where(go, c + 1, c))
+        return ok
 
     def _state(self) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
         """The optimizer's per-parameter state, created as ``torch.optim.Adam`` creates it on its first step."""

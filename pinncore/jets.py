@@ -8,7 +8,10 @@ layer, and the parameter gradient is an ordinary backward pass through that forw
 A jet holds, for every multi-index ``key`` of a closed set (a key is a sorted tuple of input positions, ``()``
 the value, ``(0, 0, 1)`` = d^3 / dx0^2 dx1), the derivative of every unit: a list with the value (N, width) at
 index 0 and, at index n, the keys of order n stacked, (K_n, N, width); ``None`` stands for zero (the input's
-derivatives of order >= 2). The three operations a network needs:
+derivatives of order >= 2). Each order carries its own number of leading points (``rows``, one count per
+order, non-increasing): a term that needs first derivatives only (the cavity's walls) carries order 1 and no
+higher order, so the third-order arithmetic runs on the residual's points alone. The three operations a network
+needs:
 
 * affine map  h W^T + b:  every derivative is mapped by W^T, only the value gets b (one matmul per order);
 * elementwise activation  phi(a):  Faa di Bruno's formula, D^alpha phi(a) = sum over the set partitions P of the
@@ -78,10 +81,15 @@ class _Gather:
                 self.tensor = torch.tensor(idx)
 
     def take(self, jet: Jet, rows: int) -> Tensor | None:
+        """The gathered keys, for the first ``rows`` points."""
         t = jet[self.order]
         if self.order == 0:
             return t if t.shape[0] == rows else t[:rows]
-        if t is None or self.whole:
+        if t is None:
+            return t
+        if t.shape[1] != rows:
+            t = t[:, :rows]
+        if self.whole:
             return t
         if self.slice is not None:
             return t[self.slice]
@@ -125,19 +133,34 @@ class JetPlan:
             self.leibniz[n] = [(gather(group, s), gather(group, [i for i in range(n) if i not in s]))
                                for r in range(n + 1) for s in combinations(range(n), r)]
 
+    # -- rows ---------------------------------------------------------------------------------------------------
+    def row_counts(self, points: int, rows: int | Sequence[int] | None = None) -> tuple[int, ...]:
+        """(points, rows of order 1, ..., rows of order max_order): how many leading points carry each order.
+        ``rows``: None (every point, every order), one count for every order, or one count per order 1.. (a
+        shorter list repeats its last count); counts must not grow with the order."""
+        if rows is None:
+            rows = points
+        if isinstance(rows, int):
+            rows = [rows]
+        rows = [int(r) for r in rows][:self.max_order]
+        rows += [rows[-1]] * (self.max_order - len(rows))
+        counts = (points, *rows)
+        if any(b > a for a, b in zip(counts, counts[1:])) or counts[-1] < 0:
+            raise ValueError(f"rows per order must not grow with the order and fit {points} points, got {rows}")
+        return counts
+
     # -- the three operations ---------------------------------------------------------------------------------
-    def seed(self, x: Tensor, std: Tensor, rows: int | None = None) -> Jet:
+    def seed(self, x: Tensor, std: Tensor, rows: tuple[int, ...]) -> Jet:
         """The jet of the standardised input x (N, dim): d x_j / d (raw x_i) = delta_ij / std_i; order >= 2: 0.
 
-        Derivatives are carried for the first ``rows`` points only (default: all); the others get the value
-        alone, so terms that need no derivative share the forward pass (``derivatives.joint``)."""
-        rows = x.shape[0] if rows is None else rows
+        ``rows``: ``row_counts(N, ...)``; order n is carried for the first ``rows[n]`` points, so terms that need
+        no derivative, or low orders only, share the forward pass (``derivatives.joint``)."""
         jet: Jet = [x] + [None] * self.max_order
         if self.max_order >= 1:
             first = x.new_zeros((len(self.by_order[1]), 1, x.shape[1]))
             for row, (i,) in enumerate(self.by_order[1]):
                 first[row, 0, i] = 1.0 / std.reshape(-1)[i]
-            jet[1] = first.expand(-1, rows, -1)
+            jet[1] = first.expand(-1, rows[1], -1)
         return jet
 
     def affine(self, jet: Jet, weight: Tensor, bias: Tensor | None) -> Jet:
@@ -155,35 +178,28 @@ class JetPlan:
         value = torch.nn.functional.linear(jet[0], weight, bias)
         return [value] + [None if t is None else t @ weight.t() for t in jet[1:]]
 
-    @staticmethod
-    def rows(jet: Jet) -> int:
-        """How many leading points carry derivatives."""
-        return next((t.shape[1] for t in jet[1:] if t is not None), jet[0].shape[0])
-
-    def activation(self, jet: Jet, name: str) -> Jet:
-        rows = self.rows(jet)
+    def activation(self, jet: Jet, name: str, rows: tuple[int, ...]) -> Jet:
         phi = activation_derivatives(name, jet[0], self.max_order, rows)
         out: Jet = [phi[0]]
         for n in range(1, self.max_order + 1):
-            acc = None
+            r, acc = rows[n], None
             for m, parts in self.faa[n].items():
                 terms = None
                 for gathers in parts:
-                    prod = gathers[0].take(jet, rows)
+                    prod = gathers[0].take(jet, r)
                     for g in gathers[1:]:
-                        prod = _mul(prod, g.take(jet, rows))
+                        prod = _mul(prod, g.take(jet, r))
                     terms = _add(terms, prod)
-                acc = _add(acc, _mul(phi[m], terms))
+                acc = _add(acc, _mul(phi[m] if phi[m].shape[0] == r else phi[m][:r], terms))
             out.append(acc)
         return out
 
-    def product(self, z: Jet, d: Jet) -> Jet:
-        rows = self.rows(z)
+    def product(self, z: Jet, d: Jet, rows: tuple[int, ...]) -> Jet:
         out: Jet = [z[0] * d[0]]
         for n in range(1, self.max_order + 1):
             acc = None
             for gz, gd in self.leibniz[n]:
-                acc = _add(acc, _mul(gz.take(z, rows), gd.take(d, rows)))
+                acc = _add(acc, _mul(gz.take(z, rows[n]), gd.take(d, rows[n])))
             out.append(acc)
         return out
 
@@ -193,46 +209,68 @@ class JetPlan:
     def sub(self, a: Jet, b: Jet) -> Jet:
         return [_add(x, None if y is None else -y) for x, y in zip(a, b)]
 
-    def unpack(self, jet: Jet) -> dict[Key, Tensor]:
-        """key -> (rows, outputs) (the value: (N, outputs)); a derivative that is identically zero (a linear
-        network) comes back as zeros."""
-        rows = self.rows(jet)
+    def unpack(self, jet: Jet, rows: tuple[int, ...]) -> dict[Key, Tensor]:
+        """key -> (rows[order], outputs) (the value: (N, outputs)); a derivative that is identically zero (a
+        linear network) comes back as zeros."""
         table = {(): jet[0]}
         for n in range(1, self.max_order + 1):
             stack, keys = jet[n], self.by_order[n]
             if stack is None:
-                table.update({k: jet[0].new_zeros((rows, jet[0].shape[1])) for k in keys})
+                table.update({k: jet[0].new_zeros((rows[n], jet[0].shape[1])) for k in keys})
             else:
                 table.update(zip(keys, stack.unbind(0)))
         return table
 
 
-def activation_derivatives(name: str, a: Tensor, order: int, rows: int | None = None) -> list[Tensor]:
-    """[phi(a), phi'(a[:rows]), ..., phi^(order)(a[:rows])] for the supported activations (order <= 3)."""
+def activation_derivatives(name: str, a: Tensor, order: int, rows: Sequence[int] | int | None = None
+                           ) -> list[Tensor]:
+    """[phi(a), phi'(a), ..., phi^(order)(a)] for the supported activations (order <= 3), phi^(m) on the first
+    ``rows[m]`` points only (``rows``: one count per order as ``JetPlan.row_counts`` gives, or one for all)."""
     if order > 3:
         raise ValueError(f"jets support derivatives up to order 3, got {order}")
-    head = a if rows is None or rows == a.shape[0] else a[:rows]
+    n = a.shape[0]
+    if rows is None or isinstance(rows, int):
+        rows = (n,) + (n if rows is None else rows,) * order
+    head = lambda t, m: t if t.shape[0] == rows[m] else t[:rows[m]]  # noqa: E731
     if name == "tanh":
         t = torch.tanh(a)
         if order == 0:
             return [t]
-        th = t if head is a else t[:rows]
+        th = head(t, 1)
         d1 = 1 - th * th
-        out = [t, d1, -2 * th * d1, d1 * (6 * th * th - 2)]
-    elif name == "sin":
-        s, c = torch.sin(a), torch.cos(head)
-        sh = s if head is a else s[:rows]
-        out = [s, c, -sh, -c]
-    elif name == "gelu":  # x Phi(x): Phi + x phi, phi (2 - x^2), phi (x^3 - 4x)
+        out = [t, d1]
+        if order >= 2:
+            t2, d12 = head(th, 2), head(d1, 2)
+            out.append(-2 * t2 * d12)
+        if order >= 3:
+            t3 = head(th, 3)
+            out.append(head(d1, 3) * (6 * t3 * t3 - 2))
+        return out
+    if name == "sin":
+        s = torch.sin(a)
+        if order == 0:
+            return [s]
+        out = [s, torch.cos(head(a, 1))]
+        if order >= 2:
+            out.append(-head(s, 2))
+        if order >= 3:
+            out.append(-head(out[1], 3))
+        return out
+    if name == "gelu":  # x Phi(x): Phi + x phi, phi (2 - x^2), phi (x^3 - 4x)
         cdf = 0.5 * (1 + torch.erf(a / math.sqrt(2)))
         if order == 0:
             return [a * cdf]
-        pdf = torch.exp(-0.5 * head * head) / SQRT_2PI
-        ch = cdf if head is a else cdf[:rows]
-        out = [a * cdf, ch + head * pdf, pdf * (2 - head * head), pdf * (head * head * head - 4 * head)]
-    else:
-        raise ValueError(f"no jet rule for activation '{name}'")
-    return out[:order + 1]
+        h = head(a, 1)
+        pdf = torch.exp(-0.5 * h * h) / SQRT_2PI
+        out = [a * cdf, head(cdf, 1) + h * pdf]
+        if order >= 2:
+            h2, p2 = head(h, 2), head(pdf, 2)
+            out.append(p2 * (2 - h2 * h2))
+        if order >= 3:
+            h3, p3 = head(h, 3), head(pdf, 3)
+            out.append(p3 * (h3 * h3 * h3 - 4 * h3))
+        return out
+    raise ValueError(f"no jet rule for activation '{name}'")
 
 
 _PLANS: dict[tuple[Key, ...], JetPlan] = {}

@@ -62,13 +62,27 @@ class Network(nn.Module):
         """The weight matrices in forward order, by display name (biases excluded)."""
         raise NotImplementedError
 
-    def forward_jet(self, plan: JetPlan, x: Tensor, rows: int | None = None) -> Jet:
-        """``forward`` with the input derivatives of ``plan.keys`` carried along for the first ``rows`` points
-        (default: all; see ``pinncore.jets``)."""
+    def forward_jet(self, plan: JetPlan, x: Tensor, rows=None) -> Jet:
+        """``forward`` with the input derivatives of ``plan.keys`` carried along, order n for the first
+        ``rows[n]`` points (``rows``: as ``JetPlan.row_counts`` takes it; default: all; see ``pinncore.jets``)."""
         raise NotImplementedError
 
-    def _dense(self, plan: JetPlan, jet: Jet, layer: nn.Linear) -> Jet:
-        return plan.activation(plan.affine(jet, layer.weight, layer.bias), self.activation)
+    def _dense(self, plan: JetPlan, jet: Jet, layer: nn.Linear, rows: tuple[int, ...]) -> Jet:
+        return plan.activation(plan.affine(jet, layer.weight, layer.bias), self.activation, rows)
+
+    def _encoders(self, plan: JetPlan, x: Jet, layers: list[nn.Linear], rows: tuple[int, ...]) -> list[Jet]:
+        """``_dense`` of several layers that read the same jet, as one affine map and one activation on the
+        concatenated units (the modified MLP's U, V and first layer read the input alike), split back."""
+        weight = torch.cat([layer.weight for layer in layers])
+        bias = torch.cat([layer.bias for layer in layers])
+        both = plan.activation(plan.affine(x, weight, bias), self.activation, rows)
+        sizes = [layer.weight.shape[0] for layer in layers]
+        parts = [[None] * len(both) for _ in layers]
+        for n, t in enumerate(both):
+            if t is not None:
+                for part, piece in zip(parts, t.split(sizes, dim=-1)):
+                    part[n] = piece
+        return parts
 
 
 class MLP(Network):
@@ -88,10 +102,11 @@ class MLP(Network):
             h = self.act(layer(h))
         return self.out(h)
 
-    def forward_jet(self, plan: JetPlan, x: Tensor, rows: int | None = None) -> Jet:
+    def forward_jet(self, plan: JetPlan, x: Tensor, rows=None) -> Jet:
+        rows = plan.row_counts(x.shape[0], rows)
         h = plan.seed(self.standardize(x), self.standardize.std, rows)
         for layer in self.hidden:
-            h = self._dense(plan, h, layer)
+            h = self._dense(plan, h, layer, rows)
         return plan.affine(h, self.out.weight, self.out.bias)
 
     def layer_weights(self) -> dict[str, nn.Parameter]:
@@ -130,12 +145,13 @@ class ModifiedMLP(Network):
             h = (1 - z) * u + z * v
         return self.out(h)
 
-    def forward_jet(self, plan: JetPlan, x: Tensor, rows: int | None = None) -> Jet:
+    def forward_jet(self, plan: JetPlan, x: Tensor, rows=None) -> Jet:
+        rows = plan.row_counts(x.shape[0], rows)
         x = plan.seed(self.standardize(x), self.standardize.std, rows)
-        u, v = self._dense(plan, x, self.encoder_u), self._dense(plan, x, self.encoder_v)
-        h, v_minus_u = self._dense(plan, x, self.first), plan.sub(v, u)
+        u, v, h = self._encoders(plan, x, [self.encoder_u, self.encoder_v, self.first], rows)
+        v_minus_u = plan.sub(v, u)
         for gate in self.gates:  # H = (1 - Z) U + Z V = U + Z (V - U)
-            h = plan.add(u, plan.product(self._dense(plan, h, gate), v_minus_u))
+            h = plan.add(u, plan.product(self._dense(plan, h, gate, rows), v_minus_u, rows))
         return plan.affine(h, self.out.weight, self.out.bias)
 
     def layer_weights(self) -> dict[str, nn.Parameter]:
@@ -177,12 +193,15 @@ class ReleasedModifiedMLP(ModifiedMLP):
             h = (1 - z) * u + z * v
         return self.out(h)
 
-    def forward_jet(self, plan: JetPlan, x: Tensor, rows: int | None = None) -> Jet:
-        h = x = plan.seed(self.standardize(x), self.standardize.std, rows)
-        u, v = self._dense(plan, x, self.encoder_u), self._dense(plan, x, self.encoder_v)
+    def forward_jet(self, plan: JetPlan, x: Tensor, rows=None) -> Jet:
+        rows = plan.row_counts(x.shape[0], rows)
+        x = plan.seed(self.standardize(x), self.standardize.std, rows)
+        # the first gate reads the input too: one affine map and one activation for U, V and Z_1
+        u, v, z = self._encoders(plan, x, [self.encoder_u, self.encoder_v, self.gates[0]], rows)
         v_minus_u = plan.sub(v, u)
-        for gate in self.gates:
-            h = plan.add(u, plan.product(self._dense(plan, h, gate), v_minus_u))
+        h = plan.add(u, plan.product(z, v_minus_u, rows))
+        for gate in self.gates[1:]:
+            h = plan.add(u, plan.product(self._dense(plan, h, gate, rows), v_minus_u, rows))
         return plan.affine(h, self.out.weight, self.out.bias)
 
     def layer_weights(self) -> dict[str, nn.Parameter]:
