@@ -239,3 +239,25 @@ def test_an_installed_package_adds_problems_by_entry_point(monkeypatch):
         assert make_problem("heat").name == "heat"
     finally:
         PROBLEMS.pop("heat", None)
+
+
+def test_the_plugin_example_of_the_docs_trains(tmp_path):
+    """The Python problem of docs/your-own-pde.md, registered, trains and evaluates (the block is the project's
+    own documentation, run as a module)."""
+    import importlib.util
+    import re
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "your-own-pde.md").read_text()
+    code = re.search(r"```python\n(# mypkg/problems.py\n.*?)```", doc, re.S).group(1)
+    module = tmp_path / "mypkg_problems.py"
+    module.write_text(code)
+    spec = importlib.util.spec_from_file_location("mypkg_problems", module)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    register_problem("advection", mod.Advection)
+    try:
+        trainer = Trainer(RunConfig(problem="advection", steps=5, depth=1, width=8, eval_points=10))
+        records = trainer.step(5)
+        assert trainer.done and 0 < records[-1].rel_l2 < 10
+    finally:
+        del PROBLEMS["advection"]
