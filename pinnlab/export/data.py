@@ -20,7 +20,7 @@ import pandas as pd
 
 from pinncore import ConfigError, RunConfig, make_problem
 from pinncore.records import EvalSnapshot, GradSnapshot, HessianSnapshot
-from pinncore.store import RunStore, atomic_write, metrics_frame
+from pinncore.store import RunStore, metrics_frame
 
 # what a corrupt file raises when numpy, pandas / pyarrow or the record classes read it
 _READ_ERRORS = (OSError, ValueError, KeyError, IndexError, TypeError, EOFError, zipfile.BadZipFile)
@@ -147,10 +147,23 @@ def _existing_parent(path: Path) -> Path:
 
 
 def write_file_atomically(path: Path, data: bytes, field_name: str) -> None:
+    """A temporary file beside ``path``, readable by all (0644: an export is for sharing), then a rename."""
+    tmp = None
     try:
-        atomic_write(path, data)
-    except OSError as exc:
-        raise ConfigError(field_name, f"cannot write '{path}' ({exc.strerror or exc})") from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(f.fileno(), 0o644)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:  # Ctrl-C included: no temporary file is left behind
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ConfigError(field_name, f"cannot write '{path}' ({exc.strerror or exc})") from None
+        raise
 
 
 def publish_dirs(staging: Path, names: Iterable[str], logdir: Path, field_name: str) -> None:
