@@ -33,6 +33,8 @@ class Run:
         self.last_eval = last_eval
         self.locked = False
         self.readonly = False  # Run.view: never writes, even if someone sets ``locked``
+        # Run.open: the stored snapshots that belong to the restored state, by kind ("eval", "grad", "hess")
+        self.snapshots: dict[str, list] = {"eval": [], "grad": [], "hess": []}
         if checkpoint_seconds is not None and (isinstance(checkpoint_seconds, bool) or not isinstance(
                 checkpoint_seconds, (int, float)) or not checkpoint_seconds > 0 or math.isinf(checkpoint_seconds)):
             raise ConfigError("checkpoint_seconds", f"must be a finite number > 0 or None, got {checkpoint_seconds!r}")
@@ -98,10 +100,12 @@ class Run:
             if lock:
                 store.check_writable()
             if restart:
-                metrics, last_eval = [], None
+                metrics, snaps = [], {"eval": [], "grad": [], "hess": []}
             else:
-                metrics, last_eval = cls._restore(store, trainer, lock, steps)
-            run = cls(trainer, store, metrics, last_eval, checkpoint_seconds=checkpoint_seconds)
+                metrics, snaps = cls._restore(store, trainer, lock, steps)
+            run = cls(trainer, store, metrics, snaps["eval"][-1] if snaps["eval"] else None,
+                      checkpoint_seconds=checkpoint_seconds)
+            run.snapshots = snaps
             if lock:  # checked: from here on it writes
                 run.locked = True
                 store.remove_stale_temp()
@@ -130,9 +134,10 @@ class Run:
 
     @classmethod
     def _restore(cls, store: RunStore, trainer: Trainer, resume: bool,
-                 steps: int | None) -> tuple[list[StepRecord], EvalSnapshot | None]:
+                 steps: int | None) -> tuple[list[StepRecord], dict[str, list]]:
         """Load checkpoint, metrics and snapshots into ``trainer`` after checking that they are complete and
-        consistent with each other and with config.json."""
+        consistent with each other and with config.json; the metrics and the snapshots up to ``visible_upto``
+        (by kind)."""
         ck = store.path / "checkpoint.pt"
         hint = " (pinn resume --restart trains it again from step 0, dropping its history)" if resume else ""
         state = store.checkpoint()
@@ -157,15 +162,14 @@ class Run:
         if metrics and (set(metrics[0].losses) != terms or set(metrics[0].lambdas) != terms):
             raise ConfigError(str(mf), f"columns do not match the terms {', '.join(trainer.term_names)}")
         upto = cls.visible_upto(trainer)
-        evals = store.snapshots("eval", upto=upto)
-        for snap in evals:
+        every = {kind: store.snapshots(kind) for kind in ("eval", "grad", "hess")}  # any damaged one is refused
+        snaps = {kind: [x for x in found if x.step <= upto] for kind, found in every.items()}
+        for snap in every["eval"]:
             if snap.prediction.shape != trainer.grid_shape:
                 raise ConfigError(str(store.path / "snapshots" / f"eval_{snap.step:08d}.npz"),
                                   f"prediction {snap.prediction.shape} does not match the grid {trainer.grid_shape}")
-        store.snapshots("grad")
-        store.snapshots("hess")
         store.reference()
-        return metrics, (evals[-1] if evals else None)
+        return metrics, snaps
 
     @staticmethod
     def visible_upto(trainer: Trainer) -> int:

@@ -272,3 +272,12 @@ def test_a_diverged_runs_summary_holds_the_last_good_evaluation(tmp_path):
     assert [e.step for e in RunStore(run.path).snapshots("eval")] == [0, 7]
     run.close()
     assert Run.view(run.path).summary()["rel_l2_step"] == 7
+
+
+def test_open_hands_over_the_snapshots_it_checked(tmp_path):
+    run_dir = tiny_run(tmp_path / "r", hessian_every=5)
+    run = Run.view(run_dir)
+    upto = Run.visible_upto(run.trainer)
+    for kind in ("eval", "grad", "hess"):
+        assert [x.step for x in run.snapshots[kind]] == [x.step for x in RunStore(run_dir).snapshots(kind, upto)]
+    assert [x.step for x in run.snapshots["eval"]] == [0, 5, 10] and run.last_eval.step == 10
