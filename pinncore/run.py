@@ -177,6 +177,27 @@ class Run:
         steps_done, so those are left to it, except for a finished run's final evaluation."""
         return trainer.steps_done if trainer.done else trainer.steps_done - 1
 
+    def claim(self) -> None:
+        """Take the training lock of a run opened without it (``open(lock=False)``), e.g. when a dashboard
+        session that was looking at a run starts training it. ConfigError if another process or session trains
+        it, or if it has changed on disk since it was read (reopen it then); removes stale temp files."""
+        if self.readonly:
+            raise RuntimeError(f"run '{self.path}' was opened for viewing only")
+        if self.locked:
+            return
+        acquire_lock(self.path)
+        try:
+            self.store.check_writable()
+            done = self.store.summary().get("steps_done")
+            if isinstance(done, int) and done != self.trainer.steps_done:
+                raise ConfigError("run", f"'{self.path}' was trained on since it was opened (step {done}, not "
+                                         f"{self.trainer.steps_done}): reopen it")
+            self.store.remove_stale_temp()
+        except BaseException:
+            release_lock(self.path)
+            raise
+        self.locked = True
+
     def close(self) -> None:
         """Release the training lock (the run stays on disk)."""
         if self.locked:

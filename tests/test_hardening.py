@@ -281,3 +281,24 @@ def test_open_hands_over_the_snapshots_it_checked(tmp_path):
     for kind in ("eval", "grad", "hess"):
         assert [x.step for x in run.snapshots[kind]] == [x.step for x in RunStore(run_dir).snapshots(kind, upto)]
     assert [x.step for x in run.snapshots["eval"]] == [0, 5, 10] and run.last_eval.step == 10
+
+
+def test_claim_takes_the_lock_of_a_run_opened_without_it(tmp_path):
+    run_dir = tiny_run(tmp_path / "r")
+    looking = Run.open(run_dir, lock=False)
+    other = Run.open(run_dir)  # someone else trains it meanwhile
+    with pytest.raises(ConfigError, match="already open for training"):
+        looking.claim()
+    other.advance(3)
+    other.save()
+    other.close()
+    with pytest.raises(ConfigError, match="trained on since it was opened"):
+        looking.claim()
+    assert not holds_lock(run_dir)
+    fresh = Run.open(run_dir, lock=False)
+    fresh.claim()
+    assert fresh.locked and holds_lock(run_dir)
+    fresh.advance(1)
+    fresh.close()
+    with pytest.raises(RuntimeError, match="viewing only"):
+        Run.view(run_dir).claim()
