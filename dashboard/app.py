@@ -1,7 +1,9 @@
-"""PINN gradient pathologies, live: ``streamlit run dashboard/app.py``.
+"""PINN gradient pathologies, live: ``streamlit run dashboard/app.py`` (or ``pinn dashboard``).
 
-The page only configures, commands and draws. Training happens in ``RunHandle`` worker threads (no ``st.*``
-there); a fragment redraws the charts from the handles' records every second while anything trains.
+The page only configures, commands and draws. Runs belong to the server's run service (``pinnlab.live``: worker
+processes, one per core), not to this browser session: the session keeps the ids of the runs it shows, so a
+reload or a shared link shows the same live runs. A fragment redraws the charts every second while anything
+trains.
 """
 from __future__ import annotations
 
@@ -13,83 +15,75 @@ import uuid
 from pathlib import Path
 
 import streamlit as st
-import torch
 
 if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard.handles import RunHandle  # noqa: E402
+from dashboard.live import command_runs, run_service, viewer  # noqa: E402
 from dashboard.settings import BY_KEY, SETTINGS, build_configs, parse_query, to_query  # noqa: E402
 from dashboard.views import render_live  # noqa: E402
 from pinncore import PROBLEMS, ConfigError  # noqa: E402
 from pinncore.store import list_runs  # noqa: E402
 
-torch.set_num_threads(1)  # several runs share 2 cores: one intra-op thread each, never oversubscribed
 RUNS_ROOT = Path(os.environ.get("PINN_RUNS_DIR", "runs"))
+MAX_URL_OPEN = 12  # runs a link may open; more are ignored, with one message
 
 st.set_page_config(page_title="PINN gradient pathologies", page_icon=":material/ssid_chart:", layout="wide")
 state = st.session_state
-
-
-def session_alive():
-    """A check the worker threads can call: is this browser session still open? (no st.* calls inside)"""
-    from streamlit import runtime
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    if ctx is None or not runtime.exists():
-        return None  # bare mode (AppTest, benchmarks): nothing to watch
-    session_id, rt = ctx.session_id, runtime.get_instance()
-    return lambda: rt.is_active_session(session_id)
+service = run_service()
 
 
 # -- session state (initialised once per browser session, from the URL) -------------------------------------
 def unique(name: str) -> str:
     n, out = 2, name
-    while out in state.handles:
+    while out in state.runs:
         out, n = f"{name} ({n})", n + 1
     return out
 
 
-def open_run(path: Path) -> RunHandle:
-    """A saved run as a handle of this session (one handle per run directory), added to the shown runs."""
-    mine = [h for h in state.handles.values() if h.run.path.resolve() == path.resolve()]
-    handle = mine[0] if mine else RunHandle.open(path)
-    if not mine:
-        handle.name = unique(handle.label)
-    handle.alive = session_alive()
-    state.handles[handle.name] = handle
-    state.w_shown = [*dict.fromkeys([*state.w_shown, handle.name])]
-    return handle
+def open_run(path: Path) -> str:
+    """A run directory (live on this server, or from disk) added to this session's shown runs; its name."""
+    run = service.open(path)
+    mine = [n for n, rid in state.runs.items() if rid == run.id]
+    name = mine[0] if mine else unique(run.name)
+    state.runs[name] = run.id
+    state.w_shown = [*dict.fromkeys([*state.w_shown, name])]
+    return name
 
 
 def open_from_url(text: str) -> list[str]:
     """The runs listed in ?open=a,b (paths under the runs root); one message per entry that was ignored."""
+    from pinncore.store import resolve_run
+
+    entries = [r.strip() for r in text.split(",") if r.strip()]
     ignored = []
-    for rel in filter(None, (r.strip() for r in text.split(","))):
-        path = RUNS_ROOT / rel
-        if ".." in Path(rel).parts or Path(rel).is_absolute() or not (path / "config.json").is_file():
-            ignored.append(f"Ignored URL parameter 'open={rel}': no run '{rel}' under {RUNS_ROOT}/.")
-            continue
+    for rel in entries[:MAX_URL_OPEN]:
+        shown_rel = rel if len(rel) <= 80 else rel[:77] + "..."
         try:
-            open_run(path)
-        except (ConfigError, OSError, RuntimeError) as exc:
-            ignored.append(f"Ignored URL parameter 'open={rel}': {exc}")
+            open_run(resolve_run(RUNS_ROOT, rel))
+        except (ConfigError, OSError, RuntimeError, ValueError) as exc:
+            why = str(getattr(exc, "reason", None) or exc).splitlines()[0][:200]
+            ignored.append(f"Ignored URL parameter 'open={shown_rel}': {why}")
+    if len(entries) > MAX_URL_OPEN:
+        ignored.append(f"Ignored {len(entries) - MAX_URL_OPEN} more 'open' entries: a link opens at most "
+                       f"{MAX_URL_OPEN} runs.")
     return ignored
 
 
-if "handles" not in state:
+if "runs" not in state:
     query = st.query_params.to_dict()
     values, ignored = parse_query({k: v for k, v in query.items() if k != "open"})
     for key, value in values.items():
         state[f"w_{key}"] = value
-    state.handles = {}          # run name -> RunHandle, this session's runs only
+    state.runs = {}             # run name -> run id (its directory) in the run service
     state.errors = []
-    state.session = uuid.uuid4().hex[:6]
+    state.stamp = uuid.uuid4().hex[:6]
     state.w_shown = []
     state.url_ignored = ignored + open_from_url(query.get("open", ""))
 for s in SETTINGS:  # keep values of widgets not drawn this run (other problems' parameters, ...)
     state[f"w_{s.key}"] = state[f"w_{s.key}"]
+me = viewer()
+service.touch(me)
 
 
 # -- sidebar: the configuration ----------------------------------------------------------------------------
@@ -148,6 +142,7 @@ with st.sidebar:
         widget("hess_every", c1)
         widget("hess_k", c2)
         widget("device")
+        widget("engine")
     with st.expander("Open a saved run"):
         saved = {str(path): summary for path, summary in list_runs(RUNS_ROOT)}  # newest first
         if saved:
@@ -159,8 +154,8 @@ with st.sidebar:
                 path = Path(choice)
                 try:
                     open_run(path)
-                except (ConfigError, OSError, RuntimeError) as exc:
-                    state.errors = [f"could not open {path}: {exc}"]
+                except (ConfigError, OSError, RuntimeError, ValueError) as exc:
+                    state.errors = [f"Could not open {path}: {str(exc).splitlines()[0][:200]}"]
         else:
             st.caption(f"No runs under `{RUNS_ROOT}/` yet.")
 
@@ -168,91 +163,93 @@ values = {s.key: state[f"w_{s.key}"] for s in SETTINGS}
 
 
 # -- commands ------------------------------------------------------------------------------------------------
-def launch(start: bool) -> list[RunHandle]:
-    """Create this setup's runs (M1-M4 or one); st.error and nothing started on invalid input."""
+def launch(start: bool) -> list[str]:
+    """Create this setup's runs (M1-M4 or one) as one group in the run service; one error line on bad input."""
     try:
         configs = build_configs(values)
-        if values["device"].startswith("cuda") and not torch.cuda.is_available():
-            raise ConfigError("device", "'cuda' requested but CUDA is not available on this machine")
+        if values["device"].startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ConfigError("device", "'cuda' requested but CUDA is not available on this machine")
     except ConfigError as exc:
         state.errors = [f"Cannot start: {exc}"]
         return []
-    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{state.session}"
-    alive = session_alive()
-    created = []
-    for cfg in configs:
-        name = unique(cfg.label())
-        slug = re.sub(r"[^A-Za-z0-9+.-]+", "-", name).strip("-")
-        try:
-            handle = RunHandle.create(cfg, RUNS_ROOT / "dashboard" / f"{stamp}-{cfg.problem}-{slug}", name)
-        except (ConfigError, OSError, RuntimeError) as exc:  # e.g. an unwritable PINN_RUNS_DIR
-            state.errors = [f"Cannot start {name}: {exc}"]
-            break
-        handle.alive = alive
-        state.handles[name] = handle
-        created.append(handle)
-    state.w_shown = [h.name for h in created]
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{state.stamp}"
+    names = [unique(c.label()) for c in configs]
+    names = [n if names.count(n) == 1 else f"{n} ({i + 1})" for i, n in enumerate(names)]
+    paths = [RUNS_ROOT / "dashboard" / f"{stamp}-{c.problem}-{re.sub(r'[^A-Za-z0-9+.-]+', '-', n).strip('-')}"
+             for c, n in zip(configs, names)]
+    try:
+        for p in paths:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            if p.exists():
+                raise ConfigError("out", f"'{p}' exists already")
+    except (ConfigError, OSError) as exc:  # e.g. an unwritable PINN_RUNS_DIR
+        state.errors = [f"Cannot start: {str(exc).splitlines()[0][:200]}"]
+        return []
+    runs = service.launch(configs, paths, names, me, start=start)
+    for name, run in zip(names, runs):
+        state.runs[name] = run.id
+    state.w_shown = names
     if start:
-        for h in created:
-            h.start()
-        deadline = time.time() + 1.0  # so that this very redraw has points to show
-        while time.time() < deadline and not all(h.view().steps for h in created):
+        deadline = time.time() + 2.0  # so that this very redraw has points to show
+        while time.time() < deadline and not all(service.view(r.id).steps for r in runs):
             time.sleep(0.02)
-    return created
+    return names
 
 
-def shown() -> list[RunHandle]:
-    return [state.handles[n] for n in state.w_shown if n in state.handles]
+def shown() -> list[str]:
+    return [state.runs[n] for n in state.w_shown if n in state.runs]
 
 
 st.title("PINN gradient pathologies, live")
 st.caption("Why plain physics-informed networks fail on stiff problems, and how learning-rate annealing and the "
            "modified MLP cure it: Wang, Teng & Perdikaris, *SIAM J. Sci. Comput.* 43 (2021). "
-           "Press **Start** to train M1–M4 side by side.")
-for msg in state.url_ignored:
-    st.warning(msg, icon=":material/link_off:")
+           + ("Press **Start** to train M1–M4 side by side." if state.w_mode == "compare"
+              else "Press **Start** to train the run set in the sidebar."))
+if state.url_ignored:
+    with st.container(border=True):
+        for msg in state.url_ignored:
+            st.warning(msg, icon=":material/link_off:")
+        if st.button("Dismiss", key="btn_dismiss_url"):
+            state.url_ignored = []
+            st.rerun()
 
-cols = st.columns([1.2, 1, 1, 0.8, 0.8, 0.8, 1, 1])
-if cols[0].button("Start", icon=":material/play_arrow:", type="primary", key="btn_start", help="create and train this setup's runs"):
+cols = st.columns([1.3, 1.2, 1.35, 0.8, 0.8, 0.9, 1.1, 1.1])
+if cols[0].button("Start", icon=":material/play_arrow:", type="primary", key="btn_start",
+                  help="create and train this setup's runs"):
     launch(start=True)
 if cols[1].button("Pause", icon=":material/pause:", key="btn_pause"):
-    for h in shown():
-        h.pause()
-def command(handles: list[RunHandle], action) -> None:
-    """Apply a command to each run; a run now trained by another session or process says so."""
-    for h in handles:
-        try:
-            action(h)
-        except ConfigError as exc:
-            state.errors = [*state.errors, f"{h.name}: {exc.reason}"]
-
-
+    state.errors += command_runs(service, shown(), "pause", me)
 if cols[2].button("Resume", icon=":material/resume:", key="btn_resume"):
-    command(shown(), RunHandle.resume)
+    state.errors += command_runs(service, shown(), "resume", me)
 for col, n in zip(cols[3:6], (1, 10, 100)):
     if col.button(f"+{n}", key=f"btn_step{n}", help=f"advance the shown (paused) runs by {n} step(s)"):
-        command(shown() or launch(start=False), lambda h: h.step(n))
+        if not shown():
+            launch(start=False)
+        state.errors += command_runs(service, shown(), "step", me, n)
 if cols[6].button("Stop", icon=":material/stop:", key="btn_stop", help="end the shown runs; they stay on disk"):
-    for h in shown():
-        h.stop()
-if cols[7].button("Reset", icon=":material/restart_alt:", key="btn_reset", help="stop every run and clear this page (runs stay on disk)"):
-    for h in state.handles.values():
-        h.stop()
-    state.handles, state.w_shown = {}, []
+    state.errors += command_runs(service, shown(), "stop", me)
+if cols[7].button("Reset", icon=":material/restart_alt:", key="btn_reset",
+                  help="stop your runs and clear this page (runs stay on disk)"):
+    command_runs(service, list(state.runs.values()), "stop", me, quiet=True)
+    state.runs, state.w_shown = {}, []
 
 for msg in state.errors:  # shown once: the next interaction clears them
     st.error(msg)
 state.errors = []
 
-if state.handles:
-    st.multiselect("Runs shown (the buttons act on these)", list(state.handles), key="w_shown")
+if state.runs:
+    st.multiselect("Runs shown (the buttons act on these)", list(state.runs), key="w_shown")
+
 
 def shown_paths() -> str:
     """The shown runs as paths under the runs root, for ?open=..."""
     root, out = RUNS_ROOT.resolve(), []
-    for h in shown():
+    for rid in shown():
         try:
-            out.append(h.run.path.resolve().relative_to(root).as_posix())
+            out.append(Path(rid).resolve().relative_to(root).as_posix())
         except ValueError:
             pass  # outside the runs root: not shareable by link
     return ",".join(out)
@@ -262,7 +259,8 @@ def shown_paths() -> str:
 opened = shown_paths()
 st.query_params.from_dict({**to_query(values), **({"open": opened} if opened else {})})
 
-active = any(h.active for h in shown())
+active = any((v := service.view(rid)) is not None and v.status in ("queued", "starting", "running")
+             for rid in shown())
 st.fragment(render_live, run_every=1.0 if active else None)(active)
 
 with st.expander("What am I looking at?"):

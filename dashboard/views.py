@@ -1,4 +1,4 @@
-"""The live panel: redrawn by ``st.fragment(run_every=1s)`` while runs train, from the handles' records only.
+"""The live panel: redrawn by ``st.fragment(run_every=1s)`` while runs train, from the run service's records.
 
 Only the selected view is drawn on each refresh, so the page costs the training threads as little as possible.
 """
@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import figures
+from dashboard.live import run_service, viewer
 from pinncore import PROBLEMS
 from pinncore.store import metrics_frame
 
@@ -18,7 +19,10 @@ VIEWS = ("Loss & λ", "Gradient histograms", "Error fields", "Stiffness", "Compa
 
 def render_live(was_active: bool) -> None:
     state = st.session_state
-    views = [state.handles[n].view() for n in state.get("w_shown", []) if n in state.handles]
+    service, me = run_service(), viewer()
+    service.touch(me)
+    views = [v for n in state.get("w_shown", []) if n in state.runs
+             and (v := _named(service.view(state.runs[n], me), n)) is not None]
     if not views:
         st.info("No runs yet. **Start** trains M1–M4 (or the single run set in the sidebar) side by side; "
                 "**+1 / +10 / +100** creates them paused and steps through training one click at a time.")
@@ -26,6 +30,7 @@ def render_live(was_active: bool) -> None:
         st.plotly_chart(figures.solution_figure(state.w_problem, params), key="fig_solution")
         return
     _status_line(views)
+    _ownership_note(views)
     view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="w_view", label_visibility="collapsed",
                                 required=True) or VIEWS[0]
     if view == VIEWS[0]:
@@ -40,20 +45,48 @@ def render_live(was_active: bool) -> None:
         _stiffness(views)
     else:
         _compare(views)
-    if was_active and not any(state.handles[v.name].active for v in views):
+    if was_active and not any(v.status in ACTIVE for v in views):
         st.rerun(scope="app")  # everything stopped: redraw the buttons and stop polling
+
+
+ACTIVE = ("queued", "starting", "running")
+ICONS = {"running": ":material/play_circle:", "paused": ":material/pause_circle:", "queued": ":material/schedule:",
+         "starting": ":material/hourglass_top:", "finished": ":material/check_circle:",
+         "stopped": ":material/stop_circle:"}
+
+
+def _named(view, name: str):
+    """The view under this session's name for the run (names are per session)."""
+    import dataclasses
+
+    return None if view is None else dataclasses.replace(view, name=name)
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def _status_line(views) -> None:
     cols = st.columns(min(len(views), 6))
     for col, v in zip(cols * (len(views) // len(cols) + 1), views):
         err = f"{v.evals[-1].rel_l2:.2e} at step {v.evals[-1].step:,}" if v.evals else "–"
-        speed = f" · {v.steps_per_s:.0f} steps/s" if v.steps_per_s else ""
-        icon = {"running": ":material/play_circle:", "paused": ":material/pause_circle:",
-                "finished": ":material/check_circle:", "stopped": ":material/stop_circle:"}.get(v.status,
-                                                                                              ":material/error:")
-        col.metric(f"{icon} {v.name} · {v.status}{speed}", f"step {v.steps_done:,}",
+        status = f"queued, {_ordinal(v.queue_position)} in line" if v.queue_position else v.status
+        speed = f" · {v.steps_per_s:.0f} steps/s" if v.steps_per_s and v.status == "running" else ""
+        engine = f" · {v.engine}" if v.status in ("running", "paused", "starting") and v.engine != "-" else ""
+        icon = ICONS.get(v.status, ":material/error:")
+        col.metric(f"{icon} {v.name} · {status}{speed}{engine}", f"step {v.steps_done:,}",
                    f"error {err}", delta_color="off", delta_arrow="off")
+        if v.message:
+            col.caption(v.message)
+
+
+def _ownership_note(views) -> None:
+    """Runs trained by another browser are watched, not controlled; say so in words, once."""
+    others = [v.name for v in views if not v.mine and v.status in ("queued", "starting", "running", "paused")]
+    if others:
+        st.info(f"Watching {'a run' if len(others) == 1 else 'runs'} owned by another session "
+                f"({', '.join(others)}): the charts follow its training live, but only its owner can pause or "
+                "stop it. **Start** trains your own copy of this setup.", icon=":material/visibility:")
 
 
 def _pick_run(views, key: str):

@@ -8,18 +8,35 @@ from streamlit.testing.v1 import AppTest
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 
 
+def service():
+    from dashboard.live import run_service
+
+    return run_service()  # the page's own: one per process, as on the server
+
+
 @pytest.fixture
 def app(tmp_path, monkeypatch):
     monkeypatch.setenv("PINN_RUNS_DIR", str(tmp_path / "runs"))
     at = AppTest.from_file(APP, default_timeout=60)
     yield at
-    for h in at.session_state["handles"].values() if "handles" in at.session_state else ():
-        h.stop()
-        h.join(10)
+    runs = at.session_state["runs"] if "runs" in at.session_state else {}
+    for rid in runs.values():
+        try:
+            service().command(rid, "stop", at.session_state["viewer"])
+        except Exception:  # noqa: BLE001 -- finished already
+            pass
+
+
+def view(at, name):
+    return service().view(at.session_state["runs"][name])
 
 
 def steps(at) -> dict[str, int]:
-    return {name: h.view().steps_done for name, h in at.session_state["handles"].items()}
+    return {name: view(at, name).steps_done for name in at.session_state["runs"]}
+
+
+def idle(at) -> bool:
+    return all(view(at, n).status not in ("queued", "starting", "running") for n in at.session_state["runs"])
 
 
 def rerun_until(at, pred, timeout=60.0):
@@ -53,11 +70,12 @@ def test_start_produces_records_for_m1_to_m4(app):
     small(app)
     app.button(key="btn_start").click().run()
     assert not app.exception and not app.error
-    assert list(app.session_state["handles"]) == ["M1", "M2", "M3", "M4"]
+    assert list(app.session_state["runs"]) == ["M1", "M2", "M3", "M4"]
     assert rerun_until(app, lambda: min(steps(app).values()) >= 5)
     assert not app.exception
     assert any("step" in m.value for m in app.metric)
-    h = app.session_state["handles"]["M2"].view()
+    assert rerun_until(app, lambda: view(app, "M2").grads and view(app, "M2").steps[-1].lambdas["bc"] != 1.0)
+    h = view(app, "M2")
     assert h.steps and h.evals and h.grads and h.steps[-1].lambdas["bc"] != 1.0
     assert Path(h.path, "config.json").exists()
 
@@ -68,14 +86,12 @@ def test_pause_really_stops_the_step_counter(app):
     app.button(key="btn_start").click().run()
     assert rerun_until(app, lambda: min(steps(app).values()) >= 10)
     app.button(key="btn_pause").click().run()
-    handle = next(iter(app.session_state["handles"].values()))
-    deadline = time.time() + 10
-    while handle.active and time.time() < deadline:
-        time.sleep(0.05)
+    assert rerun_until(app, lambda: view(app, "M1").status == "paused")
+    time.sleep(0.3)
     frozen = steps(app)
     time.sleep(1.0)
     app.run()
-    assert steps(app) == frozen and handle.status == "paused"
+    assert steps(app) == frozen and view(app, "M1").status == "paused"
     app.button(key="btn_resume").click().run()
     assert rerun_until(app, lambda: min(steps(app).values()) > min(frozen.values()))
 
@@ -84,7 +100,8 @@ def test_step_buttons_create_paused_runs_and_advance_exactly(app):
     app.run()
     small(app, w_mode="single")
     app.button(key="btn_step10").click().run()
-    assert rerun_until(app, lambda: steps(app) and not any(h.active for h in app.session_state["handles"].values()))
+    assert rerun_until(app, lambda: list(steps(app).values()) == [10])
+    time.sleep(0.5)
     assert list(steps(app).values()) == [10]
     app.button(key="btn_step1").click().run()
     assert rerun_until(app, lambda: list(steps(app).values()) == [11])
@@ -102,7 +119,7 @@ def test_invalid_input_shows_the_error_and_starts_nothing(app, widget, value, fi
     app.button(key="btn_start").click().run()
     assert not app.exception
     assert len(app.error) == 1 and field in app.error[0].value
-    assert app.session_state["handles"] == {}
+    assert app.session_state["runs"] == {}
 
 
 def test_url_sets_the_setup_and_a_malformed_link_says_what_it_ignored(app):
@@ -121,45 +138,46 @@ def test_every_view_renders_for_every_problem(app, problem):
     app.run()
     small(app, w_mode="single", w_steps=40, w_problem=problem)
     app.button(key="btn_start").click().run()
-    assert rerun_until(app, lambda: app.session_state["handles"]["M1"].status == "finished")
-    for view in ("Gradient histograms", "Error fields", "Stiffness", "Compare & export", "Loss & λ"):
-        app.session_state["w_view"] = view
+    assert rerun_until(app, lambda: view(app, "M1").status == "finished", 120)
+    for shown in ("Gradient histograms", "Error fields", "Stiffness", "Compare & export", "Loss & λ"):
+        app.session_state["w_view"] = shown
         app.run()
-        assert not app.exception, view
+        assert not app.exception, shown
+
+
+def trained(path, config):
+    from pinncore.run import Run
+
+    run = Run.create(config, path)
+    run.advance(config.steps)
+    run.close()
 
 
 def test_a_saved_run_reopens_with_its_records(app, tmp_path):
-    from dashboard.handles import RunHandle
     from pinncore import RunConfig
-    saved = RunHandle.create(RunConfig(steps=8, depth=2, width=8, batch=16, eval_every=4, grad_every=4),
-                             tmp_path / "runs" / "cli-run", "cli-run")
-    saved.step(8)
-    saved.join(30)
+    trained(tmp_path / "runs" / "cli-run", RunConfig(steps=8, depth=2, width=8, batch=16, eval_every=4, grad_every=4))
     app.run()
     app.button(key="btn_open").click().run()
     app.button(key="btn_open").click().run()  # twice: still one handle for the directory
     assert not app.exception
-    assert list(app.session_state["handles"]) == ["M1"]  # named by method, unique within the session
-    view = app.session_state["handles"]["M1"].view()
-    assert view.status == "finished" and view.steps_done == 8 and [e.step for e in view.evals] == [0, 4, 8]
+    assert list(app.session_state["runs"]) == ["M1"]  # named by method, unique within the session
+    v = view(app, "M1")
+    assert v.status == "finished" and v.steps_done == 8 and [e.step for e in v.evals] == [0, 4, 8]
     assert app.query_params["open"] in ("cli-run", ["cli-run"])  # the link reopens the runs shown
 
 
 def test_a_link_reopens_saved_runs_and_names_what_it_ignored(app, tmp_path):
-    from dashboard.handles import RunHandle
     from pinncore import RunConfig
     for name, method in (("a", "M1"), ("b", "M2")):
-        h = RunHandle.create(RunConfig.from_method(method, steps=4, depth=2, width=8, batch=16, eval_every=2),
-                             tmp_path / "runs" / "shared" / name, name)
-        h.step(4)
-        h.join(30)
+        trained(tmp_path / "runs" / "shared" / name,
+                RunConfig.from_method(method, steps=4, depth=2, width=8, batch=16, eval_every=2))
     app.query_params["open"] = "shared/a,shared/b,shared/nope,../etc"
     app.run()
     assert not app.exception
-    assert list(app.session_state["handles"]) == ["M1", "M2"]
-    assert [w.value for w in app.warning] == [
-        f"Ignored URL parameter 'open=shared/nope': no run 'shared/nope' under {tmp_path / 'runs'}/.",
-        f"Ignored URL parameter 'open=../etc': no run '../etc' under {tmp_path / 'runs'}/."]
+    assert list(app.session_state["runs"]) == ["M1", "M2"]
+    warnings = [w.value for w in app.warning]
+    assert len(warnings) == 2 and warnings[0].startswith("Ignored URL parameter 'open=shared/nope': ")
+    assert warnings[1].startswith("Ignored URL parameter 'open=../etc': ")
 
 
 def test_two_sessions_never_see_each_others_runs(app, tmp_path):
@@ -168,6 +186,6 @@ def test_two_sessions_never_see_each_others_runs(app, tmp_path):
     other.run()
     small(app, w_mode="single", w_steps=20)
     app.button(key="btn_start").click().run()
-    assert list(app.session_state["handles"]) == ["M1"]
+    assert list(app.session_state["runs"]) == ["M1"]
     other.run()
-    assert other.session_state["handles"] == {} and "No runs yet" in other.info[0].value
+    assert other.session_state["runs"] == {} and "No runs yet" in other.info[0].value

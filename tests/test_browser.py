@@ -41,7 +41,7 @@ def free_port() -> int:
 @pytest.fixture
 def server(tmp_path):
     port = free_port()
-    env = dict(os.environ, PINN_RUNS_DIR=str(tmp_path / "runs"))
+    env = dict(os.environ, PINN_RUNS_DIR=str(tmp_path / "runs"), PINN_WARM=os.environ.get("PINN_WARM", "0"))
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port",
                              str(port), "--server.headless", "true"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -1,39 +1,33 @@
-"""Dashboard pieces without Streamlit: figure builders, the URL/settings schema, the run handle."""
-import time
-
+"""Dashboard pieces without Streamlit: figure builders and the URL/settings schema (the runs themselves:
+tests/test_live.py)."""
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 
 from dashboard import figures
-from dashboard.handles import RunHandle
 from dashboard.settings import BY_KEY, build_configs, defaults, parse_query, parse_weights, to_query
-from pinncore import ConfigError, EvalSnapshot, GradSnapshot, RunConfig, StepRecord
+from pinncore import ConfigError, EvalSnapshot, GradSnapshot, RunConfig, StepRecord, StiffnessSnapshot
 from pinncore.run import Run
+from pinnlab.live import RunView
 
 SMALL = dict(depth=2, width=8, batch=16, eval_points=12, eval_every=5, grad_every=5)
 
 
+def trained_view(config: RunConfig, path, name: str) -> RunView:
+    """A run trained to its end in this process, as the run service would show it."""
+    run = Run.create(config, path)
+    records = run.advance(config.steps)
+    run.close()
+    of = lambda cls: [r for r in records if isinstance(r, cls)]  # noqa: E731
+    t = run.trainer
+    return RunView(name, config.label(), t.config, t.status, t.steps_done, None, of(StepRecord), of(EvalSnapshot),
+                   of(GradSnapshot), of(StiffnessSnapshot), t.reference_field, path)
+
+
 @pytest.fixture(scope="module")
 def views(tmp_path_factory):
-    out = []
-    for method in ("M1", "M2"):
-        h = RunHandle.create(RunConfig.from_method(method, steps=12, **SMALL),
-                             tmp_path_factory.mktemp("runs") / method, method)
-        h.step(12)
-        deadline = time.time() + 30
-        while h.view().steps_done < 12 and time.time() < deadline:
-            time.sleep(0.05)
-        h.join(5)
-        out.append(h.view())
-    return out
-
-
-def wait_until(pred, timeout=30.0):
-    deadline = time.time() + timeout
-    while not pred() and time.time() < deadline:
-        time.sleep(0.02)
-    return pred()
+    return [trained_view(RunConfig.from_method(m, steps=12, **SMALL), tmp_path_factory.mktemp("runs") / m, m)
+            for m in ("M1", "M2")]
 
 
 # -- figures ------------------------------------------------------------------------------------------------
@@ -66,11 +60,7 @@ def test_field_figure_shows_reference_prediction_and_error(views):
 
 
 def test_field_figure_in_1d_draws_curves(tmp_path):
-    run = Run.create(RunConfig(problem="poisson1d", steps=2, **SMALL), tmp_path / "p")
-    h = RunHandle(run, "p")
-    h.step(2)
-    assert wait_until(lambda: h.status == "finished")
-    fig = figures.field_figure(h.view())
+    fig = figures.field_figure(trained_view(RunConfig(problem="poisson1d", steps=2, **SMALL), tmp_path / "p", "p"))
     assert [t.name for t in fig.data] == ["reference", "prediction", "|error|"]
 
 
@@ -137,76 +127,12 @@ def test_unknown_term_in_weights_names_the_field():
         build_configs(defaults() | {"weights": "ic=3"})  # Helmholtz has no ic term
 
 
-# -- the run handle -----------------------------------------------------------------------------------------
-def test_handle_start_pause_step_stop(tmp_path):
-    h = RunHandle.create(RunConfig(steps=100_000, **SMALL), tmp_path / "r", "r")
-    h.start()
-    assert wait_until(lambda: h.view().steps_done >= 20)
-    h.pause()
-    assert wait_until(lambda: not h.active)
-    time.sleep(0.1)
-    paused_at = h.view().steps_done
-    time.sleep(0.3)
-    assert h.view().steps_done == paused_at and h.status == "paused"
-    h.step(7)
-    assert wait_until(lambda: h.view().steps_done == paused_at + 7)
-    time.sleep(0.2)
-    assert h.view().steps_done == paused_at + 7
-    h.stop()
-    h.join(10)
-    assert h.status == "stopped"
-    reopened = RunHandle.open(tmp_path / "r")  # everything trained is on disk, and it can train on
-    assert reopened.view().steps_done == paused_at + 7 and reopened.status == "paused"
-    assert [s.step for s in reopened.view().grads] == [s.step for s in h.view().grads]
-
-
-def test_handle_reports_divergence(tmp_path):
-    h = RunHandle.create(RunConfig(steps=50, weights={"res": 1e38}, **SMALL), tmp_path / "d", "d")
-    h.start()
-    assert wait_until(lambda: h.status.startswith("diverged"))
-    assert h.view().status.startswith("diverged at step ") and h.view().status == h.run.trainer.status
-
-
 def test_stiffness_figure_plots_each_term_and_the_stability_bound(tmp_path):
-    h = RunHandle.create(RunConfig(steps=6, **(SMALL | {"hessian_every": 3})), tmp_path / "s", "s")
-    h.step(6)
-    assert wait_until(lambda: h.status == "finished")
-    fig = figures.sigma_figure([h.view()])
+    fig = figures.sigma_figure([trained_view(RunConfig(steps=6, **(SMALL | {"hessian_every": 3})), tmp_path / "s",
+                                             "s")])
     assert [t.name for t in fig.data] == ["s · σ_max(∇²(λ_res·L_res))", "s · σ_max(∇²(λ_bc·L_bc))",
                                           "s · σ_max(∇²L), L = Σ λ_t L_t", "2 / lr (GD stability bound)"]
     assert list(fig.data[0].x) == [0, 3] and fig.layout.yaxis.type == "log"
-
-
-def test_a_run_whose_page_is_gone_stops_and_is_saved(tmp_path, monkeypatch):
-    import dashboard.handles as handles
-    monkeypatch.setattr(handles, "ALIVE_EVERY", 0.05)
-    monkeypatch.setattr(handles, "ALIVE_GRACE", 0.2)
-    page_open = {"value": True}
-    h = RunHandle.create(RunConfig(steps=100_000, **SMALL), tmp_path / "g", "g")
-    h.alive = lambda: page_open["value"]
-    h.start()
-    assert wait_until(lambda: h.view().steps_done > 10)
-    page_open["value"] = False
-    assert wait_until(lambda: h.status == "stopped")
-    assert RunHandle.open(tmp_path / "g").view().steps_done == h.view().steps_done
-
-
-def test_a_run_trained_elsewhere_opens_read_only_and_can_be_claimed_later(tmp_path):
-    owner = RunHandle.create(RunConfig(steps=100_000, **SMALL), tmp_path / "o", "o")
-    owner.step(12)
-    assert wait_until(lambda: owner.view().steps_done == 12 and not owner.active)
-    viewer = RunHandle.open(tmp_path / "o")
-    assert viewer.status == "read-only"
-    with pytest.raises(ConfigError, match="already open"):
-        viewer.start()
-    owner.step(8)
-    assert wait_until(lambda: owner.view().steps_done == 20 and not owner.active)
-    owner.stop()
-    owner.join(10)
-    viewer.step(5)  # the owner let go: claimed, reloaded from disk (20 steps), then stepped
-    assert wait_until(lambda: viewer.view().steps_done == 25)
-    assert viewer.status == "paused"
-    viewer.stop()
 
 
 @pytest.mark.parametrize("problem,params", [("helmholtz", {"a2": 2.0}), ("poisson1d", {"C": 8.0})])

@@ -1,0 +1,411 @@
+"""The run service: one per server process, it owns every live run (trained in a small pool of worker
+processes, ``worker.py``) and every run opened from disk, keyed by run directory. Browser sessions hold
+subscriptions (run ids), never the runs themselves, so a reload or a second browser sees the same live run.
+
+Rules (documented in the README, "Live runs and sharing"):
+- **Ownership.** A run belongs to the browser that started (or resumed) it: its *identity*, a value derived from
+  a cookie of that browser, which a link cannot carry. Only the owner may pause, resume, step or stop it; anyone
+  with the link watches it live. When no session of the owner has been seen for ``grace`` seconds (tab closed,
+  connection lost), its live runs are stopped and saved, and whoever opens one next may resume it and owns it.
+- **Lockstep.** The runs started together (a compare group) advance together: a run may not get more than
+  ``CHUNK`` steps ahead of the slowest running member of its group. A run that ends leaves the group.
+- **Admission.** At most ``max_training`` runs train at once on the server and ``per_session`` per owner; a
+  group that does not fit waits in a queue, first come first served, and starts when slots free.
+
+The interface to the workers is a handful of messages (``worker.py``), narrow enough to place the same runs on
+Ray actors later; this module is pure Python and imports no UI library.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import itertools
+import multiprocessing as mp
+import os
+import sys
+import threading
+import time
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from pinncore import ConfigError, EvalSnapshot, GradSnapshot, RunConfig, StepRecord, StiffnessSnapshot
+
+from . import worker as _worker
+
+GRACE = 60.0  # seconds an owner may be gone (a reload, a dropped connection) before its runs stop
+TRAINING = ("starting", "running", "paused")  # states of a run held by a worker
+
+
+class Refused(Exception):
+    """A command the service will not carry out, with the reason in one line."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    identity: str  # the browser (owner key): derived from a cookie, never from the URL
+    session: str   # the browser session (a tab)
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A consistent copy of a run's state and records for one redraw."""
+
+    name: str
+    label: str
+    config: RunConfig
+    status: str              # queued, starting, running, paused, finished, stopped, diverged at step k, error: ...
+    steps_done: int
+    steps_per_s: float | None
+    steps: list = field(repr=False)
+    evals: list = field(repr=False)
+    grads: list = field(repr=False)
+    hess: list = field(repr=False)
+    reference: object = field(repr=False)  # the reference field on the evaluation grid
+    path: Path | None = None
+    engine: str = "-"        # eager, "eager, compiling…", compiled
+    mine: bool = True        # the viewer owns the run (may command it)
+    queue_position: int | None = None  # 1 = next in line
+    message: str = ""        # the last refusal or failure, in words
+
+
+class LiveRun:
+    """The server's mirror of one run: its records as streamed by its worker (or read from disk)."""
+
+    def __init__(self, path: Path, config: RunConfig, name: str, owner: str | None, group: str | None):
+        self.path, self.config, self.name, self.owner, self.group = path, config, name, owner, group
+        self.id = str(path)
+        self.label = config.label()
+        self.status = "queued"
+        self.worker: int | None = None
+        self.steps: list[StepRecord] = []
+        self.evals: list[EvalSnapshot] = []
+        self.grads: list[GradSnapshot] = []
+        self.hess: list[StiffnessSnapshot] = []
+        self.steps_done = 0
+        self.wall = 0.0
+        self.engine = "-"
+        self.message = ""
+        self.allow: int | None = None
+        self.want = "paused"   # what the owner asked for: running or paused
+        self.pending_steps = 0  # steps asked for (+1 / +10 / +100) before the run reached a worker
+        self.previous: str | None = None  # the status of a run from disk before it was queued to train on
+        self.exists = False  # its directory has been created
+        self._reference = None
+        self._rate: collections.deque = collections.deque(maxlen=40)  # (time, steps_done)
+
+    @property
+    def live(self) -> bool:
+        return self.status in TRAINING
+
+    def reference(self):
+        if self._reference is None and self.exists:
+            from pinncore.store import RunStore
+
+            try:
+                ref = RunStore(self.path).reference()
+            except (ConfigError, OSError, ValueError):
+                ref = None
+            self._reference = None if ref is None else ref[1]
+        return self._reference
+
+    def add(self, records, info: dict) -> None:
+        lists = {StepRecord: self.steps, EvalSnapshot: self.evals, GradSnapshot: self.grads,
+                 StiffnessSnapshot: self.hess}
+        for r in records:
+            lists[type(r)].append(r)
+        self.steps_done, self.wall = info["steps_done"], info["wall"]
+        self.engine, self.status = info["engine"], info["status"]
+        if self.status == "paused" and self.want == "running":
+            self.status = "starting"  # created or opened; the start command is on its way
+        self._rate.append((time.monotonic(), self.steps_done))
+
+    def steps_per_s(self) -> float | None:
+        if self.status == "running" and len(self._rate) > 1:
+            (t0, s0), (t1, s1) = self._rate[0], self._rate[-1]
+            if time.monotonic() - t1 < 2.0 and t1 > t0:
+                return (s1 - s0) / (t1 - t0)
+        return self.steps_done / self.wall if self.wall > 0 and self.steps_done else None
+
+
+@contextlib.contextmanager
+def _plain_main():
+    """Start worker processes as from a plain interpreter. A spawned child re-runs the parent's ``__main__``
+    module, and under Streamlit that is the page script (which would start a service of its own)."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+def _cpus() -> int:
+    return os.cpu_count() or 1
+
+
+class RunService:
+    def __init__(self, workers: int | None = None, max_training: int | None = None, per_session: int | None = None,
+                 warm: list[RunConfig] = (), grace: float = GRACE,
+                 is_active: Callable[[str], bool | None] | None = None):
+        """``workers``: training processes (default: one per core); ``max_training``: runs training at once on
+        the server (default 4 per core); ``per_session``: runs one owner may train at once (default 4, one
+        compare); ``warm``: configs whose compiled steps the workers compile once at start (on-disk cache);
+        ``is_active(session)``: True/False if the server knows whether a browser session is open, None if not."""
+        self.n_workers = workers or int(os.environ.get("PINN_WORKERS", 0) or _cpus())
+        self.max_training = max_training or int(os.environ.get("PINN_MAX_RUNS", 0) or 4 * _cpus())
+        self.per_session = per_session or int(os.environ.get("PINN_MAX_RUNS_PER_SESSION", 0) or 4)
+        self.grace, self.is_active = grace, is_active
+        self.runs: dict[str, LiveRun] = {}
+        self.queue: list[list[LiveRun]] = []  # groups waiting for admission, first come first served
+        self.seen: dict[str, tuple[str, float]] = {}  # session -> (identity, last seen)
+        self._lock = threading.RLock()
+        self._ids = itertools.count(1)
+        ctx = mp.get_context("spawn")  # never fork a process that runs threads (Streamlit, torch)
+        self._out = ctx.Queue()
+        self._inboxes = [ctx.Queue() for _ in range(self.n_workers)]
+        warm_dicts = [c.to_dict() for c in warm]
+        self._procs = [ctx.Process(target=_worker.main, args=(i, q, self._out, warm_dicts if i == 0 else None),
+                                   name=f"pinn-worker-{i}", daemon=True) for i, q in enumerate(self._inboxes)]
+        with _plain_main():
+            for p in self._procs:
+                p.start()
+        self._closed = False
+        threading.Thread(target=self._pump, name="run-service-pump", daemon=True).start()
+        threading.Thread(target=self._reaper, name="run-service-reaper", daemon=True).start()
+
+    # -- sessions -------------------------------------------------------------------------------------------
+    def touch(self, viewer: Viewer) -> None:
+        """The viewer's page is there (called on every redraw)."""
+        with self._lock:
+            self.seen[viewer.session] = (viewer.identity, time.monotonic())
+
+    def _owner_present(self, identity: str | None) -> bool:
+        """A session of this browser is open, or was seen less than ``grace`` seconds ago (a reload)."""
+        now = time.monotonic()
+        for session, (ident, last) in list(self.seen.items()):
+            if ident == identity and ((self.is_active and self.is_active(session)) or now - last < self.grace):
+                return True
+        return False
+
+    # -- runs -----------------------------------------------------------------------------------------------
+    def launch(self, configs: list[RunConfig], paths: list[Path], names: list[str], viewer: Viewer,
+               start: bool = True) -> list[LiveRun]:
+        """A group of new runs, owned by the viewer: started now if the limits allow, else queued."""
+        group = f"g{next(self._ids)}"
+        runs = [LiveRun(Path(p).resolve(), c, n, viewer.identity, group) for c, p, n in zip(configs, paths, names)]
+        with self._lock:
+            for r in runs:
+                r.want = "running" if start else "paused"
+                self.runs[r.id] = r
+            self.seen.setdefault(viewer.session, (viewer.identity, time.monotonic()))
+            self.queue.append(runs)
+            self._admit()
+        return runs
+
+    def get(self, run_id: str) -> LiveRun | None:
+        with self._lock:
+            return self.runs.get(run_id)
+
+    def open(self, path: Path) -> LiveRun:
+        """The run of this directory: the live one if there is one, else it is read from disk (without writing
+        a byte; ConfigError if it cannot be read)."""
+        path = Path(path).resolve()
+        with self._lock:
+            run = self.runs.get(str(path))
+            if run is not None and (run.live or run.status == "queued"):
+                return run
+        from pinncore.run import Run
+
+        disk = Run.view(path)  # reads only
+        t = disk.trainer
+        run = LiveRun(path, t.config, t.config.label(), None, None)
+        run.exists = True
+        upto = Run.visible_upto(t)
+        run.steps = list(disk.metrics)
+        run.evals, run.grads, run.hess = (disk.store.snapshots(k, upto) for k in ("eval", "grad", "hess"))
+        run.steps_done, run.wall = t.steps_done, t.wall
+        run.status = t.status if t.status != "running" else "stopped"
+        with self._lock:
+            self.runs[run.id] = run
+        return run
+
+    def command(self, run_id: str, action: str, viewer: Viewer, n: int = 0) -> None:
+        """start | pause | resume | step | stop; Refused (one line) when the viewer may not or it cannot act."""
+        with self._lock:
+            run = self.runs.get(run_id)
+            if run is None:
+                raise Refused("no such run")
+            if run.live or run.status == "queued":
+                if run.owner != viewer.identity:
+                    if self._owner_present(run.owner):
+                        raise Refused(f"{run.name}: watching a run owned by another session; it cannot be "
+                                      "controlled from here (Start your own copy)")
+                    run.owner = viewer.identity  # its owner is gone: taken over
+                self._live_command(run, action, n)
+            else:
+                self._disk_command(run, action, viewer, n)
+
+    def _live_command(self, run: LiveRun, action: str, n: int) -> None:
+        if run.status == "queued":
+            if action == "stop":
+                self.queue = [[r for r in g if r is not run] for g in self.queue]
+                self.queue = [g for g in self.queue if g]
+                run.status = "stopped"
+                return
+            run.want = "running" if action in ("start", "resume") else "paused"
+            return
+        if action in ("start", "resume"):
+            run.want = run.status = "running"
+            self._send(run, "start")
+            self._lockstep(run.group)
+        elif action == "pause":
+            run.want = "paused"
+            self._send(run, "pause")
+        elif action == "step":
+            if run.status == "running":
+                raise Refused(f"{run.name}: training; pause it first to step it")
+            self._send(run, "step", int(n))
+        elif action == "stop":
+            self._send(run, "stop")
+
+    def _disk_command(self, run: LiveRun, action: str, viewer: Viewer, n: int) -> None:
+        if run.status == "finished" or run.status.startswith("diverged"):
+            raise Refused(f"{run.name}: {run.status}; nothing left to train (Start a new run)")
+        if run.status.startswith("error"):
+            raise Refused(f"{run.name}: {run.status}")
+        if action == "stop":
+            raise Refused(f"{run.name}: not training")
+        run.owner, run.group, run.previous = viewer.identity, f"g{next(self._ids)}", run.status
+        run.want = "running" if action in ("start", "resume") else "paused"
+        run.pending_steps = int(n) if action == "step" else 0
+        run.status = "queued"
+        self.queue.append([run])
+        self._admit()
+
+    def view(self, run_id: str, viewer: Viewer | None = None) -> RunView | None:
+        with self._lock:
+            r = self.runs.get(run_id)
+            if r is None:
+                return None
+            position = next((i + 1 for i, g in enumerate(self.queue) if r in g), None)
+            return RunView(r.name, r.label, r.config, r.status, r.steps_done, r.steps_per_s(), list(r.steps),
+                           list(r.evals), list(r.grads), list(r.hess), r.reference(), r.path, r.engine,
+                           viewer is None or r.owner in (None, viewer.identity), position, r.message)
+
+    # -- admission, dispatch, lockstep ------------------------------------------------------------------------
+    def _training(self, owner: str | None = None) -> int:
+        return sum(r.live for r in self.runs.values() if owner is None or r.owner == owner)
+
+    def _admit(self) -> None:
+        """Start the waiting groups that fit, in order; a group larger than a limit starts alone. The server's
+        limit keeps the order (nobody overtakes); an owner at its own limit lets the next owners pass."""
+        for group in list(self.queue):
+            owner, total, own = group[0].owner, self._training(), self._training(group[0].owner)
+            if total and total + len(group) > self.max_training:
+                return
+            if own and own + len(group) > self.per_session:
+                continue
+            self.queue.remove(group)
+            for r in group:
+                self._dispatch(r)
+            self._lockstep(group[0].group)
+
+    def _dispatch(self, run: LiveRun) -> None:
+        from ..sweep.execute import cost
+        from ..sweep.plan import Task
+
+        load = [0.0] * self.n_workers
+        for r in self.runs.values():
+            if r.live and r.worker is not None:
+                load[r.worker] += cost(Task(r.config, r.path, "new", r.steps_done))
+        run.worker = min(range(self.n_workers), key=lambda i: load[i])
+        if run.exists:
+            self._send(run, "open", str(run.path))
+        else:
+            self._send(run, "create", run.config.to_dict(), str(run.path))
+            run.exists = True
+        run.status, run.message = "starting", ""
+        if run.want == "running":
+            self._send(run, "start")
+        elif run.pending_steps:
+            self._send(run, "step", run.pending_steps)
+            run.pending_steps = 0
+
+    def _lockstep(self, group: str | None) -> None:
+        """Let every running member of the group go up to CHUNK steps past the slowest one."""
+        members = [r for r in self.runs.values() if r.group == group and r.live]
+        going = [r for r in members if r.want == "running"]
+        if not going:
+            return
+        frontier = min(r.steps_done for r in going)
+        for r in going:
+            allow = frontier + _worker.CHUNK
+            if r.allow != allow:
+                r.allow = allow
+                self._send(r, "allow", allow)
+
+    def _send(self, run: LiveRun, command: str, *args) -> None:
+        if run.worker is not None:
+            self._inboxes[run.worker].put((command, run.id, *args))
+
+    # -- threads --------------------------------------------------------------------------------------------
+    def _pump(self) -> None:
+        import queue as _q
+
+        while not self._closed:
+            try:
+                kind, run_id, *rest = self._out.get(timeout=0.5)
+            except (_q.Empty, EOFError, OSError):
+                continue
+            with self._lock:
+                run = self.runs.get(run_id)
+                if run is None:
+                    continue
+                if kind == "records":
+                    run.add(*rest)
+                elif kind == "refused":  # could not be created or opened (in use elsewhere, unwritable...)
+                    run.worker, run.allow, run.message = None, None, rest[0]
+                    run.status = run.previous if run.exists and run.previous else f"error: {rest[0]}"
+                    self._admit()
+                elif kind == "ended":
+                    (info,) = rest
+                    run.add([], info)
+                    run.worker, run.allow = None, None
+                    if info["status"].startswith("error"):
+                        run.message = info["status"]
+                    self._admit()
+                self._lockstep(run.group)
+
+    def _reaper(self) -> None:
+        while not self._closed:
+            time.sleep(2.0)
+            with self._lock:
+                owners = {r.owner for r in self.runs.values() if r.live or r.status == "queued"}
+                gone = {o for o in owners if not self._owner_present(o)}
+                for r in list(self.runs.values()):
+                    if r.owner in gone and (r.live or r.status == "queued"):
+                        self._live_command(r, "stop", 0)
+                now = time.monotonic()
+                self.seen = {s: v for s, v in self.seen.items() if now - v[1] < 10 * self.grace}
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop and save every live run, then end the workers."""
+        if self._closed:
+            return
+        with self._lock:
+            for r in self.runs.values():
+                if r.live:
+                    self._send(r, "stop")
+            self.queue = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(r.live for r in self.runs.values()):
+            time.sleep(0.05)
+        self._closed = True
+        for q in self._inboxes:
+            q.put(("shutdown", None))
+        for p in self._procs:
+            p.join(max(0.1, deadline - time.monotonic()))
+            if p.is_alive():
+                p.terminate()

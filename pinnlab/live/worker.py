@@ -1,0 +1,215 @@
+"""A training worker process of the run service: it owns some runs (trainer + run directory, locked) and steps
+them in turn, one chunk each, streaming the records back to the server.
+
+Messages in (a ``multiprocessing`` queue per worker), each a tuple ``(command, run_id, *args)``:
+``create`` (config dict, path), ``open`` (path), ``start``, ``pause``, ``step`` (n), ``stop``, ``allow`` (the
+highest step the run may reach now: the lockstep of a compare group; None for no limit) and ``shutdown``.
+Messages out (one queue shared by all workers): ``("records", run_id, records, info)`` after each chunk,
+``("ended", run_id, info)`` when a run finished, diverged, stopped or failed (it is saved and unlocked then),
+``("warm", None, seconds)`` when the compile cache has been warmed.
+
+The engine: a run whose config asks for ``compile`` starts on the eager step at once, while a thread of this
+worker compiles a twin trainer of the same config on throwaway steps; when it is ready, the twin takes over
+the run's exact state (model, Adam, weights, sampler) and trains on compiled. Eager and compiled steps agree
+to float round-off, not bit for bit, so the trajectory of such a run is that of eager training up to the
+switch step and of compiled training after it; the checkpoint format is the same, and ``pinn resume`` of the
+run continues it on whatever engine its config says.
+"""
+from __future__ import annotations
+
+import dataclasses
+import queue
+import threading
+import time
+import traceback
+from typing import Any
+
+CHUNK = 20          # steps per turn: the lockstep tolerance and how fast commands act
+SAVE_EVERY_S = 30.0  # a live run is checkpointed at least this often (and every checkpoint_every steps)
+
+
+class Slot:
+    """One run in this worker: its state and the engine switch."""
+
+    def __init__(self, run, compile_: bool, compiler: "Compiler"):
+        self.run = run
+        self.state = "paused"
+        self.pending = 0
+        self.allow: int | None = None
+        self.engine = "eager"
+        self.switch_step: int | None = None
+        self.saved_at = time.monotonic()
+        self.twin: Any = None
+        if compile_:
+            self._go_eager()
+            self.engine = "eager, compiling…"
+            compiler.submit(self)
+
+    def _go_eager(self) -> None:
+        from pinncore import Trainer
+
+        t = self.run.trainer
+        eager = Trainer(dataclasses.replace(t.config, compile=False))
+        eager.load_state_dict(t.state_dict())
+        eager.status = t.status
+        self.run.trainer = eager
+
+    def maybe_switch(self) -> None:
+        twin, self.twin = self.twin, None
+        if twin is None:
+            return
+        if twin == "failed":
+            self.engine = "eager (compilation unavailable)"
+            return
+        t = self.run.trainer
+        twin.load_state_dict(t.state_dict())
+        twin.status = t.status
+        self.run.trainer = twin
+        self.engine, self.switch_step = "compiled", t.steps_done
+
+    def chunk(self) -> int:
+        """Steps to take on this turn (0: nothing to do now)."""
+        t = self.run.trainer
+        if t.done:
+            return 0
+        n = CHUNK if self.state == "running" else (min(self.pending, CHUNK) if self.state == "paused" else 0)
+        if self.state == "running" and self.allow is not None:
+            n = min(n, self.allow - t.steps_done)
+        return max(n, 0)
+
+    def info(self) -> dict:
+        t = self.run.trainer
+        return {"status": t.status if t.done else self.state, "steps_done": t.steps_done, "wall": t.wall,
+                "engine": self.engine, "switch_step": self.switch_step}
+
+
+class Compiler:
+    """Compiles twins one at a time in a background thread of the worker (compiling holds the GIL a lot; one
+    at a time leaves the training loop its share)."""
+
+    def __init__(self):
+        self.todo: "queue.Queue[Slot | dict]" = queue.Queue()
+        threading.Thread(target=self._loop, name="compiler", daemon=True).start()
+
+    def submit(self, item) -> None:
+        self.todo.put(item)
+
+    def _loop(self) -> None:
+        from pinncore import RunConfig, Trainer
+
+        while True:
+            item = self.todo.get()
+            slot = item if isinstance(item, Slot) else None
+            config = slot.run.trainer.config if slot else RunConfig.from_dict(item)
+            try:
+                twin = Trainer(dataclasses.replace(config, compile=True))
+                twin.step(12)  # both graphs: an update / snapshot step (0) and a plain one (1)
+                fused = getattr(twin, "_fused", None)
+                failed = fused is None or fused.failed
+            except Exception:  # noqa: BLE001 -- the run trains on eager
+                failed, twin = True, None
+            if slot is not None:
+                slot.twin = "failed" if failed else twin
+
+
+def main(index: int, inbox, outbox, warm: list[dict] | None = None) -> None:
+    """The worker's loop (the target of its process)."""
+    import torch
+
+    torch.set_num_threads(1)
+    compiler = Compiler()
+    for config in warm or ():
+        compiler.submit(config)
+    slots: dict[str, Slot] = {}
+    while True:
+        busy = any(s.chunk() for s in slots.values())
+        if not _drain(inbox, outbox, slots, compiler, block=not busy):
+            break
+        for run_id, slot in list(slots.items()):
+            slot.maybe_switch()
+            n = slot.chunk()
+            if n:
+                _advance(run_id, slot, n, outbox, slots)
+    for run_id, slot in list(slots.items()):
+        _end(run_id, slot, outbox, slots, "stopped")
+
+
+def _drain(inbox, outbox, slots: dict, compiler: Compiler, block: bool) -> bool:
+    """Apply every waiting command (waiting up to 50 ms for one when nothing trains); False on shutdown."""
+    while True:
+        try:
+            msg = inbox.get(timeout=0.05) if block else inbox.get_nowait()
+        except queue.Empty:
+            return True
+        block = False
+        command, run_id, *args = msg
+        if command == "shutdown":
+            return False
+        try:
+            _apply(command, run_id, args, outbox, slots, compiler)
+        except Exception as exc:  # noqa: BLE001 -- one bad run never takes the worker down
+            reason = str(getattr(exc, "reason", "") and exc) or f"{type(exc).__name__}: {exc}"
+            outbox.put(("refused", run_id, reason.splitlines()[0][:300] if reason else type(exc).__name__))
+            slots.pop(run_id, None)
+
+
+def _apply(command: str, run_id: str, args: list, outbox, slots: dict, compiler: Compiler) -> None:
+    from pinncore import RunConfig
+    from pinncore.run import Run
+
+    if command in ("create", "open"):
+        if command == "create":
+            config = RunConfig.from_dict(args[0])
+            run = Run.create(config, args[1])
+        else:
+            run = Run.open(args[0])
+        slot = slots[run_id] = Slot(run, run.trainer.config.compile, compiler)
+        outbox.put(("records", run_id, [], slot.info()))
+        return
+    slot = slots.get(run_id)
+    if slot is None:
+        return
+    if command == "start":
+        slot.state = "running"
+    elif command == "pause":
+        slot.state, slot.pending = "paused", 0
+        slot.run.save()
+        outbox.put(("records", run_id, [], slot.info()))
+    elif command == "step":
+        slot.pending += int(args[0])
+    elif command == "allow":
+        slot.allow = args[0]
+    elif command == "stop":
+        _end(run_id, slot, outbox, slots, "stopped")
+
+
+def _advance(run_id: str, slot: Slot, n: int, outbox, slots: dict) -> None:
+    try:
+        records = slot.run.advance(n)
+    except Exception as exc:  # noqa: BLE001 -- a bug or a device error: this run ends, saved, the rest goes on
+        traceback.print_exc()
+        _end(run_id, slot, outbox, slots, f"error: {type(exc).__name__}: {str(exc)[:200]}")
+        return
+    if slot.state == "paused":
+        slot.pending = max(0, slot.pending - n)
+    if time.monotonic() - slot.saved_at > SAVE_EVERY_S:
+        slot.run.save()
+        slot.saved_at = time.monotonic()
+    outbox.put(("records", run_id, records, slot.info()))
+    t = slot.run.trainer
+    if t.done:
+        _end(run_id, slot, outbox, slots, t.status)
+
+
+def _end(run_id: str, slot: Slot, outbox, slots: dict, status: str) -> None:
+    t = slot.run.trainer
+    if not t.done and not status.startswith("error"):
+        t.status = "stopped"
+    try:
+        slot.run.save()
+    finally:
+        slot.run.close()
+        slots.pop(run_id, None)
+        info = slot.info()
+        info["status"] = status
+        outbox.put(("ended", run_id, info))
