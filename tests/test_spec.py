@@ -69,7 +69,7 @@ def trajectory(config: RunConfig, steps: int) -> tuple[list[dict], list[torch.Te
 def same_trajectory(builtin: str, steps: int, rtol: float, spec_kw: dict | None = None, **kw) -> None:
     spec = text_of(builtin)
     name = problem_class(spec).name
-    base = dict(dtype="float64", steps=steps, eval_every=0, grad_every=0, batch=32, depth=2, width=20, **kw)
+    base = {**dict(dtype="float64", steps=steps, eval_every=0, grad_every=0, batch=32, depth=2, width=20), **kw}
     a_logs, a_params = trajectory(RunConfig(problem=name, spec=spec, **base, **(spec_kw or {})), steps)
     b_logs, b_params = trajectory(RunConfig(problem=builtin, **base), steps)
     assert len(a_logs) == 2 * steps
@@ -89,7 +89,7 @@ def test_builtin_as_spec_trains_the_same_100_steps(name):
 def test_builtin_as_spec_trains_the_same_compiled():
     """The spec's compiled step against the built-in's eager one (compile is slow on 2 cores: one small problem,
     one graph; tests/test_compile.py checks that compiled and eager built-ins agree)."""
-    same_trajectory("poisson1d", 10, 1e-9, spec_kw=dict(compile=True))
+    same_trajectory("poisson1d", 8, 1e-9, spec_kw=dict(compile=True), depth=1, width=8, batch=16)
 
 
 def fd(f, x: np.ndarray, i: int, h: float = 1e-4) -> np.ndarray:
@@ -261,3 +261,13 @@ def test_the_plugin_example_of_the_docs_trains(tmp_path):
         assert trainer.done and 0 < records[-1].rel_l2 < 10
     finally:
         del PROBLEMS["advection"]
+
+
+def test_a_spec_problem_has_every_diagnostic():
+    """Gradient snapshots (histograms), Hessian eigenvalues and evaluation snapshots, on the cavity spec (two
+    outputs, definitions, third derivatives, a face-wise residual)."""
+    text = text_of("cavity")
+    config = RunConfig.from_method("M2", problem="cavity-spec", spec=text, steps=2, depth=1, width=8, batch=8,
+                                   grad_every=2, hessian_every=2, eval_every=2, eval_points=8)
+    kinds = {type(r).__name__ for r in Trainer(config).step(2)}
+    assert {"GradSnapshot", "HessianSnapshot", "EvalSnapshot", "StepRecord"} <= kinds

@@ -83,6 +83,8 @@ CASES = [  # (spec text, field path in the message, line or None, words of the m
      "must have 1 to 3 inputs, got 5"),
     (spec(bc="ic").replace('name = "res"', 'name = "pde"'), "terms", 9, "one term must be named 'res'"),
     (spec(res="exp(exp(exp(exp(u + 2)))) + u_xx"), "terms[0].residual", RES_LINE, "is not finite"),
+    (spec(extra='[define]\nw = "' + "*".join(f"sin({k}*u)" for k in range(1, 11)) + '"', res="w_xyy"),
+     "terms[0].residual", RES_LINE + 1, "more than 3000: write a simpler expression"),  # sympy kept bounded
 ]
 
 

@@ -50,11 +50,10 @@ class Compiled:
         return cols[0] if len(cols) == 1 else torch.cat(cols, dim=1)
 
 
-def compile_exprs(sym: Symbols, exprs: list[Expression], network: bool = True,
-                  substitute_exact: bool = False) -> Compiled:
+def compile_exprs(sym: Symbols, exprs: list[Expression], network: bool = True, exact: bool = False) -> Compiled:
     forms, reads = [], {}
     for e in exprs:
-        ex = sym.derive(e, substitute_exact=substitute_exact)
+        ex = sym.derive(e, exact=exact)
         ex, r = sym.network_form(ex, e)
         if network and not r:
             sym.fail(e, "does not depend on the network's outputs (nothing to train)")
@@ -101,7 +100,7 @@ def build(spec: Spec, values: dict[str, float]) -> Built:
     exact = reference = None
     if spec.solution:
         exact = compile_exprs(sym, [e for _, e in spec.solution], network=False)
-        reference = compile_exprs(sym, [spec.quantity], network=False, substitute_exact=True)
+        reference = compile_exprs(sym, [spec.quantity], network=False, exact=True)
     return Built(tuple(terms), quantity, exact, reference)
 
 

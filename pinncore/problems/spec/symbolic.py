@@ -21,6 +21,8 @@ from .expr import to_sympy
 from .locate import locate
 from .schema import MAX_ORDER, Expression, Spec, SpecError, split_name
 
+MAX_DERIVED = 3000  # nodes of one derived expression
+
 
 class Symbols:
     """The sympy objects of one spec at fixed parameter values (exact rationals)."""
@@ -30,15 +32,41 @@ class Symbols:
         self.x = tuple(sympy.Symbol(n, real=True) for n in spec.inputs)
         self.values = {k: sympy.Rational(repr(float(v))) for k, v in values.items()}
         self.funcs = {o: sympy.Function(o, real=True)(*self.x) for o in spec.outputs}
-        self.exact = {o: self.derive(e, allow_network=False) for o, e in spec.solution}
+        self.exact = {o: self.derive(e) for o, e in spec.solution}
         self.defs: dict[str, sympy.Expr] = {}
+        self._exact_defs: dict[str, sympy.Expr] | None = None
+        self._diffs: dict[tuple, sympy.Expr] = {}
         for k, e in spec.defines:
             self.defs[k] = self.derive(e)
 
     def fail(self, e: Expression, message: str):
         raise SpecError(e.path, message, locate(self.spec.text, e.path))
 
-    def derive(self, e: Expression, allow_network: bool = True, substitute_exact: bool = False) -> sympy.Expr:
+    def exact_defs(self) -> dict[str, sympy.Expr]:
+        """The definitions with the closed-form solution in place of the network (for the reference)."""
+        if self._exact_defs is None:
+            self._exact_defs = {}
+            for k, e in self.spec.defines:
+                self._exact_defs[k] = self.derive(e, exact=True)
+        return self._exact_defs
+
+    def diff(self, key: tuple, target: sympy.Expr, suffix: str, e: Expression) -> sympy.Expr:
+        """d^suffix target, one order at a time, refused once it grows past MAX_DERIVED nodes (a product of many
+        factors differentiated three times has thousands of terms: hostile input must not keep sympy busy)."""
+        for n in range(1, len(suffix) + 1):
+            done = self._diffs.get((key, suffix[:n]))
+            if done is None:
+                done = sympy.diff(target, self.x[self.spec.inputs.index(suffix[n - 1])])
+                size = sum(1 for _ in sympy.preorder_traversal(done))
+                if size > MAX_DERIVED:
+                    self.fail(e, f"the derivative {key[1]}_{suffix[:n]} has {size} terms and operators, more than "
+                                 f"{MAX_DERIVED}: write a simpler expression")
+                self._diffs[(key, suffix[:n])] = done
+            target = done
+        return target
+
+    def derive(self, e: Expression, exact: bool = False) -> sympy.Expr:
+        """The sympy expression of ``e``; ``exact``: with the closed form in place of every network output."""
         def resolve(name: str):
             if name in self.values:
                 return self.values[name]
@@ -46,19 +74,19 @@ class Symbols:
                 return self.x[self.spec.inputs.index(name)]
             base, suffix = (name, "") if "_" not in name else split_name(name, self.spec)
             if base == "exact":
-                target = self.exact[self.spec.outputs[0]]
+                key, target = ("exact", base), self.exact[self.spec.outputs[0]]
             elif base in self.defs:
-                target = self.defs[base]
+                key, target = (exact, base), (self.exact_defs() if exact else self.defs)[base]
             else:
-                target = self.exact[base] if substitute_exact else self.funcs[base]
-            return sympy.diff(target, *(self.x[self.spec.inputs.index(c)] for c in suffix)) if suffix else target
+                key, target = (exact, base), (self.exact if exact else self.funcs)[base]
+            return self.diff(key, target, suffix, e) if suffix else target
 
         try:
             out = to_sympy(e.tree, resolve)
+        except SpecError:
+            raise
         except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:
             self.fail(e, f"cannot be formed ({type(exc).__name__})")
-        if substitute_exact and self.exact:
-            out = out.subs({f: self.exact[o] for o, f in self.funcs.items()}).doit()
         if out.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
             self.fail(e, "is infinite or undefined (a division by zero?)")
         return out
