@@ -82,6 +82,7 @@ CASES = [  # (spec text, field path in the message, line or None, words of the m
     (spec().replace('[inputs]', '[inputs]\nz = [0, 1]\nw = [0, 1]\nv = [0, 1]'), "inputs", 3,
      "must have 1 to 3 inputs, got 5"),
     (spec(bc="ic").replace('name = "res"', 'name = "pde"'), "terms", 9, "one term must be named 'res'"),
+    (spec().replace("a = {", "terms = {"), "params.terms", 7, "'terms' is reserved"),
     (spec(res="exp(exp(exp(exp(u + 2)))) + u_xx"), "terms[0].residual", RES_LINE, "is not finite"),
     (spec(extra='[define]\nw = "' + "*".join(f"sin({k}*u)" for k in range(1, 11)) + '"', res="w_xyy"),
      "terms[0].residual", RES_LINE + 1, "more than 3000: write a simpler expression"),  # sympy kept bounded

@@ -154,6 +154,10 @@ def _build_cached(text: str, values: tuple) -> Built:
 def problem_class(text: str) -> type[SpecProblem]:
     """The ``Problem`` subclass of a spec text (checked; SpecError on the first problem)."""
     spec = read_cached(text)
+    for p in spec.params:  # a problem instance carries its parameters as attributes
+        if hasattr(SpecProblem, p.name):
+            raise SpecError(f"params.{p.name}", f"'{p.name}' is reserved (an attribute of every problem)",
+                            locate(text, f"params.{p.name}"))
     if spec.reference is None and not spec.solution:
         raise SpecError("evaluate.reference", "a spec needs a solution or a reference field to evaluate against")
     attrs = dict(spec=spec, name=spec.name, title=spec.title, inputs=spec.inputs, outputs=spec.outputs,

@@ -136,11 +136,8 @@ class _Reader:
         self.string(value, path, expr.MAX_CHARS)
         try:
             return Expression(value, expr.parse(value), path)
-        except ExprErrorType as exc:
+        except expr.ExprError as exc:
             self.fail(path, exc.message, exc.column)
-
-
-ExprErrorType = expr.ExprError
 
 
 def _kind(value) -> str:
