@@ -67,6 +67,10 @@ def _ordinal(n: int) -> str:
 
 
 def _status_line(views) -> None:
+    import time
+
+    st.caption(f"live · redrawn {time.strftime('%H:%M:%S')}", help="the charts redraw every second while a "
+               "shown run trains or waits in the queue")
     cols = st.columns(min(len(views), 6))
     for col, v in zip(cols * (len(views) // len(cols) + 1), views):
         err = f"{v.evals[-1].rel_l2:.2e} at step {v.evals[-1].step:,}" if v.evals else "–"

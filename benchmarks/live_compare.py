@@ -1,0 +1,130 @@
+"""The dashboard's default compare, timed in a real browser: from the click on Start to the last run finished.
+
+    python benchmarks/live_compare.py [--steps 10000] [--repo DIR] [--samples-out FILE]
+
+Starts ``streamlit run dashboard/app.py`` of the checkout ``--repo`` (default: this one; pass an older checkout
+to measure the same thing before a change) on a free localhost port, opens it in headless Chromium (Debian's,
+/usr/bin/chromium), and warms the server up with one short compare (200 steps: worker processes started,
+compiled steps in the on-disk cache). Then it loads the page with the default setup and ``steps`` steps per run
+(M1-M4 on Helmholtz, compare mode), clicks Start and reads the four run cards (status and "step N") twice a
+second until every run says finished. It prints the wall time, the time to the first drawn loss points, and the
+largest difference between the step counts of the runs still training at any sample.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CARDS = """() => Array.from(document.querySelectorAll("[data-testid='stMetric']")).map(m => [
+  (m.querySelector("[data-testid='stMetricLabel']") || {}).innerText || '',
+  (m.querySelector("[data-testid='stMetricValue']") || {}).innerText || ''])"""
+HAS_POINTS = """() => { const gd = document.querySelector('.st-key-fig_loss .js-plotly-plot');
+  return !!gd && Array.from(gd.querySelectorAll('.scatterlayer .js-line'))
+    .some(p => (p.getAttribute('d') || '').split(/[MLHV]/).length > 2); }"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(repo: Path, runs: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = dict(os.environ, PINN_RUNS_DIR=str(runs))
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port",
+                             str(port), "--server.headless", "true", "--server.address", "127.0.0.1"],
+                            cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+            return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("streamlit did not come up")
+
+
+def cards(page) -> list[tuple[str, str, int]]:
+    """(name, status text, steps) of each run card."""
+    out = []
+    for label, value in page.evaluate(CARDS):
+        m = re.search(r"step ([\d,]+)", value)
+        if m:
+            name = label.split("·")[0].split()[-1]
+            out.append((name, label, int(m.group(1).replace(",", ""))))
+    return out
+
+
+def compare(page, url: str, steps: int, timeout: float) -> dict:
+    page.goto(f"{url}/?steps={steps}")
+    start = page.locator(".st-key-btn_start button").first
+    start.wait_for(state="visible", timeout=120_000)
+    page.wait_for_timeout(1500)
+    t0 = time.time()
+    start.click()
+    first, worst, samples = None, 0, []
+    while time.time() - t0 < timeout:
+        if first is None and page.evaluate(HAS_POINTS):
+            first = time.time() - t0
+        now = cards(page)
+        running = [n for _, label, n in now if "running" in label]
+        if len(running) > 1:
+            worst = max(worst, max(running) - min(running))
+        samples.append([round(time.time() - t0, 2), [(name, n) for name, _, n in now]])
+        if len(now) >= 4 and all("finished" in label for _, label, _ in now):
+            return {"wall_s": round(time.time() - t0, 1), "first_points_s": first, "max_step_difference": worst,
+                    "samples": samples, "final": [(name, n) for name, _, n in now]}
+        page.wait_for_timeout(500)
+    return {"wall_s": None, "first_points_s": first, "max_step_difference": worst, "samples": samples,
+            "final": [(name, n) for name, _, n in cards(page)]}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--steps", type=int, default=10_000)
+    p.add_argument("--repo", type=Path, default=ROOT, help="the checkout whose dashboard is measured")
+    p.add_argument("--timeout", type=float, default=1800.0, help="give up after this many seconds")
+    p.add_argument("--samples-out", type=Path, help="write every sample of the step counters here (JSON)")
+    a = p.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = serve(a.repo.resolve(), Path(tmp) / "runs")
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=["--no-sandbox", "--disable-gpu"])
+                page = browser.new_page(viewport={"width": 1280, "height": 720})
+                warm = compare(page, url, 200, a.timeout)
+                print(f"warm-up compare (200 steps): {warm['wall_s']} s")
+                page = browser.new_page(viewport={"width": 1280, "height": 720})
+                result = compare(page, url, a.steps, a.timeout)
+                browser.close()
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    print(f"{a.repo.resolve()}: Helmholtz compare M1-M4, {a.steps} steps each, warm server")
+    print(f"  Start -> last run finished: {result['wall_s']} s; first loss points after "
+          f"{result['first_points_s'] and round(result['first_points_s'], 1)} s")
+    print(f"  largest step difference between running runs at any sample: {result['max_step_difference']} "
+          f"({len(result['samples'])} samples); final {result['final']}")
+    if a.samples_out:
+        a.samples_out.write_text(json.dumps(result, indent=1))
+    return 0 if result["wall_s"] is not None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
