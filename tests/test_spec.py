@@ -271,3 +271,22 @@ def test_a_spec_problem_has_every_diagnostic():
                                    grad_every=2, hessian_every=2, eval_every=2, eval_points=8)
     kinds = {type(r).__name__ for r in Trainer(config).step(2)}
     assert {"GradSnapshot", "HessianSnapshot", "EvalSnapshot", "StepRecord"} <= kinds
+
+
+def test_a_reference_grid_file_is_found_beside_the_spec_and_interpolated(tmp_path):
+    """evaluate.reference = "ref.npz" (relative to the spec file): load_spec_file makes it absolute, so the run
+    directory's copy of the spec works from any working directory; values are interpolated linearly."""
+    text = (EXAMPLES / "heat.toml").read_text()
+    exact = problem_from_spec(text)
+    xs, ts = np.linspace(0, 1, 201), np.linspace(0, 1, 101)
+    X, T = np.meshgrid(xs, ts, indexing="ij")
+    values = exact.reference(np.stack([X.ravel(), T.ravel()], 1)).reshape(X.shape)
+    np.savez(tmp_path / "ref.npz", x=xs, t=ts, values=values)
+    no_solution = text.replace('solution = "exp(-kappa*n^2*pi^2*t)*sin(n*pi*x)"', "")
+    no_solution = no_solution.replace('residual = "u - sin(n*pi*x)"', 'residual = "u - sin(n*pi*x)"\n'
+                                      '[evaluate]\nreference = "ref.npz"')
+    (tmp_path / "heat.toml").write_text(no_solution)
+    loaded = load_spec_file(tmp_path / "heat.toml")
+    assert json.loads(loaded)["evaluate"]["reference"] == str(tmp_path / "ref.npz")
+    pts = np.random.default_rng(0).uniform(0, 1, (50, 2))
+    np.testing.assert_allclose(problem_from_spec(loaded).reference(pts), exact.reference(pts), atol=2e-3)
