@@ -157,3 +157,14 @@ def test_parameters_out_of_range_are_refused_like_the_builtins():
         cls(a=3.0)
     with pytest.raises(ConfigError, match="problem parameter 'b': unknown for probe"):
         cls(b=1.0)
+
+
+def test_check_reports_instead_of_raising():
+    from pinncore.problems.spec import check
+
+    bad = check(spec(res="u_xx + foo"))
+    assert bad["ok"] is False and bad["error"]["line"] == RES_LINE and bad["error"]["path"] == "terms[0].residual"
+    assert check(spec(), a=5.0)["error"]["path"] == "problem parameter 'a'"
+    good = check(spec(), a=0.5)
+    assert good["ok"] and good["info"]["values"] == {"a": 0.5} and good["info"]["terms"][1]["parts"][0]["on"] == \
+        ["x = 0", "y = 1"]

@@ -7,6 +7,8 @@ The public calls (the CLI and the dashboard use these):
   finiteness at the default parameters); ``problem_class(text)(**params)`` an instance;
 * ``describe(text, **params) -> dict``: what a Check button shows: title, inputs and domain, outputs, parameters,
   LaTeX of the definitions, residuals, solution and evaluated quantity, and the terms' faces;
+* ``check(text, **params) -> dict``: ``describe`` or the error, never raising for a bad spec:
+  {"ok": True, "info": {...}} or {"ok": False, "error": {"path", "line", "column", "message"}};
 * ``sample_points(problem, batch, seed) -> {term: ndarray (N, dim)}``: the points one training step draws;
 * ``load_spec_file(path) -> str``: a spec file's text, with a relative reference file made absolute;
 * ``SpecError``: every error; ``.path`` (field), ``.line`` (spec line or None), ``.column`` (in an expression).
@@ -22,7 +24,7 @@ import torch
 from .build import SpecProblem, latex, problem_class, read_cached
 from .schema import Spec, SpecError, load
 
-__all__ = ["Spec", "SpecError", "SpecProblem", "describe", "load_spec_file", "problem_class", "read_spec",
+__all__ = ["Spec", "SpecError", "SpecProblem", "check", "describe", "load_spec_file", "problem_class", "read_spec",
            "sample_points"]
 
 
@@ -47,6 +49,19 @@ def describe(text: str, **params: float) -> dict:
         "quantity": {"label": spec.label, "latex": latex(spec, spec.quantity)},
         "reference": spec.reference,
     }
+
+
+def check(text: str, **params: float) -> dict:
+    """What a Check button shows: the description, or the first error with its field, line and column."""
+    from ...errors import ConfigError
+
+    try:
+        return {"ok": True, "info": describe(text, **params)}
+    except SpecError as exc:
+        return {"ok": False, "error": {"path": exc.path, "line": exc.line, "column": exc.column,
+                                       "message": str(exc)}}
+    except ConfigError as exc:  # a parameter value out of its range
+        return {"ok": False, "error": {"path": exc.field, "line": None, "column": None, "message": str(exc)}}
 
 
 def sample_points(problem, batch: int = 128, seed: int = 0) -> dict[str, np.ndarray]:
