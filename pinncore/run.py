@@ -55,7 +55,7 @@ class Run:
         out = Path(out)
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise ConfigError("out", f"'{out}' already exists and is not an empty directory")
-        created = next((p for p in reversed([out, *out.parents]) if not p.exists()), None)  # topmost new dir
+        made = [p for p in (out, *out.parents) if not p.exists()]  # the directories this call makes, deepest first
         store = RunStore(out)
         try:
             store = RunStore.create(out, trainer.config)
@@ -66,8 +66,13 @@ class Run:
             run.save()
         except BaseException:
             release_lock(store.path)
-            if created is not None:
-                shutil.rmtree(created, ignore_errors=True)
+            if made:
+                shutil.rmtree(out, ignore_errors=True)
+                for parent in made[1:]:  # parents too, unless another run appeared in them meanwhile
+                    try:
+                        parent.rmdir()
+                    except OSError:
+                        break
             else:  # it was an empty directory: empty it again
                 for child in out.iterdir():
                     shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()

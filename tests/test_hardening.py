@@ -147,6 +147,15 @@ def test_a_failed_create_leaves_no_run_directory(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         Run.create(RunConfig(**TINY), tmp_path / "empty")
     assert list((tmp_path / "empty").iterdir()) == []  # given empty, left empty
+
+    def sibling_then_full_disk(self, state):  # another run is created beside it meanwhile (dashboard threads)
+        (tmp_path / "fresh" / "other-run").mkdir()
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(RunStore, "write_checkpoint", sibling_then_full_disk)
+    with pytest.raises(OSError):
+        Run.create(RunConfig(**TINY), tmp_path / "fresh" / "run")
+    assert [p.name for p in (tmp_path / "fresh").iterdir()] == ["other-run"]
     assert not holds_lock(tmp_path / "empty")
 
 
