@@ -290,3 +290,31 @@ def test_a_reference_grid_file_is_found_beside_the_spec_and_interpolated(tmp_pat
     assert json.loads(loaded)["evaluate"]["reference"] == str(tmp_path / "ref.npz")
     pts = np.random.default_rng(0).uniform(0, 1, (50, 2))
     np.testing.assert_allclose(problem_from_spec(loaded).reference(pts), exact.reference(pts), atol=2e-3)
+
+
+def test_several_outputs_with_a_solution_table_and_a_derived_quantity():
+    text = """
+name = "two"
+outputs = ["u", "v"]
+[inputs]
+x = [0, 1]
+[solution]
+u = "sin(x)"
+v = "cos(x)"
+[[terms]]
+name = "res"
+on = "interior"
+residual = ["u_x - v", "v_x + u"]
+[[terms]]
+name = "bc"
+on = "x = 0"
+residual = ["u", "v - 1"]
+[evaluate]
+quantity = "u_x + 2*v"
+"""
+    problem = problem_from_spec(text)
+    pts = np.linspace(0, 1, 7)[:, None]
+    np.testing.assert_allclose(problem.reference(pts), 3 * np.cos(pts[:, 0]), rtol=1e-14)
+    np.testing.assert_allclose(problem.exact(torch.as_tensor(pts)).numpy(),
+                               np.stack([np.sin(pts[:, 0]), np.cos(pts[:, 0])], 1), rtol=1e-14)
+    assert problem.eval_needs == ("x",)
