@@ -168,7 +168,17 @@ def _compare(views) -> None:
         pd.concat(frames, ignore_index=True).to_csv(buf, index=False)
         return buf.getvalue().encode()
 
-    st.download_button("Metrics of the shown runs (CSV)", data=csv, file_name="pinn-metrics.csv",
+    def html() -> bytes:
+        from pinnlab.export import comparison_html
+
+        return comparison_html([v.path for v in views if v.path]).encode("utf-8")
+
+    c1, c2 = st.columns(2)
+    c1.download_button("Download this comparison (one HTML page)", data=html, file_name="pinn-comparison.html",
+                       mime="text/html", icon=":material/download:", key="dl_html", on_click="ignore",
+                       help="setup, loss and λ, gradient histograms with a step slider, errors, fields and this "
+                            "table in one file that opens offline; live runs as of their last checkpoint")
+    c2.download_button("Metrics of the shown runs (CSV)", data=csv, file_name="pinn-metrics.csv",
                        mime="text/csv", icon=":material/download:", key="dl_csv", on_click="ignore")
     st.caption("Each run is saved under its directory (config, metrics, snapshots, checkpoint): "
                + "; ".join(f"{v.name} → `{v.path}`" for v in views if v.path)

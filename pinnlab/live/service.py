@@ -35,7 +35,6 @@ from pinncore import ConfigError, EvalSnapshot, GradSnapshot, RunConfig, StepRec
 from . import worker as _worker
 
 GRACE = 60.0  # seconds an owner may be gone (a reload, a dropped connection) before its runs stop
-TRAINING = ("starting", "running", "paused")  # states of a run held by a worker
 
 
 class Refused(Exception):
@@ -97,7 +96,8 @@ class LiveRun:
 
     @property
     def live(self) -> bool:
-        return self.status in TRAINING
+        """Held by a worker (training, paused there, or being started); a run read from disk is not."""
+        return self.worker is not None
 
     def reference(self):
         if self._reference is None and self.exists:
