@@ -79,15 +79,15 @@ def joint(u: Callable[[Tensor], Tensor], requests: list[tuple[Tensor, tuple[str,
     if method != "jet" or not hasattr(u, "forward_jet"):
         return [compute(u, x, names, inputs, method) for x, names in requests]
     keys = [tuple(parse(n, inputs) for n in names) for _, names in requests]
-    top = [max((len(k) for k in ks), default=0) for ks in keys]
+    top = [max([len(k) for k in ks] + [0]) for ks in keys]
+    if max(top) == 0 or not any(x.shape[0] for (x, _), t in zip(requests, top) if t):
+        values = u(torch.cat([x for x, _ in requests]) if len(requests) > 1 else requests[0][0])
+        sizes = [x.shape[0] for x, _ in requests]
+        return [Derivatives(x, inputs, {(): v}) for (x, _), v in zip(requests, values.split(sizes))]
     plan = plan_for(tuple(k for ks in keys for k in ks))
     order = sorted(range(len(requests)), key=lambda i: -top[i])  # highest order first (stable)
     sizes = [requests[i][0].shape[0] for i in order]
     rows = [sum(s for i, s in zip(order, sizes) if top[i] >= n) for n in range(1, plan.max_order + 1)]
-    if not rows or rows[0] == 0:
-        values = u(torch.cat([x for x, _ in requests]))
-        sizes = [x.shape[0] for x, _ in requests]
-        return [Derivatives(x, inputs, {(): v}) for (x, _), v in zip(requests, values.split(sizes))]
     x_all = torch.cat([requests[i][0] for i in order])
     counts = plan.row_counts(x_all.shape[0], rows)
     table = plan.unpack(u.forward_jet(plan, x_all, counts), counts)

@@ -25,7 +25,7 @@ import warnings
 import torch
 from torch import Tensor, nn
 
-from .derivatives import joint
+from .derivatives import joint, joint_plan
 
 
 class Compiled:
@@ -34,7 +34,7 @@ class Compiled:
 
     warned = False
 
-    def __init__(self, fn):
+    def __init__(self, fn, options: dict | None = None):
         self.failed = False
         try:
             import torch._dynamo
@@ -42,7 +42,10 @@ class Compiled:
             # a graph is traced per problem setup (constants such as a2 are baked in); past the limit (8 by
             # default) dynamo would silently run eager, e.g. in a sweep worker that trains many setups
             torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
-            self.compiled = torch.compile(fn, dynamic=False)
+            # Python floats (a problem's constants, the input std) are baked in: traced as symbolic floats,
+            # inductor would specialise them anyway and restart the whole trace (each compile traced twice)
+            torch._dynamo.config.specialize_float = True
+            self.compiled = torch.compile(fn, dynamic=False, options=options)
         except Exception as exc:  # noqa: BLE001 - any failure means: run eager
             self._fail(exc)
 
@@ -63,6 +66,14 @@ class Compiled:
             return None
 
 
+def compile_options(params) -> dict:
+    """Inductor options for the step graph. On CPU, ``cpp_wrapper``: the graph's kernels and the code that calls
+    them become one C++ module, so a step makes one call instead of one Python call per kernel and matrix
+    product (measured, Helmholtz M4: 1.4x the steps/s), and compiling runs the C++ compiler on a few files
+    instead of one per kernel (about 20 % less compile time)."""
+    return {"cpp_wrapper": True} if all(p.device.type == "cpu" for p in params) else {}
+
+
 class TermLosses(nn.Module):
     """The unweighted losses L_t of a problem's terms as a module of the network: ``forward(*points)`` (one
     tensor of points per term) returns them stacked, from one forward pass (``derivatives.joint``)."""
@@ -70,6 +81,10 @@ class TermLosses(nn.Module):
     def __init__(self, model: nn.Module, terms, inputs: tuple[str, ...], method: str):
         super().__init__()
         self.model, self.terms, self.inputs, self.method = model, tuple(terms), inputs, method
+        # the jet plans, built here: a plan created while tracing would mutate the cache and retrace the graph
+        joint_plan([t.needs for t in self.terms], inputs)
+        for t in self.terms:
+            joint_plan([t.needs], inputs)
 
     def forward(self, *points: Tensor, term: int | None = None) -> Tensor:
         """The stacked losses at ``points`` (one tensor per term); with ``term``, that term's loss alone from
@@ -99,7 +114,7 @@ class FusedTraining:
             raise ValueError("the fused step implements plain Adam only")
         self.beta1, self.beta2 = group["betas"]
         self.eps = group["eps"]
-        self._graph = Compiled(self._graph_fn)
+        self._graph = Compiled(self._graph_fn, compile_options(self.params))
 
     @property
     def failed(self) -> bool:
@@ -124,7 +139,7 @@ class FusedTraining:
 
     def _run(self, points, lam, lr, apply: bool):
         exp_avg, exp_avg_sq, count = self._state()
-        lr_t = torch.tensor(lr, dtype=torch.float64)
+        lr_t = torch.tensor([lr], dtype=torch.float64)  # (1,): a 0-d input would be traced as a Python float
         return self._graph(self.views, exp_avg, exp_avg_sq, count, lam, lr_t, torch.tensor(apply), *points)
 
     # -- the graph --------------------------------------------------------------------------------------------
@@ -152,7 +167,7 @@ class FusedTraining:
         for p, g, m, v, c in zip(params, grads, exp_avg, exp_avg_sq, count):
             # torch.optim.Adam (_single_tensor_adam), scalars in float64
             k = c.to(torch.float64) + 1
-            step_size = lr / (1 - b1 ** k)
+            step_size = lr[0] / (1 - b1 ** k)
             bias2_sqrt = (1 - b2 ** k).sqrt()
             m_new = m.lerp(g, 1 - b1)
             v_new = v * b2 + g * g * (1 - b2)
