@@ -10,6 +10,9 @@ from pathlib import Path
 from pinncore import METHODS, ConfigError, RunConfig
 from pinnlab.paper import PROBLEMS as PAPER_PROBLEMS, VARIANTS
 
+from .export import add_export_parser
+from .problem_file import add_problem_file_option, with_problem_file
+
 
 class Parser(argparse.ArgumentParser):
     label = "pinn"  # how the one-line error starts
@@ -68,7 +71,9 @@ def build_parser() -> Parser:
                                           "local Ray on this machine's cores. The directory must be shared.")
         sp.add_argument("--cpus", type=int, help="local Ray: parallel runs (default: the number of cores)")
         sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_export_parser(sub)
     sub.add_parser("bench", help="benchmark the trainer (pinn bench --help)", add_help=False)
+    sub.add_parser("dashboard", help="start the dashboard on 127.0.0.1 (pinn dashboard --help)", add_help=False)
     return p
 
 
@@ -76,6 +81,7 @@ def _run_parsers(sub) -> None:
     """train, resume, eval and list: one run at a time."""
     t = sub.add_parser("train", help="train a new run")
     t.add_argument("--config", help="JSON file with RunConfig fields; flags given here override it")
+    add_problem_file_option(t)
     t.add_argument("--method", help=f"paper preset: {', '.join(f'{k} = {m}+{w}' for k, (m, w) in METHODS.items())}")
     docs = field_docs()
     for name, typ in FIELDS.items():
@@ -93,6 +99,9 @@ def _run_parsers(sub) -> None:
     r = sub.add_parser("resume", help="continue a saved run")
     r.add_argument("dir")
     r.add_argument("--steps", type=int, help="new total number of steps (default: the run's own)")
+    r.add_argument("--restart", action="store_true",
+                   help="train the run again from step 0 with its config.json, deleting its checkpoint, metrics "
+                        "and snapshots (for a run whose checkpoint or history is missing or damaged)")
     e = sub.add_parser("eval", help="evaluate a saved run's checkpoint and print its summary")
     e.add_argument("dir")
     for sp in (t, r, e):
@@ -108,6 +117,7 @@ def _sweep_options(sw: Parser) -> None:
                     help="swept values: any RunConfig field (e.g. depth=3,5 seed=0..2 lr=1e-3), method=M1,M4, "
                          "param.NAME=... (problem parameter), weight.TERM=...; a single value fixes a field")
     sw.add_argument("--config", help="JSON file with the base RunConfig the grid varies")
+    add_problem_file_option(sw)
     sw.add_argument("--out", help="sweep directory (default runs/sweeps/sweep-<hash of the runs>)")
     sw.add_argument("--dry-run", action="store_true", help="list the runs and what would be done, train nothing")
 
@@ -145,4 +155,4 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
         data["params"] = {**data.get("params", {}), **dict(a.param)}
     if a.weight:
         data["weights"] = {**data.get("weights", {}), **dict(a.weight)}
-    return RunConfig.from_dict(data)
+    return RunConfig.from_dict(with_problem_file(a, data))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import re
@@ -14,22 +13,20 @@ from pathlib import Path
 
 from pinncore import ConfigError, RunConfig
 from pinncore.run import Run
-from pinncore.store import RunStore, list_runs
+from pinncore.store import list_runs
 
 from .args import config_from_args
+from .problem_file import with_problem_file_config
 
 
 def train_command(a: argparse.Namespace) -> int:
     config = config_from_args(a)
-    return drive(Run.create(config, a.out or default_out(config)))
+    return drive(Run.create(config, a.out or default_out(config)), fresh=True)
 
 
 def resume_command(a: argparse.Namespace) -> int:
-    store = RunStore(a.dir)
-    if a.steps is not None:
-        config = dataclasses.replace(store.config(), steps=a.steps).validated()
-        store.write_json("config.json", config.to_dict())
-    return drive(Run.open(a.dir))
+    # every file is checked and the lock taken before --steps is written or anything trained
+    return drive(Run.open(a.dir, steps=a.steps, restart=a.restart))
 
 
 def eval_command(a: argparse.Namespace) -> int:
@@ -40,13 +37,17 @@ def eval_command(a: argparse.Namespace) -> int:
 
 
 def list_command(a: argparse.Namespace) -> int:
-    rows = list_runs(a.root)
+    """One line per run; a damaged run is listed as such, with the reason on the line below it."""
+    rows = list_runs(a.root, missing_ok=False)
     print(f"{'run':60s} {'method':18s} {'status':20s} {'steps':>7s} {'rel L2':>9s} {'steps/s':>8s}")
-    for path, s in rows:
+    for path, s in rows:  # list_runs checked the types of every field it returns
         err = s.get("rel_l2")
-        err = f"{err:.2e}" if isinstance(err, float) and math.isfinite(err) else "-"
+        err = f"{err:.2e}" if isinstance(err, (int, float)) and math.isfinite(err) else "-"
+        rate = s.get("steps_per_s")
         print(f"{str(path):60s} {s.get('label', '?'):18s} {s.get('status', '?'):20s} "
-              f"{s.get('steps_done', 0):7d} {err:>9s} {s.get('steps_per_s') or '-':>8}")
+              f"{s.get('steps_done', 0):7d} {err:>9s} {rate if rate is not None else '-':>8}")
+        if "damaged" in s:
+            print(f"    {s['damaged']}")
     return 0
 
 
@@ -55,8 +56,9 @@ def default_out(c: RunConfig) -> Path:
     return Path("runs") / f"{c.problem}-{label}-{c.depth}x{c.width}-s{c.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def drive(run: Run) -> int:
-    """Train to the end with a progress bar; returns the exit code. Releases the run's lock when done."""
+def drive(run: Run, fresh: bool = False) -> int:
+    """Train to the end with a progress bar; returns the exit code. Releases the run's lock when done.
+    ``fresh``: a run this command created; if its first step fails (out of memory, say) its directory is removed."""
     from tqdm import tqdm
 
     t = run.trainer
@@ -81,6 +83,10 @@ def drive(run: Run) -> int:
             run.save()
             print(f"interrupted at step {t.steps_done}; continue with: pinn resume {run.path}", file=sys.stderr)
             return 130
+    except Exception:
+        if fresh and t.steps_done == 0:
+            run.discard()  # nothing trained: leave nothing behind
+        raise
     finally:
         if main_thread:
             signal.signal(signal.SIGINT, previous)
@@ -103,6 +109,7 @@ def sweep_command(a: argparse.Namespace, argv: list[str]) -> int:
             base = RunConfig.from_json(Path(a.config).read_text())
         except OSError as exc:
             raise ConfigError("--config", f"cannot read '{a.config}' ({exc.strerror})") from None
+    base = with_problem_file_config(a, base)
     if a.cpus is not None and a.cpus < 1:
         raise ConfigError("cpus", f"must be an integer >= 1, got {a.cpus}")
     grid = parse_grid(a.grid)

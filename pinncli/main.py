@@ -13,9 +13,10 @@ from pinncore import ConfigError
 
 from .args import build_parser
 from . import commands
+from .export import export_command
 
 COMMANDS = {"train": commands.train_command, "resume": commands.resume_command, "eval": commands.eval_command,
-            "list": commands.list_command}
+            "list": commands.list_command, "export": export_command}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +25,10 @@ def main(argv: list[str] | None = None) -> int:
         from .bench import main as bench_main
 
         return bench_main(argv[1:])
+    if argv[:1] == ["dashboard"]:  # its own options, then Streamlit's after --
+        from .dashboard import main as dashboard_main
+
+        return dashboard_main(argv[1:])
     a = build_parser().parse_args(argv)
     try:
         if getattr(a, "threads", None) is not None:
