@@ -19,11 +19,11 @@ every node needs this package installed.
 from __future__ import annotations
 
 from .execute import RayContext, cost, train_task
-from .grid import canonical, default_out, expand, identity, parse_grid, run_name
+from .grid import MAX_RUNS, canonical, default_out, expand, identity, parse_grid, run_name
 from .plan import RUNS, SWEEP_FILE, Task, is_final, plan
 from .results import list_sweeps, read_sweep, results_frame, write_results, write_sweep
 from .run import run_sweep
 
-__all__ = ["RayContext", "cost", "train_task", "canonical", "default_out", "expand", "identity", "parse_grid",
+__all__ = ["RayContext", "cost", "train_task", "MAX_RUNS", "canonical", "default_out", "expand", "identity", "parse_grid",
            "run_name", "RUNS", "SWEEP_FILE", "Task", "is_final", "plan", "list_sweeps", "read_sweep",
            "results_frame", "write_results", "write_sweep", "run_sweep"]

@@ -5,14 +5,14 @@ calls ``execute``; the tasks' type (``plan.Task``) and the results table (``resu
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
+import socket
 import sys
 from pathlib import Path
 from typing import Any
 
-from pinncore import RunConfig
+from pinncore import ConfigError, RunConfig
 from pinncore.store import RunStore
 
 from ..provenance import host_info
@@ -20,12 +20,59 @@ from .plan import Task
 from .results import write_results, write_sweep
 
 
+# -- is the driver still there? ------------------------------------------------------------------------------
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields 3.. of /proc/PID/stat (state first, start time at index 19), None where there is none."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _pid_namespace() -> str | None:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+def driver_identity(pid: int | None = None) -> dict:
+    """This process (or ``pid``) as the workers of its sweep check it: host, PID namespace, PID and start time
+    (so that a PID reused by another process does not pass for the driver)."""
+    pid = os.getpid() if pid is None else pid
+    stat = _proc_stat(pid)
+    return {"host": socket.gethostname(), "ns": _pid_namespace(), "pid": pid, "start": stat[19] if stat else None}
+
+
+def driver_alive(driver: dict | None) -> bool:
+    """Whether the sweep's driver still runs. Only a driver on this host, in this PID namespace, can be checked
+    (on a cluster, Ray ends the tasks of a job whose driver disconnected); None: nothing to check."""
+    if not driver or driver.get("host") != socket.gethostname() or driver.get("ns") != _pid_namespace():
+        return True
+    pid = driver.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    stat = _proc_stat(pid)
+    if stat is None:
+        return True  # no /proc: the PID exists, take it for the driver
+    return stat[0] != "Z" and (driver.get("start") is None or stat[19] == driver["start"])
+
+
 # -- the Ray task ---------------------------------------------------------------------------------------------
-def train_task(config: dict, path: str, env: dict[str, str] | None = None, chunk: int = 100) -> dict:
+def train_task(config: dict, path: str, env: dict[str, str] | None = None, chunk: int = 100,
+               driver: dict | None = None) -> dict:
     """Train one run of a sweep to its end (create, continue or extend it) and return its summary.
 
     Runs in a Ray worker: one torch thread (the workers share the cores). Cancelled through Ray (Ctrl-C on the
-    sweep), it saves a consistent checkpoint before it stops, so the next sweep continues the same trajectory."""
+    sweep), it saves a consistent checkpoint before it stops, so the next sweep continues the same trajectory.
+    ``driver`` (``driver_identity()`` of the sweep): checked between chunks; once that process is gone (killed
+    with SIGKILL, say), the task saves the run and stops instead of training on for nobody."""
     import signal
     import threading
 
@@ -40,23 +87,25 @@ def train_task(config: dict, path: str, env: dict[str, str] | None = None, chunk
     # handler also matters where SIGINT is ignored (workers of a driver started in the background inherit
     # that), since the simulated signal would then do nothing.
     stop: list[int] = []
+    gone = False
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.append(1)) if main_thread else None
     try:
         cfg = RunConfig.from_dict(config)
         p = Path(path)
         if (p / "config.json").is_file():
-            store = RunStore(p)
-            stored = store.config()
-            if stored.steps < cfg.steps:  # extend, as ``pinn resume --steps``
-                store.write_json("config.json", dataclasses.replace(stored, steps=cfg.steps).to_dict())
-            run = Run.open(p)
+            stored = RunStore(p).config()
+            # extend, as ``pinn resume --steps``: config.json is rewritten only once the lock is held
+            run = Run.open(p, steps=cfg.steps if stored.steps < cfg.steps else None)
         else:
             if p.exists():  # a create killed before its config.json: nothing in it to keep
                 shutil.rmtree(p)
             run = Run.create(cfg, p)
         try:
             while not run.trainer.done and not stop:
+                if not driver_alive(driver):
+                    gone = True
+                    break
                 run.advance(chunk)
             if not run.trainer.done:
                 run.trainer.status = "paused"
@@ -68,10 +117,39 @@ def train_task(config: dict, path: str, env: dict[str, str] | None = None, chunk
             signal.signal(signal.SIGINT, previous)
     if stop and not run.trainer.done:
         raise KeyboardInterrupt  # cancelled: Ray reports the task as such
+    if gone:
+        raise RuntimeError(f"the sweep's driver (process {driver['pid']} on {driver['host']}) is gone: run saved "
+                           f"at step {run.trainer.steps_done} and stopped; run the sweep again to continue")
     return {"dir": str(p), **run.summary(), "host": host_info()}
 
 
 # -- running ---------------------------------------------------------------------------------------------------
+def cluster_auth() -> None:
+    """Before connecting to an existing cluster: Ray (2.52+) sends its authentication token by itself only for
+    ``address=auto``, so a cluster that uses one (``ray start --head`` does, by default, once ``~/.ray/auth_token``
+    exists) refused ``--address HOST:PORT``. Send the token whenever one is available (RAY_AUTH_TOKEN,
+    RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token, Ray's own order) unless RAY_AUTH_MODE says otherwise; a cluster
+    without authentication accepts it as well."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    if path:
+        try:
+            ok = bool(Path(path).read_text().strip())
+        except OSError:
+            ok = False
+        if not ok:  # Ray aborts the process on an unreadable token file: say it in one line instead
+            raise ConfigError("RAY_AUTH_TOKEN_PATH", f"'{path}' is not a readable, non-empty token file")
+    if os.environ.get("RAY_AUTH_TOKEN") or path or (Path.home() / ".ray" / "auth_token").is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
+        try:  # Ray reads its configuration once; make it read the mode again, as ray.init does for auto
+            from ray._raylet import Config
+
+            Config.initialize("")
+        except (ImportError, AttributeError):
+            pass
+
+
 class RayContext:
     """ray.init on entry unless Ray is already up in this process (then it is left as it is on exit)."""
 
@@ -87,7 +165,14 @@ class RayContext:
         if not ray.is_initialized():
             kwargs: dict[str, Any] = dict(log_to_driver=False, logging_level=logging.ERROR, include_dashboard=False)
             if self.address:
-                ray.init(address=self.address, **kwargs)
+                cluster_auth()
+                try:
+                    ray.init(address=self.address, **kwargs)
+                except ConnectionError as exc:
+                    raise ConfigError("address", f"cannot connect to the Ray cluster at '{self.address}' ({exc}); "
+                                                 "is its head running, and if it uses token authentication, is its "
+                                                 "token in RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token?"
+                                      ) from None
             else:
                 ray.init(num_cpus=self.cpus or os.cpu_count() or 1, object_store_memory=200 * 1024**2, **kwargs)
             self.owner = True
@@ -140,7 +225,8 @@ def _follow(ray, todo: list[Task], out: Path, meta: dict, progress: bool, log, e
     from tqdm import tqdm
 
     remote = ray.remote(num_cpus=1, max_retries=1)(train_task)
-    refs = {remote.remote(t.config.to_dict(), str(t.path.resolve()), env): t
+    driver = driver_identity()
+    refs = {remote.remote(t.config.to_dict(), str(t.path.resolve()), env, 100, driver): t
             for t in sorted(todo, key=cost, reverse=True)}  # longest first; Ray starts them in this order
     ended: set[Path] = set()
     bar = tqdm(total=sum(t.config.steps for t in todo), initial=sum(t.steps_done for t in todo), unit="step",

@@ -8,12 +8,15 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 import os
 import re
 from pathlib import Path
 from typing import Any, Iterable
 
 from pinncore import METHODS, ConfigError, RunConfig
+
+MAX_RUNS = 10_000  # runs in one sweep: beyond it, a grid is a typo (seed=0..10000 depth=1..10000 is 1e8 runs)
 
 
 # -- the grid --------------------------------------------------------------------------------------------------
@@ -101,9 +104,7 @@ def parse_grid(items: Iterable[str]) -> dict[str, list[Any]]:
 def canonical(config: RunConfig) -> RunConfig:
     """The same run, spelled one way: every problem parameter explicit, and the annealing variant at its default
     where no annealing happens (it changes nothing there), so that equivalent grid points share one run."""
-    from pinncore import make_problem
-
-    params = make_problem(config.problem, **config.params).values
+    params = config.make_problem().values  # a registered problem, or the config's spec
     variant = config.annealing_variant if config.weighting == "annealing" else RunConfig().annealing_variant
     return dataclasses.replace(config, params=dict(params), annealing_variant=variant).validated()
 
@@ -112,6 +113,10 @@ def expand(grid: dict[str, list[Any]], base: RunConfig | None = None) -> list[Ru
     """The cartesian product of the grid over ``base``, in grid order, validated and without duplicates."""
     base_dict = (base or RunConfig()).to_dict()
     keys = list(grid)
+    n = math.prod(len(grid[k]) for k in keys)
+    if n > MAX_RUNS:
+        sizes = " x ".join(f"{len(grid[k])} {k}" for k in keys if len(grid[k]) > 1)
+        raise ConfigError("grid", f"{n:,} runs ({sizes}) is more than the {MAX_RUNS:,} a sweep may have")
     configs: dict[str, RunConfig] = {}
     for combo in itertools.product(*(grid[k] for k in keys)):
         data = json.loads(json.dumps(base_dict))
@@ -141,7 +146,7 @@ def run_name(config: RunConfig) -> str:
     adding a config field with a default keeps existing names)."""
     c = canonical(config)
     defaults = RunConfig(problem=c.problem).to_dict()
-    defaults["params"] = canonical(RunConfig(problem=c.problem)).params
+    defaults["params"] = canonical(RunConfig(problem=c.problem, spec=c.spec)).params  # the spec stays hashed
     rest = {k: v for k, v in identity(c).items() if defaults.get(k) != v}
     digest = hashlib.sha1(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:8]
     label = re.sub(r"[^A-Za-z0-9+.-]+", "-", c.label()).strip("-")
