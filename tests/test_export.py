@@ -97,6 +97,7 @@ def test_html_has_setup_compare_table_share_link_and_every_chart(runs, tmp_path)
         assert f'id="{div}"' in text, div
     assert "<script src=" not in text and "<link " not in text  # everything inline
     assert list(tmp_path.joinpath("sub").iterdir()) == [path]  # no temporary file left
+    assert path.stat().st_mode & 0o777 == 0o644  # for sharing, not the temporary file's 0600
     labels = [r.label for r in load_runs(dirs)]
     assert len(set(labels)) == 5 and "M1 · h-m1-diverged" in labels
 
@@ -173,6 +174,20 @@ def test_unwritable_targets_are_one_line_errors(runs, tmp_path):
         with pytest.raises(ConfigError, match=what):
             call()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_a_run_just_created_and_locked_by_its_trainer_exports_too(tmp_path):
+    run = Run.create(RunConfig.from_method("M2", problem="poisson1d", **TINY), tmp_path / "fresh")
+    try:  # still held for training (its lock file is there) while it is exported
+        assert (tmp_path / "fresh" / ".lock").exists()
+        text = comparison_html([tmp_path / "fresh"])
+        assert "0 of 30" in text and 'id="fig-loss"' in text and 'id="fig-hist-0"' not in text
+        pytest.importorskip("tensorboard")
+        (d,) = write_tensorboard([tmp_path / "fresh"], tmp_path / "tb")
+        tags = accumulator(d).Tags()
+        assert tags["scalars"] == [] and tags["histograms"] == [] and tags["images"] == []
+    finally:
+        run.close()
 
 
 # -- TensorBoard -----------------------------------------------------------------------------------------------
@@ -294,3 +309,22 @@ def test_the_page_draws_offline_and_the_slider_moves_the_histograms(runs, tmp_pa
             browser.close()
     assert requests == [path.as_uri()], requests  # nothing but the page itself
     assert problems == []
+
+
+# -- the command line ------------------------------------------------------------------------------------------
+def test_pinn_export_writes_both_and_bad_input_is_one_line_exit_2(runs, tmp_path, capsys):
+    from pinncli.main import main
+
+    page, logdir = tmp_path / "c.html", tmp_path / "tb"
+    assert main(["export", str(runs["m1"]), str(runs["m4"]), "--html", str(page), "--tensorboard",
+                 str(logdir)]) == 0
+    out = capsys.readouterr().out
+    assert page.is_file() and sorted(p.name for p in logdir.iterdir()) == ["M1", "M4"]
+    assert f"wrote {page}" in out and "M1, M4" in out
+    for argv, what in ((["export", str(runs["m1"])], "--html FILE and/or --tensorboard DIR"),
+                       (["export", str(tmp_path / "nope"), "--html", str(tmp_path / "x.html")], "nope"),
+                       (["export", str(runs["m1"]), "--tensorboard", str(page)], "is not a directory")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("pinn: error: ") and what in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.html", "tb"]
