@@ -114,13 +114,6 @@ class Problem:
             self.values[p.name] = v
         self.__dict__.update(self.values)
 
-    @classmethod
-    def from_spec(cls, text: str, **values: float) -> "Problem":
-        """A problem from a spec text (TOML or JSON, see ``pinncore.problems.spec``)."""
-        from .spec import problem_class
-
-        return problem_class(text)(**values)
-
     # -- to implement -------------------------------------------------------------------------------------
     def terms(self) -> tuple[Term, ...]:
         raise NotImplementedError

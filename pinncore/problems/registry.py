@@ -1,5 +1,5 @@
 """Where problems come from: the built-in classes, ``register_problem`` (Python), spec texts, and installed
-packages (the entry-point group ``pinncore.problems``), plus named reference fields for specs.
+packages (the entry-point group ``pinncore.problems``). Named reference fields for specs: ``references``.
 
 An entry point names a ``Problem`` subclass, or a spec text (a ``str``), or a zero-argument callable that
 returns either; they are loaded on the first lookup of an unknown name (or by ``load_entry_points()``), so
@@ -8,9 +8,6 @@ returns either; they are loaded on the first lookup of an unknown name (or by ``
 from __future__ import annotations
 
 import warnings
-from typing import Callable
-
-import numpy as np
 
 from ..errors import ConfigError
 from .base import Problem
@@ -18,11 +15,10 @@ from .cavity import Cavity
 from .helmholtz import Helmholtz
 from .klein_gordon import KleinGordon
 from .poisson import Poisson1D
+from .references import REFERENCES, register_reference  # noqa: F401 - re-exported
 
 ENTRY_POINT_GROUP = "pinncore.problems"
 PROBLEMS: dict[str, type[Problem]] = {cls.name: cls for cls in (Helmholtz, KleinGordon, Cavity, Poisson1D)}
-# name -> fn(parameter values, points (N, dim)) -> values (N,): a reference field a spec may name
-REFERENCES: dict[str, Callable[[dict, np.ndarray], np.ndarray]] = {}
 _loaded = False
 
 
@@ -41,11 +37,6 @@ def register_problem(name: str, factory, replace: bool = False) -> type[Problem]
         raise ConfigError("problem", f"'{name}' is already registered (pass replace=True to replace it)")
     PROBLEMS[name] = factory
     return factory
-
-
-def register_reference(name: str, fn: Callable[[dict, np.ndarray], np.ndarray]) -> None:
-    """A reference field specs can name in ``evaluate.reference``: fn(parameter values, points) -> (N,)."""
-    REFERENCES[name] = fn
 
 
 def load_entry_points() -> list[str]:
@@ -78,13 +69,3 @@ def make_problem(name: str, **params: float) -> Problem:
         raise ConfigError("problem", f"unknown '{name}'; allowed: {', '.join(PROBLEMS)}")
     return PROBLEMS[name](**params)
 
-
-def _cavity_reference(values: dict, points: np.ndarray) -> np.ndarray:
-    from ..cavity_reference import cavity_reference
-
-    ref = cavity_reference(values.get("Re", 100.0))
-    vx, vy = ref.velocity_at(points[:, 0], points[:, 1])
-    return np.sqrt(vx**2 + vy**2)
-
-
-register_reference("lid-driven-cavity", _cavity_reference)  # |u| of the finite-difference solution at Re

@@ -211,7 +211,7 @@ def external_reference(spec: Spec, values: dict, points: np.ndarray) -> np.ndarr
     """A registered reference (``evaluate.reference = "lid-driven-cavity"``) or a grid file (.npz): one array
     per input (its ascending axis, named by the input) and ``values`` shaped by those axes, linearly
     interpolated."""
-    from ..registry import REFERENCES
+    from ..references import REFERENCES
 
     name = spec.reference
     if not name.endswith(".npz"):
