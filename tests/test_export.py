@@ -35,12 +35,17 @@ def make_run(out: Path, method: str, problem: str, advance: int | None = None, *
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
     """Finished Helmholtz M1 and M4 (with Hessian snapshots), an unfinished Klein-Gordon M2 (three terms), a
-    finished 1D Poisson M3, and a diverged copy of M1 (inf loss in its last stored step)."""
+    finished 1D Poisson M3, a cavity M2 (two outputs, |u| evaluated) and a diverged copy of M1 (inf loss in its
+    last stored step)."""
     root = tmp_path_factory.mktemp("runs")
-    out = {"m1": make_run(root / "h-m1", "M1", "helmholtz", hessian_every=15),
-           "m4": make_run(root / "h-m4", "M4", "helmholtz", hessian_every=15),
-           "kg": make_run(root / "kg-m2", "M2", "klein-gordon", advance=20, steps=40),
-           "poisson": make_run(root / "p-m3", "M3", "poisson1d")}
+    with pytest.MonkeyPatch.context() as mp:  # the cavity's reference: in the session's cache, as conftest does
+        mp.setenv("PINNCORE_CACHE", os.environ.get("PINNCORE_TEST_CACHE")
+                  or str(tmp_path_factory.getbasetemp() / "cache"))
+        out = {"m1": make_run(root / "h-m1", "M1", "helmholtz", hessian_every=15),
+               "m4": make_run(root / "h-m4", "M4", "helmholtz", hessian_every=15),
+               "kg": make_run(root / "kg-m2", "M2", "klein-gordon", advance=20, steps=40),
+               "poisson": make_run(root / "p-m3", "M3", "poisson1d"),
+               "cavity": make_run(root / "c-m2", "M2", "cavity", steps=10, grad_every=5, eval_every=5)}
     diverged = root / "h-m1-diverged"
     shutil.copytree(out["m1"], diverged)
     store = RunStore(diverged)
@@ -83,7 +88,7 @@ def test_envelope_keeps_extremes_spikes_and_the_last_point():
 
 # -- HTML ------------------------------------------------------------------------------------------------------
 def test_html_has_setup_compare_table_share_link_and_every_chart(runs, tmp_path):
-    dirs = [runs["m1"], runs["m4"], runs["kg"], runs["poisson"], runs["diverged"]]
+    dirs = [runs["m1"], runs["m4"], runs["kg"], runs["poisson"], runs["diverged"], runs["cavity"]]
     before = {k: tree_digest(p) for k, p in runs.items()}
     path = write_html(dirs, tmp_path / "sub" / "compare.html")
     text = path.read_text()
@@ -92,14 +97,15 @@ def test_html_has_setup_compare_table_share_link_and_every_chart(runs, tmp_path)
     assert "pinn-dashboard 0.1.0, commit " in text
     assert "diverged at step 29" in text and "20 of 40" in text  # diverged; unfinished (KG: 20 of 40 steps)
     assert "http://localhost:8501/?mode=single&amp;problem=klein-gordon" in text
-    for div in ("fig-loss", "fig-error", "fig-stiffness", *[f"fig-hist-{i}" for i in range(5)],
-                *[f"fig-fields-{i}" for i in range(5)]):
+    for div in ("fig-loss", "fig-error", "fig-stiffness", *[f"fig-hist-{i}" for i in range(6)],
+                *[f"fig-fields-{i}" for i in range(6)]):
         assert f'id="{div}"' in text, div
     assert "<script src=" not in text and "<link " not in text  # everything inline
     assert list(tmp_path.joinpath("sub").iterdir()) == [path]  # no temporary file left
     assert path.stat().st_mode & 0o777 == 0o644  # for sharing, not the temporary file's 0600
     labels = [r.label for r in load_runs(dirs)]
-    assert len(set(labels)) == 5 and "M1 · h-m1-diverged" in labels
+    assert len(set(labels)) == 6 and "M1 · h-m1-diverged" in labels and "Lid-driven cavity (Re=100)" in text
+    assert "predicted |u|" in text  # the cavity's evaluated quantity
 
 
 def test_html_of_m1_to_m4_gives_one_compare_link_and_the_improvement_factor(runs):
@@ -205,11 +211,11 @@ def f32(v: float) -> float:
 
 def test_tensorboard_scalars_histograms_and_images_equal_the_stored_run(runs, tmp_path):
     pytest.importorskip("tensorboard")
-    keys = ("m1", "m4", "kg", "poisson", "diverged")
+    keys = ("m1", "m4", "kg", "poisson", "diverged", "cavity")
     before = {k: tree_digest(runs[k]) for k in keys}
     dirs = write_tensorboard([runs[k] for k in keys], tmp_path / "tb")
     assert {k: tree_digest(runs[k]) for k in keys} == before
-    assert [d.name for d in dirs] == ["M1 · h-m1", "M4", "M2", "M3", "M1 · h-m1-diverged"]
+    assert [d.name for d in dirs] == ["M1 · h-m1", "M4", "M2 · kg-m2", "M3", "M1 · h-m1-diverged", "M2 · c-m2"]
     assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == sorted(d.name for d in dirs)  # no staging left
     for key, d in zip(keys, dirs):
         store, ea = RunStore(runs[key]), accumulator(d)
