@@ -26,10 +26,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-CARDS = """() => Array.from(document.querySelectorAll("[data-testid='stMetric']")).map(m => [
-  (m.querySelector("[data-testid='stMetricLabel']") || {}).innerText || '',
-  (m.querySelector("[data-testid='stMetricValue']") || {}).innerText || ''])"""
-HAS_POINTS = """() => { const gd = document.querySelector('.st-key-fig_loss .js-plotly-plot');
+CARDS = """() => {  // the run cards: this version's (st-key-card_i) or, before it, Streamlit metrics
+  const cards = Array.from(document.querySelectorAll("[class*='st-key-card_']")).map(c => c.innerText);
+  const metrics = Array.from(document.querySelectorAll("[data-testid='stMetric']")).map(m => m.innerText);
+  return (cards.length ? cards : metrics).map(t => { const m = t.match(/step ([\\d,]+)/);
+    return [t.replace(/\\n/g, ' '), m ? m[0] : '']; }); }"""
+HAS_POINTS = """() => { const gd = document.querySelector('.st-key-fig_ov_lambda .js-plotly-plot, .st-key-fig_loss .js-plotly-plot');
   return !!gd && Array.from(gd.querySelectorAll('.scatterlayer .js-line'))
     .some(p => (p.getAttribute('d') || '').split(/[MLHV]/).length > 2); }"""
 

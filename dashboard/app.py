@@ -27,6 +27,13 @@ from pinncore.store import list_runs  # noqa: E402
 
 RUNS_ROOT = Path(os.environ.get("PINN_RUNS_DIR", "runs"))
 MAX_URL_OPEN = 12  # runs a link may open; more are ignored, with one message
+# a projector-sized page: less padding above and between blocks, so the Overview fits 1280x720
+COMPACT = """<style>
+[data-testid="stHeader"] {height: 0; min-height: 0;}
+.block-container {padding-top: 1.5rem !important; padding-bottom: 0.5rem !important;}
+[data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] {gap: 0.45rem;}
+[data-testid="stMainBlockContainer"] h3 {padding-top: 0; padding-bottom: 0.1rem;}
+</style>"""
 
 st.set_page_config(page_title="PINN gradient pathologies", page_icon=":material/ssid_chart:", layout="wide")
 state = st.session_state
@@ -97,17 +104,24 @@ def widget(key: str, container=st, **extra):
         return container.text_input(key=k, **common, **extra)
     step = 1 if s.kind is int else s.step
     fmt = "%.2e" if key == "lr" else ("%g" if s.kind is float else None)
-    return container.number_input(min_value=s.kind(s.lo), max_value=s.kind(s.hi), step=step, format=fmt,
-                                  key=k, **common, **extra)
+    # no min/max on the widget: it would silently clamp what was typed; Start checks the range and says so
+    help_range = f"{common['help'] + ' · ' if common['help'] else ''}allowed {s.lo:g} to {s.hi:g}"
+    return container.number_input(step=step, format=fmt, key=k, **{**common, "help": help_range}, **extra)
 
 
 with st.sidebar:
-    st.header("Setup")
+    st.subheader("Setup")
     st.radio("Runs", options=("compare", "single"), key="w_mode", horizontal=True,
              format_func=lambda m: "Compare M1–M4" if m == "compare" else "Single run", help=BY_KEY["mode"].help)
     widget("problem")
     for p in PROBLEMS[state.w_problem].params:
         widget(f"p_{p.name}")
+    st.caption(f"Run length: {state.w_steps:,} steps")
+    q, pp = st.columns(2)
+    q.button("Quick (3,000)", key="btn_quick", on_click=lambda: state.update(w_steps=3_000),
+             help="a class can wait for it: about a minute here for M1-M4", use_container_width=True)
+    pp.button("Paper (40,000)", key="btn_paper", on_click=lambda: state.update(w_steps=40_000),
+              help="the paper's protocol", use_container_width=True)
     with st.expander("Model and weighting", expanded=state.w_mode == "single"):
         if state.w_mode == "single":
             st.selectbox("Model", ("mlp", "modified-mlp"), key="w_model",
@@ -203,11 +217,11 @@ def shown() -> list[str]:
     return [state.runs[n] for n in state.w_shown if n in state.runs]
 
 
-st.title("PINN gradient pathologies, live")
-st.caption("Why plain physics-informed networks fail on stiff problems, and how learning-rate annealing and the "
-           "modified MLP cure it: Wang, Teng & Perdikaris, *SIAM J. Sci. Comput.* 43 (2021). "
-           + ("Press **Start** to train M1–M4 side by side." if state.w_mode == "compare"
-              else "Press **Start** to train the run set in the sidebar."))
+st.html(COMPACT)
+st.markdown("### PINN gradient pathologies, live", help=(
+    "Why plain physics-informed networks fail on stiff problems, and how learning-rate annealing and the modified "
+    "MLP cure it: Wang, Teng & Perdikaris, SIAM J. Sci. Comput. 43 (2021). "
+    + ("Start trains M1–M4 side by side." if state.w_mode == "compare" else "Start trains the run set in the sidebar.")))
 if state.url_ignored:
     with st.container(border=True):
         for msg in state.url_ignored:
@@ -241,7 +255,7 @@ for msg in state.errors:  # shown once: the next interaction clears them
 state.errors = []
 
 if state.runs:
-    st.multiselect("Runs shown (the buttons act on these)", list(state.runs), key="w_shown")
+    st.sidebar.multiselect("Runs shown (the buttons act on these)", list(state.runs), key="w_shown")
 
 
 def shown_paths() -> str:

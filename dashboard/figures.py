@@ -32,6 +32,25 @@ def run_colors(views: Sequence) -> dict[str, str]:
     return colors
 
 
+def log_ticks(values, least: int = 3) -> dict:
+    """Tick values and labels for a log axis over these values: the decades, or 1-2-5 steps (then every
+    integer mantissa) when fewer than ``least`` decades fall in the range, so every log axis shows at least
+    three labelled ticks. Returns {} when there is nothing positive to show."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x) and x > 0], dtype=np.float64)
+    if not len(v):
+        return {}
+    lo, hi = float(v.min()), float(v.max())
+    lo, hi = (lo / 2, hi * 2) if lo == hi else (lo, hi)
+    for mantissas in ((1,), (1, 2, 5), tuple(range(1, 10))):
+        ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+                 for m in mantissas if lo <= m * 10.0 ** e <= hi]
+        if len(ticks) >= least:
+            break
+    if len(ticks) < least:  # a very narrow range: evenly spaced in log
+        ticks = list(np.geomspace(lo, hi, least))
+    return dict(tickvals=ticks, ticktext=[f"{t:.3g}" for t in ticks])
+
+
 def decimate(n: int, max_points: int = MAX_POINTS) -> np.ndarray:
     """Indices of at most ~max_points evenly spaced items of n, always keeping the first and the last."""
     if n <= max_points:

@@ -33,16 +33,29 @@ class Setting:
         """The value of a URL parameter, or ConfigError naming it."""
         if self.kind is str:
             if text not in self.choices:
-                raise ConfigError(self.key, f"'{text}' is not one of {', '.join(self.choices)}")
+                raise ConfigError(self.key, f"'{shorten(text, 40)}' is not one of {', '.join(self.choices)}")
             return text
         try:
             value = self.kind(float(text)) if self.kind is int and float(text).is_integer() else self.kind(text)
         except (TypeError, ValueError):
-            raise ConfigError(self.key, f"{text!r} is not {'an integer' if self.kind is int else 'a number'}") \
+            raise ConfigError(self.key, f"'{shorten(text, 40)}' is not {'an integer' if self.kind is int else 'a number'}") \
                 from None
         if not math.isfinite(value) or not self.lo <= value <= self.hi:
-            raise ConfigError(self.key, f"{text} is outside [{self.lo:g}, {self.hi:g}]")
+            raise ConfigError(self.key, f"{shorten(text, 40)} is outside [{self.lo:g}, {self.hi:g}]")
         return value
+
+    def check(self, value: Any) -> None:
+        """ConfigError naming this setting unless ``value`` (from a widget or session state) is allowed."""
+        if self.kind is str:
+            if self.choices and value not in self.choices:
+                raise ConfigError(self.key, f"'{shorten(value, 40)}' is not one of {', '.join(self.choices)}")
+            return
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or (self.kind is int and float(value) != int(value)):
+            raise ConfigError(self.key, f"{shorten(value, 40)!r} is not {'an integer' if self.kind is int else 'a number'}")
+        if not self.lo <= value <= self.hi:
+            raise ConfigError(self.label.lower() if self.key.startswith("p_") else self.key,
+                              f"{value:g} is outside [{self.lo:g}, {self.hi:g}]")
 
     def format(self, value: Any) -> str:
         return f"{value:g}" if self.kind is float else str(value)
@@ -79,7 +92,8 @@ SETTINGS: list[Setting] = [
             help="lr = lr0 * decay ** (step / period), continuous (paper: 0.9 per 1000 steps)"),
     Setting("decay_steps", int, 1000, "Decay period (steps)", 1, 1_000_000),
     Setting("batch", int, 128, "Points per term / edge", 1, 4096),
-    Setting("steps", int, 10_000, "Steps", 1, 1_000_000, help="the paper trains 40,000 steps"),
+    Setting("steps", int, 3_000, "Steps", 1, 1_000_000,
+            help="Quick: 3,000 steps tell the story in about a minute; the paper trains 40,000"),
     Setting("seed", int, 0, "Seed", 0, 2**31 - 1),
     Setting("grad_every", int, 250, "Gradient snapshot every", 1, 100_000),
     Setting("eval_every", int, 250, "Evaluation every", 1, 100_000),
@@ -113,13 +127,20 @@ def parse_weights(text: str) -> dict[str, float]:
     return out
 
 
+def shorten(text: str, limit: int = 60) -> str:
+    """A URL value as quoted back to the user: never more than ``limit`` characters."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def parse_query(query: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
-    """Settings from a URL query, and one message per parameter that was ignored."""
+    """Settings from a URL query, and one message per parameter that was ignored (values quoted shortened)."""
     values, ignored = defaults(), []
     for key, text in query.items():
         text = text[-1] if isinstance(text, list) else text
+        shown = f"'{shorten(key, 40)}={shorten(text)}'"
         if key not in BY_KEY:
-            ignored.append(f"Ignored URL parameter '{key}={text}': unknown parameter.")
+            ignored.append(f"Ignored URL parameter {shown}: unknown parameter.")
             continue
         setting = BY_KEY[key]
         try:
@@ -130,8 +151,34 @@ def parse_query(query: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
                 values[key] = setting.parse(text)
         except ConfigError as exc:
             default = setting.format(setting.default) or "empty"
-            ignored.append(f"Ignored URL parameter '{key}={text}': {exc.reason}; using the default ({default}).")
-    return values, ignored
+            ignored.append(f"Ignored URL parameter {shown}: {shorten(exc.reason, 160)}; using the default "
+                           f"({default}).")
+    return values, ignored + _cross_checks(values, query)
+
+
+def _cross_checks(values: dict, query: Mapping[str, str]) -> list[str]:
+    """What only the whole setup can tell: another problem's parameter, weights of terms this problem lacks,
+    a device this machine does not have. The offending values fall back to the defaults, named once."""
+    out = []
+    problem = PROBLEMS[values["problem"]]
+    own = {f"p_{p.name}" for p in problem.params}
+    for key in query:
+        if key.startswith("p_") and key in BY_KEY and key not in own:
+            out.append(f"Ignored URL parameter '{key}={shorten(query[key])}': {problem.title} has no parameter "
+                       f"'{key[2:]}' (its parameters: {', '.join(p.name for p in problem.params) or 'none'}).")
+    terms = {t.name for t in problem().terms()}
+    bad = [k for k in parse_weights(values["weights"]) if k not in terms] if values["weights"] else []
+    if bad:
+        out.append(f"Ignored URL parameter 'weights={shorten(values['weights'])}': {problem.title} has no term "
+                   f"'{bad[0]}' (terms: {', '.join(sorted(terms))}); using all 1.")
+        values["weights"] = ""
+    if values["device"].startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            out.append("Ignored URL parameter 'device=cuda': CUDA is not available on this machine; using cpu.")
+            values["device"] = "cpu"
+    return out
 
 
 def to_query(values: Mapping[str, Any]) -> dict[str, str]:
@@ -144,7 +191,13 @@ def to_query(values: Mapping[str, Any]) -> dict[str, str]:
 
 def build_configs(values: Mapping[str, Any]) -> list[RunConfig]:
     """One RunConfig per run to launch (M1..M4 in compare mode); ConfigError names the first bad field."""
+    for key in ("mode", "problem"):
+        BY_KEY[key].check(values[key])
     problem = PROBLEMS[values["problem"]]
+    own = {f"p_{p.name}" for p in problem.params}
+    for setting in SETTINGS:  # what the sidebar shows is what trains, or nothing does
+        if setting.key not in ("weights",) and (not setting.key.startswith("p_") or setting.key in own):
+            setting.check(values[setting.key])
     common = dict(
         problem=values["problem"], params={p.name: float(values[f"p_{p.name}"]) for p in problem.params},
         depth=int(values["depth"]), width=int(values["width"]), activation=values["activation"],

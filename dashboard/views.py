@@ -9,12 +9,12 @@ import io
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures
+from dashboard import figures, overview
 from dashboard.live import run_service, viewer
-from pinncore import PROBLEMS
+from pinncore import PROBLEMS, ConfigError
 from pinncore.store import metrics_frame
 
-VIEWS = ("Loss & λ", "Gradient histograms", "Error fields", "Stiffness", "Compare & export")
+VIEWS = ("Overview", "Loss & λ", "Gradient histograms", "Error fields", "Stiffness", "Compare & export")
 
 
 def render_live(was_active: bool) -> None:
@@ -27,21 +27,26 @@ def render_live(was_active: bool) -> None:
         st.info("No runs yet. **Start** trains M1–M4 (or the single run set in the sidebar) side by side; "
                 "**+1 / +10 / +100** creates them paused and steps through training one click at a time.")
         params = {p.name: state[f"w_p_{p.name}"] for p in PROBLEMS[state.w_problem].params}
-        st.plotly_chart(figures.solution_figure(state.w_problem, params), key="fig_solution")
+        try:
+            st.plotly_chart(figures.solution_figure(state.w_problem, params), key="fig_solution")
+        except ConfigError as exc:  # a parameter outside its range: Start will refuse it too
+            st.warning(f"No solution to show: {exc}")
         return
     _status_line(views)
     _ownership_note(views)
     view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="w_view", label_visibility="collapsed",
                                 required=True) or VIEWS[0]
     if view == VIEWS[0]:
+        _overview(views)
+    elif view == VIEWS[1]:
         c1, c2 = st.columns(2)
         c1.plotly_chart(figures.loss_figure(views), key="fig_loss")
         c2.plotly_chart(figures.lambda_figure(views), key="fig_lambda")
-    elif view == VIEWS[1]:
-        _histograms(views)
     elif view == VIEWS[2]:
-        _fields(views)
+        _histograms(views)
     elif view == VIEWS[3]:
+        _fields(views)
+    elif view == VIEWS[4]:
         _stiffness(views)
     else:
         _compare(views)
@@ -66,22 +71,52 @@ def _ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
+def _overview(views) -> None:
+    """The paper's story on one screen: histograms of M1 and M2, lambda, error, the |error| fields of M1 and
+    M4, all at one common step, and one sentence that says what they show."""
+    m1, m2, m4 = overview.pick(views, "M1", 0), overview.pick(views, "M2", 1), overview.pick(views, "M4", 3)
+    pair, ends = overview.distinct([m1, m2]), overview.distinct([m1, m4])
+    grad_step = overview.common_step(pair, "grads")
+    eval_step = overview.common_step(ends, "evals")
+    st.markdown(f":blue-background[{overview.story(m1, m2, m4, grad_step, eval_step)}]")
+    top = st.columns(4)
+    if grad_step is not None:
+        layers = list(overview.at(m1.grads, grad_step).layers)
+        layer = st.session_state.get("w_ov_layer", layers[-1])
+        layer = layer if layer in layers else layers[-1]
+        xrange = overview.grad_range(pair)
+        for col, v in zip(top[:2], pair):
+            snap = overview.at(v.grads, grad_step)
+            col.plotly_chart(overview.layer_histogram(v, snap, layers.index(layer), xrange), key=f"fig_ov_hist{v is m2:d}")
+    if eval_step is not None:
+        for col, v in zip(top[2:], ends):
+            col.plotly_chart(overview.error_field(v, eval_step), key=f"fig_ov_field{v is m4:d}")
+    c1, c2, c3 = st.columns([1.3, 1.3, 0.6])
+    c1.plotly_chart(overview.lambda_lines(views), key="fig_ov_lambda")
+    c2.plotly_chart(overview.error_lines(views), key="fig_ov_error")
+    if grad_step is not None:
+        c3.selectbox("Layer of the histograms", layers, index=layers.index(layer), key="w_ov_layer")
+        c3.caption("Same x-range at every step. Other views: the tabs above.")
+
+
 def _status_line(views) -> None:
+    """One compact card per run: status, step, speed, engine, current error (a reload shows the same)."""
     import time
 
-    st.caption(f"live · redrawn {time.strftime('%H:%M:%S')}", help="the charts redraw every second while a "
-               "shown run trains or waits in the queue")
     cols = st.columns(min(len(views), 6))
-    for col, v in zip(cols * (len(views) // len(cols) + 1), views):
-        err = f"{v.evals[-1].rel_l2:.2e} at step {v.evals[-1].step:,}" if v.evals else "–"
+    for i, (col, v) in enumerate(zip(cols * (len(views) // len(cols) + 1), views)):
+        err = f"error {v.evals[-1].rel_l2:.2e} (step {v.evals[-1].step:,})" if v.evals else "no evaluation yet"
         status = f"queued, {_ordinal(v.queue_position)} in line" if v.queue_position else v.status
         speed = f" · {v.steps_per_s:.0f} steps/s" if v.steps_per_s and v.status == "running" else ""
         engine = f" · {v.engine}" if v.status in ("running", "paused", "starting") and v.engine != "-" else ""
-        icon = ICONS.get(v.status, ":material/error:")
-        col.metric(f"{icon} {v.name} · {status}{speed}{engine}", f"step {v.steps_done:,}",
-                   f"error {err}", delta_color="off", delta_arrow="off")
-        if v.message:
-            col.caption(v.message)
+        with col.container(key=f"card_{i}"):
+            st.markdown(f"{ICONS.get(v.status, ':material/error:')} **{v.name}** · {status} · "
+                        f"**step {v.steps_done:,}**")
+            st.caption(f"{err}{speed}{engine}")
+            if v.message:
+                st.caption(v.message)
+    st.caption(f"live · redrawn {time.strftime('%H:%M:%S')}", help="the charts redraw every second while a "
+               "shown run trains or waits in the queue")
 
 
 def _ownership_note(views) -> None:

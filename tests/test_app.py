@@ -73,7 +73,7 @@ def test_start_produces_records_for_m1_to_m4(app):
     assert list(app.session_state["runs"]) == ["M1", "M2", "M3", "M4"]
     assert rerun_until(app, lambda: min(steps(app).values()) >= 5)
     assert not app.exception
-    assert any("step" in m.value for m in app.metric)
+    assert any("**step " in m.value for m in app.markdown)  # the run cards
     assert rerun_until(app, lambda: view(app, "M2").grads and view(app, "M2").steps[-1].lambdas["bc"] != 1.0)
     h = view(app, "M2")
     assert h.steps and h.evals and h.grads and h.steps[-1].lambdas["bc"] != 1.0

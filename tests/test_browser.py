@@ -105,11 +105,11 @@ def test_start_draws_loss_points_and_gradient_histograms(server, page, shots):
     page.wait_for_timeout(500)  # let the first script run settle
     t0 = time.time()
     start.click()
-    page.wait_for_function(HAS_POINTS, arg=".st-key-fig_loss", timeout=60_000)
+    page.wait_for_function(HAS_POINTS, arg=".st-key-fig_ov_lambda", timeout=60_000)
     first_points = time.time() - t0
-    print(f"first loss-chart points {first_points:.1f} s after clicking Start")
+    print(f"first chart points {first_points:.1f} s after clicking Start")
     page.wait_for_timeout(3000)
-    page.screenshot(path=str(shots / "e2e-loss.png"), full_page=True)
+    page.screenshot(path=str(shots / "e2e-overview.png"), full_page=True)
     # scoped to the view selector: the explainer (collapsed) also says *Gradient histograms*
     page.locator(".st-key-w_view").get_by_text("Gradient histograms", exact=True).click()
     wait_for_drawing(page, "fig_hist", shots, "e2e-histograms", "gradient histogram")
@@ -128,3 +128,30 @@ def test_the_lessons_page_runs_lesson_1_live(server, page, shots):
     run.click()
     # the ratio at initialisation, one point per C, appears after the first round of steps
     wait_for_drawing(page, "fig_l1_scaling", shots, "e2e-lessons", "scaling chart on the Lessons page")
+
+
+OVERVIEW = ("fig_ov_hist0", "fig_ov_hist1", "fig_ov_lambda", "fig_ov_error", "fig_ov_field0", "fig_ov_field1")
+
+
+def test_the_overview_fits_a_1280x720_projector(server, shots):
+    """After Start and about 30 s, the histogram pair, lambda, error and the two |error| fields are all drawn
+    inside a 1280x720 viewport with the sidebar open, without scrolling."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.goto(server + "/?engine=eager&grad_every=100&eval_every=100&hess_every=0")
+        start = page.locator(".st-key-btn_start button").first
+        start.wait_for(state="visible", timeout=60_000)
+        page.wait_for_timeout(500)
+        start.click()
+        for key in OVERVIEW:
+            page.wait_for_selector(f".st-key-{key} .js-plotly-plot", timeout=120_000)
+        page.wait_for_timeout(25_000)
+        page.screenshot(path=str(shots / "overview-1280x720.png"))
+        for key in OVERVIEW:
+            box = page.locator(f".st-key-{key} .js-plotly-plot").first.bounding_box()
+            assert box and box["y"] >= 0 and box["y"] + box["height"] <= 720 and box["x"] + box["width"] <= 1280, \
+                (key, box)
+        assert page.locator("[data-testid='stException']").count() == 0
+        page.locator(".st-key-btn_stop button").first.click()
+        browser.close()

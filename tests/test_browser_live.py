@@ -25,10 +25,10 @@ def browser():
 
 def step_count(page) -> int | None:
     """The step counter of the first run card ("step 1,234"), None while there is none."""
-    values = page.locator("[data-testid='stMetricValue']")
-    if values.count() == 0:
+    card = page.locator(".st-key-card_0")
+    if card.count() == 0:
         return None
-    m = re.search(r"step ([\d,]+)", values.first.inner_text())
+    m = re.search(r"step ([\d,]+)", card.first.inner_text())
     return int(m.group(1).replace(",", "")) if m else None
 
 

@@ -40,10 +40,11 @@ class Slot:
         self.switch_step: int | None = None
         self.saved_at = time.monotonic()
         self.twin: Any = None
+        self.compiler = None
         if compile_:
             self._go_eager()
             self.engine = "eager, compiling…"
-            compiler.submit(self)
+            self.compiler = compiler  # asked once the first steps are out: they must not wait for it
 
     def _go_eager(self) -> None:
         from pinncore import Trainer
@@ -190,6 +191,9 @@ def _advance(run_id: str, slot: Slot, n: int, outbox, slots: dict) -> None:
         traceback.print_exc()
         _end(run_id, slot, outbox, slots, f"error: {type(exc).__name__}: {str(exc)[:200]}")
         return
+    if slot.compiler is not None:
+        slot.compiler.submit(slot)
+        slot.compiler = None
     if slot.state == "paused":
         slot.pending = max(0, slot.pending - n)
     if time.monotonic() - slot.saved_at > SAVE_EVERY_S:

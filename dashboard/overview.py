@@ -1,0 +1,157 @@
+"""The Overview: the paper's three facts on one projector screen, for the runs shown, at one common step.
+
+1. the residual's back-propagated gradients dwarf the boundary's (M1), side by side with M2's;
+2. annealing lifts lambda until they balance (lambda against step);
+3. the error of M4 falls far below M1's (relative L2 error against step, and the two |error| fields);
+and one sentence that says what the numbers show now. Pure builders: records in, figures and text out.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from dashboard.figures import TERM_COLORS, TERM_DASH, log_ticks, run_colors
+from pinncore import make_problem
+
+HEIGHT = 200  # px per chart: two rows fit under the controls on a 1280x720 screen
+
+
+def pick(views: Sequence, label: str, fallback: int):
+    """The first run of a method, else the run at ``fallback`` (single-run pages, custom sets)."""
+    return next((v for v in views if v.label == label), views[min(fallback, len(views) - 1)] if views else None)
+
+
+def distinct(views: Sequence) -> list:
+    """The runs in order, each once (by identity: a view is not hashable), without the missing ones."""
+    out = []
+    for v in views:
+        if v is not None and all(v is not w for w in out):
+            out.append(v)
+    return out
+
+
+def common_step(views: Sequence, kind: str) -> int | None:
+    """The latest step at which every one of these runs has a snapshot of this kind ('grads' or 'evals')."""
+    sets = [{s.step for s in getattr(v, kind)} for v in views if v is not None]
+    both = set.intersection(*sets) if sets else set()
+    return max(both) if both else None
+
+
+def at(snaps, step):
+    return next((s for s in snaps if s.step == step), None)
+
+
+def grad_range(views: Sequence) -> tuple[float, float]:
+    """One x-range (log10 |gradient|) for every histogram of these runs, over all their snapshots, so that
+    moving through the steps never makes the axes jump."""
+    edges = [s.edges for v in views for s in v.grads]
+    if not edges:
+        return -8.0, 0.0
+    return float(min(e[0] for e in edges)), float(max(e[-1] for e in edges))
+
+
+def _compact(fig: go.Figure, title: str, height: int = HEIGHT, legend: str = "right") -> go.Figure:
+    """Small charts for the Overview: the legend beside the plot (right) or inside it (inside), never under the
+    x-axis title."""
+    place = (dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top") if legend == "right" else
+             dict(orientation="v", x=0.01, xanchor="left", y=0.99, yanchor="top", bgcolor="rgba(255,255,255,0.7)"))
+    fig.update_layout(title=dict(text=title, font=dict(size=13), y=0.97), height=height, template="plotly_white",
+                      margin=dict(l=8, r=8, t=34, b=8), legend=dict(font=dict(size=10), **place), font=dict(size=11))
+    return fig
+
+
+def layer_histogram(view, snap, layer: int, xrange: tuple[float, float]) -> go.Figure:
+    """One layer of one run: the distribution of log10 |grad_W L_res| against log10 |grad_W (lambda_i L_i)|."""
+    fig = go.Figure()
+    centers = (snap.edges[:-1] + snap.edges[1:]) / 2
+    for i, term in enumerate(snap.terms):
+        counts = snap.counts[i, layer]
+        lam = snap.lambdas.get(term, 1.0)
+        name = "∇L_res" if term == "res" else f"∇(λ·L_{term}), λ={lam:.3g}"
+        fig.add_trace(go.Scatter(x=centers, y=counts / max(counts.sum(), 1), mode="lines", name=name,
+                                 line=dict(shape="hvh", color=TERM_COLORS.get(term)), fill="tozeroy", opacity=0.5))
+    fig.update_xaxes(title_text="log10 |∇W|", range=list(xrange), title_standoff=2)
+    fig.update_yaxes(title_text="fraction of weights", title_standoff=2)
+    return _compact(fig, f"{view.name} gradients · {snap.layers[layer]}", legend="inside")
+
+
+def error_field(view, step: int) -> go.Figure:
+    """|prediction - reference| on the evaluation grid at this step (sequential colour scale: never negative)."""
+    snap = at(view.evals, step)
+    problem = make_problem(view.config.problem, **view.config.params)
+    err = np.abs(np.asarray(snap.prediction, dtype=np.float64) - np.asarray(view.reference))
+    axes = [np.linspace(lo, hi, view.config.eval_points) for lo, hi in problem.domain]
+    if len(axes) == 1:
+        fig = go.Figure(go.Scatter(x=axes[0], y=err, line=dict(color="#d62728"), name="|error|"))
+        fig.update_xaxes(title_text=problem.inputs[0])
+    else:
+        fig = go.Figure(go.Heatmap(x=axes[0], y=axes[1], z=err, colorscale="Viridis", zmin=0,
+                                   colorbar=dict(thickness=8, len=0.9)))
+        fig.update_xaxes(title_text=problem.inputs[0], constrain="domain", title_standoff=2)
+        fig.update_yaxes(title_text=problem.inputs[1], scaleanchor="x", constrain="domain", title_standoff=2)
+    return _compact(fig, f"{view.name} |error| · rel. L2 {snap.rel_l2:.2e}")
+
+
+def lambda_lines(views: Sequence) -> go.Figure:
+    """lambda of every non-residual term against step, one colour per run (runs without annealing stay at 1)."""
+    fig, colors = go.Figure(), run_colors(views)
+    for v in views:
+        if not v.steps:
+            continue
+        idx = np.unique(np.linspace(0, len(v.steps) - 1, min(len(v.steps), 600)).astype(int))
+        terms = [t for t in v.steps[0].lambdas if t != "res"]
+        for term in terms:
+            fig.add_trace(go.Scatter(x=[v.steps[i].step for i in idx], y=[v.steps[i].lambdas[term] for i in idx],
+                                     mode="lines", name=v.name if len(terms) == 1 else f"{v.name} · {term}",
+                                     line=dict(color=colors[v.name], width=1.6,
+                                               dash=TERM_DASH.get(term, "solid") if len(terms) > 1 else "solid")))
+    fig.update_yaxes(type="log", title_text="λ", title_standoff=2,
+                     **log_ticks([y for trace in fig.data for y in trace.y]))
+    fig.update_xaxes(title_text="step", title_standoff=2)
+    return _compact(fig, "λ of the boundary terms: annealing lifts it")
+
+
+def error_lines(views: Sequence) -> go.Figure:
+    fig, colors = go.Figure(), run_colors(views)
+    for v in views:
+        fig.add_trace(go.Scatter(x=[e.step for e in v.evals], y=[e.rel_l2 for e in v.evals], mode="lines+markers",
+                                 name=v.name, line=dict(color=colors[v.name]), marker=dict(size=4)))
+    fig.update_yaxes(type="log", title_text="rel. L2 error", title_standoff=2,
+                     **log_ticks([e.rel_l2 for v in views for e in v.evals]))
+    fig.update_xaxes(title_text="step", title_standoff=2)
+    return _compact(fig, "Relative L2 error")
+
+
+def imbalance(snap) -> tuple[str, float] | None:
+    """The boundary-like term whose gradients the residual's dwarf most, and by how much: the mean over layers
+    of mean |grad L_res|, over the same of mean |grad (lambda_i L_i)|."""
+    if snap is None or len(snap.terms) < 2:
+        return None
+    res = snap.mean_abs[0].mean()
+    ratios = {t: res / max(snap.mean_abs[i].mean(), 1e-300) for i, t in enumerate(snap.terms) if i}
+    term = max(ratios, key=ratios.get)
+    return term, float(ratios[term])
+
+
+def story(m1, m2, m4, grad_step: int | None, eval_step: int | None) -> str:
+    """One sentence of what the numbers show now, from the snapshots at the common steps."""
+    parts = []
+    first = imbalance(at(m1.grads, grad_step)) if m1 is not None and grad_step is not None else None
+    if first:
+        parts.append(f"{m1.name}'s residual gradients are {first[1]:.3g}× the {first[0]} term's")
+    if m2 is not None and m2 is not m1 and grad_step is not None:
+        snap = at(m2.grads, grad_step)
+        second = imbalance(snap)
+        if second:
+            lam = snap.lambdas.get(second[0], 1.0)
+            verb = "has balanced them" if second[1] < 3 else "is closing the gap"
+            parts.append(f"{m2.name}'s λ_{second[0]} = {lam:.3g} {verb} ({second[1]:.2g}× left)")
+    if m1 is not None and m4 is not None and m4 is not m1 and eval_step is not None:
+        e1, e4 = at(m1.evals, eval_step).rel_l2, at(m4.evals, eval_step).rel_l2
+        if e4 > 0:
+            rel = f"{e1 / e4:.3g}× below" if e4 < e1 else f"{e4 / e1:.3g}× above"
+            parts.append(f"{m4.name}'s error {e4:.2e} is {rel} {m1.name}'s {e1:.2e}")
+    where = f" (step {grad_step:,})" if grad_step is not None else ""
+    return ("; ".join(parts) + where + ".") if parts else "Waiting for the first gradient snapshots and evaluations."

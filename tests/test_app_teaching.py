@@ -1,0 +1,110 @@
+"""The teaching views (issue 12): invalid sidebar values refuse Start, URL warnings are short, complete and
+dismissable, log axes always carry three labelled ticks, one colour per method, and the Overview's sentence."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import figures, overview
+from dashboard.settings import parse_query
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("PINN_RUNS_DIR", str(tmp_path / "runs"))
+    return AppTest.from_file(APP, default_timeout=60)
+
+
+@pytest.mark.parametrize("widget,value,field", [("w_depth", -3, "depth"), ("w_width", 100_000, "width"),
+                                                ("w_p_a2", 1e9, "a2"), ("w_beta", 1.5, "beta")])
+def test_start_with_an_invalid_sidebar_value_is_refused_naming_the_field(app, widget, value, field):
+    app.run()
+    app.session_state[widget] = value
+    app.button(key="btn_start").click().run()
+    assert not app.exception
+    assert len(app.error) == 1 and app.error[0].value.startswith(f"Cannot start: {field}: ")
+    assert app.session_state["runs"] == {}
+
+
+def test_a_very_long_url_value_is_quoted_short_once(app):
+    app.query_params["width"] = "9" * 5000
+    app.run()
+    assert not app.exception
+    assert len(app.warning) == 1 and len(app.warning[0].value) < 250
+
+
+@pytest.mark.parametrize("query,needle", [({"weights": "zz=3"}, "no term 'zz'"),
+                                          ({"p_C": "8"}, "has no parameter 'C'"),
+                                          ({"device": "cuda"}, "CUDA is not available")])
+def test_bad_url_values_are_named_on_load_not_on_start(app, query, needle):
+    import torch
+
+    if "device" in query and torch.cuda.is_available():
+        pytest.skip("CUDA exists here")
+    for k, v in query.items():
+        app.query_params[k] = v
+    app.run()
+    assert not app.exception
+    assert [w.value for w in app.warning if needle in w.value], [w.value for w in app.warning]
+    app.button(key="btn_dismiss_url").click().run()
+    assert not app.warning  # dismissed, and not shown again
+
+
+@pytest.mark.parametrize("values,least", [([1.0, 1.0, 1.0], 3), ([1.0, 72.0], 3), ([3e-3, 1.4], 3),
+                                          ([1e-6, 1e6], 3), ([0.97, 1.03], 3)])
+def test_every_log_axis_gets_three_labelled_ticks(values, least):
+    ticks = figures.log_ticks(values)
+    assert len(ticks["tickvals"]) >= least and len(ticks["ticktext"]) == len(ticks["tickvals"])
+    lo, hi = min(values), max(values)
+    assert all(lo / 2.0001 <= t <= hi * 2.0001 for t in ticks["tickvals"])
+    assert figures.log_ticks([0.0, -1.0, float("nan")]) == {}
+
+
+def test_one_colour_per_method_in_every_builder():
+    class V:  # the fields the colour helpers read
+        def __init__(self, name, label):
+            self.name, self.label = name, label
+
+    views = [V("M4", "M4"), V("M1", "M1"), V("M1 (2)", "M1")]
+    colors = figures.run_colors(views)
+    assert colors["M1"] == figures.METHOD_COLORS["M1"] and colors["M4"] == figures.METHOD_COLORS["M4"]
+    assert colors["M1 (2)"] not in figures.METHOD_COLORS.values()
+
+
+class Snap:
+    def __init__(self, step, res, bc, lam=1.0):
+        self.step, self.terms, self.lambdas = step, ("res", "bc"), {"res": 1.0, "bc": lam}
+        self.mean_abs = np.array([[res, res], [bc, bc]])
+
+
+class Eval:
+    def __init__(self, step, err):
+        self.step, self.rel_l2 = step, err
+
+
+class Run:
+    def __init__(self, name, grads=(), evals=()):
+        self.name, self.label, self.grads, self.evals = name, name, list(grads), list(evals)
+
+
+def test_the_overview_sentence_states_the_numbers_at_the_common_step():
+    m1 = Run("M1", [Snap(0, 3.2, 0.1), Snap(100, 32.0, 1.0)], [Eval(100, 1.3)])
+    m2 = Run("M2", [Snap(0, 3.2, 0.1), Snap(100, 2.0, 1.6, lam=71.0)], [Eval(100, 0.5)])
+    m4 = Run("M4", [Snap(100, 1.0, 1.0)], [Eval(100, 0.037)])
+    assert overview.common_step([m1, m2], "grads") == 100
+    text = overview.story(m1, m2, m4, 100, 100)
+    assert "M1's residual gradients are 32× the bc term's" in text
+    assert "M2's λ_bc = 71 has balanced them" in text
+    assert "M4's error 3.70e-02 is 35.1× below M1's 1.30e+00" in text
+    assert overview.distinct([m1, None, m1, m2]) == [m1, m2]
+
+
+def test_every_url_warning_names_its_parameter_and_stays_short():
+    _, ignored = parse_query({"width": "x" * 5000, "zz": "y" * 900, "depth": "-3"})
+    assert len(ignored) == 3 and all(len(m) < 250 for m in ignored)
+    assert ignored[0].startswith("Ignored URL parameter 'width=") and "'zz=" in ignored[1] and "'depth=-3'" in ignored[2]
