@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pinncore import ConfigError, RunConfig
+from pinncore import ConfigError, RunConfig, make_problem
 from pinncore.records import GradSnapshot, StepRecord
 from pinncore.run import Run
 from pinncore.store import RunStore
@@ -113,6 +113,24 @@ def test_html_of_m1_to_m4_gives_one_compare_link_and_the_improvement_factor(runs
     assert text.count('href="http://localhost:8501/?mode=compare&amp;problem=helmholtz') == 1
     assert "mode=single" not in text
     assert "M1 error / this error" in text and "1×" in text
+
+
+def test_the_share_link_opens_the_same_setup_in_the_dashboard():
+    settings = pytest.importorskip("dashboard.settings")
+    from pinnlab.export.html import share_query
+
+    config = RunConfig.from_method("M4", problem="klein-gordon", depth=5, width=20, steps=40_000, seed=3, lr=5e-4,
+                                   params={"alpha": -2.0}, weights={"bc": 2.0}, grad_every=100, hessian_every=0)
+    values, ignored = settings.parse_query(share_query(config, compare=False))
+    assert ignored == []
+    (back,) = settings.build_configs(values)
+    assert make_problem(back.problem, **back.params).values == make_problem(config.problem, **config.params).values
+    for name in ("problem", "model", "weighting", "depth", "width", "activation", "annealing_variant",
+                 "beta", "weights", "lr", "decay_rate", "decay_steps", "batch", "steps", "seed", "grad_every",
+                 "eval_every", "hessian_every", "hessian_k"):
+        assert getattr(back, name) == getattr(config, name), name
+    values, _ = settings.parse_query(share_query(config, compare=True))
+    assert [c.label() for c in settings.build_configs(values)] == ["M1", "M2", "M3", "M4"]
 
 
 def big_run(src: Path, dst: Path, steps: int = 40_000) -> Path:
