@@ -19,6 +19,8 @@ import streamlit as st
 if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from dashboard import editor  # noqa: E402
+from dashboard.custom_pde import CUSTOM  # noqa: E402
 from dashboard.live import command_runs, run_service, viewer  # noqa: E402
 from dashboard.settings import BY_KEY, SETTINGS, build_configs, parse_query, to_query  # noqa: E402
 from dashboard.views import render_live  # noqa: E402
@@ -98,7 +100,7 @@ def widget(key: str, container=st, **extra):
     s = BY_KEY[key]
     k, common = f"w_{key}", dict(label=s.label, help=s.help or None)
     if s.kind is str and s.choices:
-        fmt = (lambda v: PROBLEMS[v].title) if key == "problem" else str
+        fmt = (lambda v: PROBLEMS[v].title if v in PROBLEMS else "Your own PDE") if key == "problem" else str
         return container.selectbox(options=s.choices, key=k, format_func=fmt, **common, **extra)
     if s.kind is str:
         return container.text_input(key=k, **common, **extra)
@@ -114,8 +116,11 @@ with st.sidebar:
     st.radio("Runs", options=("compare", "single"), key="w_mode", horizontal=True,
              format_func=lambda m: "Compare M1–M4" if m == "compare" else "Single run", help=BY_KEY["mode"].help)
     widget("problem")
-    for p in PROBLEMS[state.w_problem].params:
-        widget(f"p_{p.name}")
+    if state.w_problem == CUSTOM:
+        editor.sidebar()
+    else:
+        for p in PROBLEMS[state.w_problem].params:
+            widget(f"p_{p.name}")
     st.caption(f"Run length: {state.w_steps:,} steps")
     q, pp = st.columns(2)
     q.button("Quick (3,000)", key="btn_quick", on_click=lambda: state.update(w_steps=3_000),
@@ -222,6 +227,8 @@ st.markdown("### PINN gradient pathologies, live", help=(
     "Why plain physics-informed networks fail on stiff problems, and how learning-rate annealing and the modified "
     "MLP cure it: Wang, Teng & Perdikaris, SIAM J. Sci. Comput. 43 (2021). "
     + ("Start trains M1–M4 side by side." if state.w_mode == "compare" else "Start trains the run set in the sidebar.")))
+if state.w_problem == CUSTOM:
+    editor.main_panel()
 if state.url_ignored:
     with st.container(border=True):
         for msg in state.url_ignored:

@@ -98,7 +98,7 @@ def error_figure(views: Sequence) -> go.Figure:
     for v in views:
         fig.add_trace(go.Scatter(x=[e.step for e in v.evals], y=[e.rel_l2 for e in v.evals],
                                  mode="lines+markers", name=v.name, line=dict(color=colors[v.name])))
-    quantities = {make_problem(v.config.problem).quantity for v in views}
+    quantities = {v.config.make_problem().quantity for v in views}
     return _layout(fig, f"Relative L2 error of {' / '.join(sorted(quantities)) or 'u'} on the evaluation grid")
 
 
@@ -131,7 +131,7 @@ def histogram_figure(snap: GradSnapshot, title: str = "") -> go.Figure:
 
 def field_figure(view, step_index: int = -1) -> go.Figure:
     """Reference, prediction and |error| on the evaluation grid (heatmaps in 2D, curves in 1D)."""
-    problem = make_problem(view.config.problem, **view.config.params)
+    problem = view.config.make_problem()
     snap = view.evals[step_index]
     ref, pred = np.asarray(view.reference), np.asarray(snap.prediction, dtype=np.float64)
     err = np.abs(pred - ref)
@@ -162,9 +162,10 @@ def field_figure(view, step_index: int = -1) -> go.Figure:
     return fig
 
 
-def solution_figure(problem_name: str, params: dict, n: int = 100) -> go.Figure:
-    """The exact (or reference) solution of a problem on its evaluation grid: what the networks must learn."""
-    problem = make_problem(problem_name, **params)
+def solution_figure(problem_name, params: dict | None = None, n: int = 100) -> go.Figure:
+    """The exact (or reference) solution of a problem on its evaluation grid: what the networks must learn.
+    ``problem_name``: a registered name (with ``params``) or a Problem instance (a spec problem)."""
+    problem = make_problem(problem_name, **(params or {})) if isinstance(problem_name, str) else problem_name
     grid, shape = problem.grid(n)
     field = problem.reference(grid).reshape(shape)
     axes = [np.linspace(lo, hi, n) for lo, hi in problem.domain]

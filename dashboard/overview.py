@@ -13,7 +13,6 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashboard.figures import TERM_COLORS, TERM_DASH, log_ticks, run_colors
-from pinncore import make_problem
 
 HEIGHT = 200  # px per chart: two rows fit under the controls on a 1280x720 screen
 
@@ -80,7 +79,7 @@ def layer_histogram(view, snap, layer: int, xrange: tuple[float, float]) -> go.F
 def error_field(view, step: int) -> go.Figure:
     """|prediction - reference| on the evaluation grid at this step (sequential colour scale: never negative)."""
     snap = at(view.evals, step)
-    problem = make_problem(view.config.problem, **view.config.params)
+    problem = view.config.make_problem()
     err = np.abs(np.asarray(snap.prediction, dtype=np.float64) - np.asarray(view.reference))
     axes = [np.linspace(lo, hi, view.config.eval_points) for lo, hi in problem.domain]
     if len(axes) == 1:

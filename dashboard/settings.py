@@ -14,6 +14,9 @@ from pinncore import METHODS, PROBLEMS, ConfigError, RunConfig
 from pinncore.models import ACTIVATIONS
 from pinncore.weighting import WEIGHTINGS, Annealing
 
+from dashboard import custom_pde
+from dashboard.custom_pde import CUSTOM
+
 MODES = ("compare", "single")
 
 
@@ -73,7 +76,9 @@ def _problem_settings() -> list[Setting]:
 SETTINGS: list[Setting] = [
     Setting("mode", str, "compare", "Runs", choices=MODES,
             help="compare: M1-M4 side by side with the same seed; single: one run of the chosen model/weighting"),
-    Setting("problem", str, "helmholtz", "Problem", choices=tuple(PROBLEMS)),
+    Setting("problem", str, "helmholtz", "Problem", choices=(*PROBLEMS, CUSTOM)),
+    Setting("spec", str, "", "Your own PDE: the problem spec (TOML or JSON)"),
+    Setting("spec_params", str, "", "Your own PDE: parameter values", help="e.g. 'c=2'; empty: the spec's defaults"),
     *_problem_settings(),
     Setting("model", str, "mlp", "Model", choices=("mlp", "modified-mlp")),
     Setting("weighting", str, "fixed", "Weighting", choices=tuple(WEIGHTINGS)),
@@ -147,26 +152,37 @@ def parse_query(query: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
             if key == "weights":
                 parse_weights(text)
                 values[key] = text
+            elif key == "spec":
+                values[key] = custom_pde.decode(text)
+            elif key == "spec_params":
+                custom_pde.parse_params(text)
+                values[key] = text
             else:
                 values[key] = setting.parse(text)
         except ConfigError as exc:
             default = setting.format(setting.default) or "empty"
             ignored.append(f"Ignored URL parameter {shown}: {shorten(exc.reason, 160)}; using the default "
                            f"({default}).")
-    return values, ignored + _cross_checks(values, query)
+    return values, ignored + _cross_checks(values, query, ignored)
 
 
-def _cross_checks(values: dict, query: Mapping[str, str]) -> list[str]:
+def _cross_checks(values: dict, query: Mapping[str, str], said: list[str]) -> list[str]:
     """What only the whole setup can tell: another problem's parameter, weights of terms this problem lacks,
     a device this machine does not have. The offending values fall back to the defaults, named once."""
     out = []
-    problem = PROBLEMS[values["problem"]]
-    own = {f"p_{p.name}" for p in problem.params}
+    try:
+        problem, _ = problem_of(values)
+    except ConfigError as exc:  # a spec that does not build: named (once), and the default problem stands
+        if not any(m.startswith("Ignored URL parameter 'spec") for m in said):
+            out.append(f"Ignored URL parameter 'spec': {shorten(str(exc), 200)}; showing Helmholtz instead.")
+        values.update(problem="helmholtz", spec="", spec_params="")
+        problem, _ = problem_of(values)
+    own = {f"p_{p.name}" for p in problem.params} if values["problem"] != CUSTOM else set()
     for key in query:
         if key.startswith("p_") and key in BY_KEY and key not in own:
             out.append(f"Ignored URL parameter '{key}={shorten(query[key])}': {problem.title} has no parameter "
                        f"'{key[2:]}' (its parameters: {', '.join(p.name for p in problem.params) or 'none'}).")
-    terms = {t.name for t in problem().terms()}
+    terms = {t.name for t in problem(**problem_of(values)[1]).terms()}
     bad = [k for k in parse_weights(values["weights"]) if k not in terms] if values["weights"] else []
     if bad:
         out.append(f"Ignored URL parameter 'weights={shorten(values['weights'])}': {problem.title} has no term "
@@ -181,25 +197,42 @@ def _cross_checks(values: dict, query: Mapping[str, str]) -> list[str]:
     return out
 
 
-def to_query(values: Mapping[str, Any]) -> dict[str, str]:
-    """The query string for the current settings: the run-relevant ones, problem parameters of this problem."""
+def problem_of(values: Mapping[str, Any]):
+    """(problem class, its parameter values) of the settings: a built-in, or the spec of "Your own PDE"."""
+    if values["problem"] == CUSTOM:
+        cls = custom_pde.problem_class(values["spec"])
+        return cls, custom_pde.spec_params(cls, values["spec_params"])
     problem = PROBLEMS[values["problem"]]
-    own = {f"p_{p.name}" for p in problem.params}
-    return {s.key: s.format(values[s.key]) for s in SETTINGS
-            if (not s.key.startswith("p_") or s.key in own) and values.get(s.key) is not None}
+    return problem, {p.name: float(values[f"p_{p.name}"]) for p in problem.params}
+
+
+def to_query(values: Mapping[str, Any]) -> dict[str, str]:
+    """The query string for the current settings: the run-relevant ones, problem parameters of this problem,
+    and for "Your own PDE" the spec itself (compressed)."""
+    custom = values["problem"] == CUSTOM
+    own = set() if custom else {f"p_{p.name}" for p in PROBLEMS[values["problem"]].params}
+    out = {s.key: s.format(values[s.key]) for s in SETTINGS
+           if (not s.key.startswith("p_") or s.key in own) and values.get(s.key) is not None
+           and s.key not in ("spec", "spec_params")}
+    if custom:
+        out.update(spec=custom_pde.encode(values["spec"]), spec_params=values["spec_params"])
+    return out
 
 
 def build_configs(values: Mapping[str, Any]) -> list[RunConfig]:
     """One RunConfig per run to launch (M1..M4 in compare mode); ConfigError names the first bad field."""
     for key in ("mode", "problem"):
         BY_KEY[key].check(values[key])
-    problem = PROBLEMS[values["problem"]]
-    own = {f"p_{p.name}" for p in problem.params}
+    custom = values["problem"] == CUSTOM
+    own = set() if custom else {f"p_{p.name}" for p in PROBLEMS[values["problem"]].params}
     for setting in SETTINGS:  # what the sidebar shows is what trains, or nothing does
-        if setting.key not in ("weights",) and (not setting.key.startswith("p_") or setting.key in own):
+        if setting.key not in ("weights", "spec", "spec_params") and (not setting.key.startswith("p_")
+                                                                     or setting.key in own):
             setting.check(values[setting.key])
+    problem, params = problem_of(values)
     common = dict(
-        problem=values["problem"], params={p.name: float(values[f"p_{p.name}"]) for p in problem.params},
+        problem=problem.name if custom else values["problem"], params=params,
+        spec=values["spec"] if custom else "",
         depth=int(values["depth"]), width=int(values["width"]), activation=values["activation"],
         annealing_variant=values["variant"], beta=float(values["beta"]),
         update_every=int(values["every"]) or None, weights=parse_weights(values["weights"]),
@@ -208,7 +241,7 @@ def build_configs(values: Mapping[str, Any]) -> list[RunConfig]:
         grad_every=int(values["grad_every"]), eval_every=int(values["eval_every"]),
         hessian_every=int(values["hess_every"]), hessian_k=int(values["hess_k"]), device=values["device"],
         compile=values["engine"] == "compiled")
-    terms = {t.name for t in problem().terms()}
+    terms = {t.name for t in problem(**params).terms()}
     for k in common["weights"]:
         if k not in terms:
             raise ConfigError("weights", f"unknown term '{k}' for {problem.title}; terms: {', '.join(sorted(terms))}")

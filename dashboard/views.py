@@ -26,6 +26,8 @@ def render_live(was_active: bool) -> None:
     if not views:
         st.info("No runs yet. **Start** trains M1–M4 (or the single run set in the sidebar) side by side; "
                 "**+1 / +10 / +100** creates them paused and steps through training one click at a time.")
+        if state.w_problem not in PROBLEMS:  # your own PDE: the editor's Check shows its solution
+            return
         params = {p.name: state[f"w_p_{p.name}"] for p in PROBLEMS[state.w_problem].params}
         try:
             st.plotly_chart(figures.solution_figure(state.w_problem, params), key="fig_solution")

@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from pinncore import ConfigError, RunConfig, make_problem
+from pinncore import ConfigError, RunConfig
 from pinncore.records import EvalSnapshot, GradSnapshot, HessianSnapshot
 from pinncore.store import RunStore, metrics_frame
 
@@ -65,7 +65,7 @@ class RunData:
         return {}
 
     def problem(self):
-        return make_problem(self.config.problem, **self.config.params)
+        return self.config.make_problem()  # a spec problem too
 
 
 def _corrupt(path: Path, what: str, exc: BaseException) -> ConfigError:
