@@ -1,17 +1,21 @@
 """``pinn bench``: training speed of the fast derivative path against the nested-autograd reference and DeepXDE.
 
-Helmholtz 3x50, 128 fresh points per term and per edge, the paper's protocol; for each method (M1, M2, M4 by
-default) it measures, alternating A B C A B C ... to cancel drift:
+Helmholtz 3x50 (and, with ``--problems ... cavity``, the lid-driven cavity 3x50: third-order jets, two
+outputs), 128 fresh points per term and per edge, the paper's protocol; for each method (M1, M2, M4 by default;
+M1 and M4 on the cavity unless ``--methods`` says otherwise) it measures, alternating A B C A B C ... to cancel
+drift:
 
 * ``fast``       -- forward-mode jets, one forward pass for all terms (``derivatives="jet"``; ``--compile`` adds
                     each step compiled into one graph, ``pinncore.fused``);
+* ``eager`` / ``compiled`` -- the fast path without / with torch.compile, named explicitly (``--paths``);
 * ``reference``  -- the nested ``torch.autograd.grad`` path (``derivatives="autograd"``), same trainer;
-* ``deepxde``    -- DeepXDE with its PyTorch backend, resampling every step (M1 only: it has no annealing or
-                    modified MLP), in a subprocess, when it is installed (``pip install deepxde``).
+* ``deepxde``    -- DeepXDE with its PyTorch backend, resampling every step (Helmholtz M1 only: it has no
+                    annealing or modified MLP), in a subprocess, when it is installed (``pip install deepxde``).
 
-Each measurement builds a fresh run, warms up (and compiles), then times ``--steps`` steps; the report is the
-median over ``--repeats`` and the ratios of medians. ``--snapshots`` also times M2 with gradient-histogram
-snapshots every 100 steps, to show what they cost.
+Each measurement builds a fresh run, warms up (and compiles, timed and reported), then times ``--steps`` steps;
+the report is the median over ``--repeats`` and the ratios of medians. ``--threads`` takes one or more counts,
+or ``auto``: ``pinncore.threads.recommended_threads`` per run (the default), so the choice is measured too.
+``--snapshots`` also times M2 with gradient-histogram snapshots every 100 steps, to show what they cost.
 """
 from __future__ import annotations
 
@@ -38,18 +42,24 @@ def machine() -> str:
             f"Python {h['python']}")
 
 
-def ours(method: str, path: str, steps: int, compile_: bool, grad_every: int = 0) -> float:
-    """Steps per second of one fresh run of ours."""
+def ours(method: str, path: str, steps: int, compile_: bool, grad_every: int = 0, problem: str = "helmholtz",
+         timings: dict | None = None) -> float:
+    """Steps per second of one fresh run of ours. ``path``: fast (compiled when ``compile_``), eager, compiled
+    or reference. ``timings``, when given, receives the seconds of the warm-up (which compiles)."""
     from pinncore import Trainer
 
-    config = RunConfig.from_method(method, steps=steps + WARMUP, grad_every=grad_every, eval_every=0,
-                                   derivatives="jet" if path != "reference" else "autograd",
-                                   compile=compile_ and path != "reference")
+    compiled = path == "compiled" or (path == "fast" and compile_)
+    config = RunConfig.from_method(method, problem=problem, steps=steps + WARMUP, grad_every=grad_every,
+                                   eval_every=0, derivatives="jet" if path != "reference" else "autograd",
+                                   compile=compiled)
     trainer = Trainer(config)
-    trainer.step(WARMUP)
     t0 = time.perf_counter()
+    trainer.step(WARMUP)
+    t1 = time.perf_counter()
     trainer.step(steps)
-    return steps / (time.perf_counter() - t0)
+    if timings is not None:
+        timings["warmup_s"] = t1 - t0
+    return steps / (time.perf_counter() - t1)
 
 
 def deepxde_worker(steps: int) -> float:
@@ -105,54 +115,111 @@ def deepxde_installed() -> bool:
     return importlib.util.find_spec("deepxde") is not None
 
 
-def run(methods: list[str], steps: int = 1000, repeats: int = 3, compile_: bool = False, deepxde_: bool = True,
-        snapshots: bool = False) -> dict[tuple[str, str], float]:
-    """Measure every path of every method ``repeats`` times, alternating, print each measurement and the medians
-    with their ratios; returns the medians. The thread count is the caller's (``torch.set_num_threads``)."""
-    threads = torch.get_num_threads()
-    jobs = _jobs(methods, deepxde_, snapshots)
+PATHS = ("fast", "eager", "compiled", "reference")
+DEFAULT_METHODS = {"helmholtz": ["M1", "M2", "M4"], "cavity": ["M1", "M4"]}
+
+
+def run(methods: list[str] | None = None, steps: int = 1000, repeats: int = 3, compile_: bool = False,
+        deepxde_: bool = True, snapshots: bool = False, problems: tuple[str, ...] = ("helmholtz",),
+        paths: tuple[str, ...] = ("fast", "reference"), threads: tuple[int | str, ...] | None = None,
+        ) -> dict[tuple, float]:
+    """Measure every path of every method of every problem ``repeats`` times, alternating, print each
+    measurement and the medians with their ratios; returns the medians by job (problem, method, path, threads).
+
+    ``methods``: None for each problem's defaults (``DEFAULT_METHODS``). ``threads``: torch thread counts to
+    measure, ``"auto"`` for ``recommended_threads`` of each run; None: the caller's (``torch.get_num_threads``)."""
+    threads = tuple(threads) if threads else (torch.get_num_threads(),)
+    jobs = _jobs(methods, deepxde_, snapshots, problems, paths, threads)
     print(machine())
-    print(f"Helmholtz 3x50, batch 128 per term and per edge; {steps} timed steps after {WARMUP} warm-up, "
-          f"{repeats} repeats, alternating paths; fast path {'with' if compile_ else 'without'} torch.compile")
+    names = {"helmholtz": "Helmholtz 3x50", "cavity": "lid-driven cavity 3x50"}
+    print(f"{', '.join(names.get(p, p) for p in problems)}, batch 128 per term and per edge; {steps} timed steps "
+          f"after {WARMUP} warm-up, {repeats} repeats, alternating paths; fast path "
+          f"{'with' if compile_ else 'without'} torch.compile; threads {' '.join(map(str, threads))}")
     if not deepxde_ or not deepxde_installed():
         print("DeepXDE: skipped (" + ("--no-deepxde" if not deepxde_ else "not installed; pip install deepxde") + ")")
-    rates: dict[tuple[str, str], list[float]] = {j: [] for j in jobs}
+    rates: dict[tuple, list[float]] = {j: [] for j in jobs}
+    warmups: dict[tuple, list[float]] = {j: [] for j in jobs}
     for r in range(repeats):
-        for m, path in jobs:
+        for job in jobs:
+            problem, m, path, n = job
+            count = _threads_for(problem, m, path, n, compile_)
+            torch.set_num_threads(count)
+            timings: dict = {}
             if path == "deepxde":
-                rate = deepxde(steps, threads)
+                rate = deepxde(steps, count)
                 if rate is None:  # reported; the other repeats still try
                     continue
             else:
                 rate = ours(m, "fast" if path.startswith("fast") else path, steps, compile_,
-                            grad_every=100 if "histograms" in path else 0)
-            rates[(m, path)].append(rate)
-            print(f"  repeat {r + 1}: {m} {path:>22}: {rate:8.1f} steps/s", flush=True)
+                            grad_every=100 if "histograms" in path else 0, problem=problem, timings=timings)
+                warmups[job].append(timings["warmup_s"])
+            rates[job].append(rate)
+            extra = f"  (warm-up {timings['warmup_s']:.1f} s)" if "warmup_s" in timings and _compiles(path, compile_) else ""
+            print(f"  repeat {r + 1}: {_label(job, threads)}: {rate:8.1f} steps/s{extra}", flush=True)
     med = {j: statistics.median(v) for j, v in rates.items() if v}
-    _print_medians(methods, med)
+    _print_medians(jobs, med, threads, warmups, compile_)
     return med
 
 
-def _jobs(methods: list[str], deepxde_: bool, snapshots: bool) -> list[tuple[str, str]]:
+def _compiles(path: str, compile_: bool) -> bool:
+    return path == "compiled" or (path.startswith("fast") and compile_)
+
+
+def _threads_for(problem: str, method: str, path: str, n: int | str, compile_: bool) -> int:
+    if n != "auto":
+        return int(n)
+    from pinncore.threads import recommended_threads
+
+    return recommended_threads(RunConfig.from_method(method, problem=problem, compile=_compiles(path, compile_)))
+
+
+def _label(job: tuple, threads: tuple) -> str:
+    problem, m, path, n = job
+    head = m if problem == "helmholtz" else f"{problem} {m}"
+    tail = f" ({n} threads)" if len(threads) > 1 else ""
+    return f"{head} {path:>22}{tail}"
+
+
+def _jobs(methods, deepxde_: bool, snapshots: bool, problems=("helmholtz",), paths=("fast", "reference"),
+          threads=(1,)) -> list[tuple]:
     use_dde = deepxde_ and deepxde_installed()
     jobs = []
-    for m in methods:
-        jobs += [(m, "fast"), (m, "reference")]
-        if m == "M1" and use_dde:
-            jobs.append((m, "deepxde"))
-        if m == "M2" and snapshots:
-            jobs.append((m, "fast + histograms/100"))
+    for problem in problems:
+        for m in methods or DEFAULT_METHODS.get(problem, ["M1", "M4"]):
+            for n in threads:
+                jobs += [(problem, m, path, n) for path in paths]
+                if m == "M1" and use_dde and problem == "helmholtz":
+                    jobs.append((problem, m, "deepxde", n))
+                if m == "M2" and snapshots:
+                    jobs.append((problem, m, "fast + histograms/100", n))
     return jobs
 
 
-def _print_medians(methods: list[str], med: dict[tuple[str, str], float]) -> None:
+def _print_medians(jobs, med, threads, warmups, compile_: bool) -> None:
     print("\nmedian steps/s")
-    for m in methods:
-        row = [f"{m}: fast {med[(m, 'fast')]:.0f}", f"reference {med[(m, 'reference')]:.0f}",
-               f"fast/reference {med[(m, 'fast')] / med[(m, 'reference')]:.2f}x"]
-        if (m, "deepxde") in med:
-            row += [f"deepxde {med[(m, 'deepxde')]:.0f}", f"fast/deepxde {med[(m, 'fast')] / med[(m, 'deepxde')]:.2f}x"]
-        if (m, "fast + histograms/100") in med:
-            cost = 1 - med[(m, "fast + histograms/100")] / med[(m, "fast")]
+    groups = list(dict.fromkeys((p, m, n) for p, m, _, n in jobs))
+    for problem, m, n in groups:
+        rate = {path: med[(problem, m, path, n)] for p, mm, path, nn in jobs
+                if (p, mm, nn) == (problem, m, n) and (p, mm, path, nn) in med}
+        head = m if problem == "helmholtz" else f"{problem} {m}"
+        head += f" ({n} threads)" if len(threads) > 1 else ""
+        row = [f"{path} {v:.0f}" for path, v in rate.items() if not path.startswith("fast +")]
+        if "reference" in rate:
+            row += [f"{path}/reference {v / rate['reference']:.2f}x" for path, v in rate.items()
+                    if path in ("fast", "eager", "compiled")]
+        if "deepxde" in rate and "fast" in rate:
+            row += [f"fast/deepxde {rate['fast'] / rate['deepxde']:.2f}x"]
+        if "fast + histograms/100" in rate and "fast" in rate:
+            cost = 1 - rate["fast + histograms/100"] / rate["fast"]
             row += [f"histograms every 100 steps cost {100 * cost:.1f} %"]
-        print("  " + ", ".join(row))
+        compiled = [w for (p, mm, path, nn), ws in warmups.items() for w in ws
+                    if (p, mm, nn) == (problem, m, n) and _compiles(path, compile_)]
+        if compiled:
+            row += [f"compiled warm-up (first {WARMUP} steps, compile included) max {max(compiled):.1f} s "
+                    f"min {min(compiled):.1f} s"]
+        print(f"  {head}: " + ", ".join(row))
+    ref = {(p, m, n): v for (p, m, path, n), v in med.items() if path in ("compiled", "fast")}
+    for (p, m, n), v in ref.items():
+        if m != "M1" and (p, "M1", n) in ref:
+            head = p + (f" ({n} threads)" if len(threads) > 1 else "")
+            print(f"  {head}: {m}/M1 {v / ref[(p, 'M1', n)]:.2f}x")
