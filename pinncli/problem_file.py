@@ -1,5 +1,5 @@
 """``--problem-file FILE`` for ``pinn train`` and ``pinn sweep``: a problem spec (TOML or JSON, see
-docs/your-own-pde.md) instead of a registered problem. The spec's text goes into the run's config (field
+the README, "Your own PDE") instead of a registered problem. The spec's text goes into the run's config (field
 ``spec``) and ``problem`` becomes the spec's name, so the run directory rebuilds the problem anywhere."""
 from __future__ import annotations
 

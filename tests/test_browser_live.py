@@ -96,3 +96,20 @@ def test_a_shared_link_shows_the_run_live_but_only_its_owner_controls_it(server,
     for p in (owner, guest):
         assert p.locator("[data-testid='stException']").count() == 0
         p.locator(".st-key-btn_stop button").first.click()
+
+
+def test_a_problem_of_your_own_trains_in_the_browser(server, browser, shots):  # noqa: F811
+    from urllib.parse import urlencode
+
+    from dashboard import custom_pde
+    from dashboard.settings import defaults, to_query
+
+    query = to_query(defaults() | {"problem": "custom", "spec": custom_pde.examples()["heat"], "mode": "single",
+                                   "engine": "eager", "depth": 2, "width": 16, "batch": 32, "steps": 200_000,
+                                   "hess_every": 0, "grad_every": 500, "eval_every": 500})
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    start(page, server + "/?" + urlencode(query))  # the spec came through the link; Start trains it
+    rising(page)
+    page.screenshot(path=str(shots / "e2e-own-pde.png"), full_page=True)
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.locator(".st-key-btn_stop button").first.click()

@@ -1,4 +1,4 @@
-"""Problems as data: a TOML (or JSON) spec -> an ordinary ``Problem``. See docs/your-own-pde.md.
+"""Problems as data: a TOML (or JSON) spec -> an ordinary ``Problem``. See the README, "Your own PDE".
 
 The public calls (the CLI and the dashboard use these):
 
