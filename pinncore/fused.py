@@ -20,6 +20,7 @@ None and the trainer runs eager (``Compiled`` says so once).
 """
 from __future__ import annotations
 
+import time
 import warnings
 
 import torch
@@ -56,14 +57,20 @@ class Compiled:
             warnings.warn(f"torch.compile is unavailable here ({type(exc).__name__}: {str(exc)[:200]}); "
                           "training continues without it", RuntimeWarning, stacklevel=4)
 
+    seconds: float | None = None  # how long the first call took: compiling (cold or from inductor's cache) and one run
+
     def __call__(self, *args):
         if self.failed:
             return None
+        t0 = time.perf_counter()
         try:
-            return self.compiled(*args)
+            out = self.compiled(*args)
         except Exception as exc:  # noqa: BLE001
             self._fail(exc)
             return None
+        if self.seconds is None:
+            self.seconds = time.perf_counter() - t0
+        return out
 
 
 def compile_options(params) -> dict:
@@ -119,6 +126,12 @@ class FusedTraining:
     @property
     def failed(self) -> bool:
         return self._graph.failed
+
+    @property
+    def compile_seconds(self) -> float | None:
+        """Seconds the first compiled call took (tracing, compiling or loading from inductor's cache, one step);
+        None before it, or when compilation failed."""
+        return None if self._graph.failed else self._graph.seconds
 
     # -- calls ------------------------------------------------------------------------------------------------
     def step(self, points: list[Tensor], lam: Tensor, lr: float) -> tuple[Tensor, bool] | None:

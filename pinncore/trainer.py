@@ -84,6 +84,12 @@ class Trainer:
 
     # -- public -----------------------------------------------------------------------------------------------
     @property
+    def compile_seconds(self) -> float | None:
+        """With ``compile=True``: the seconds the first compiled step took (compilation included, once per run,
+        for a progress line to show); None before it, without compilation, or where it fell back to eager."""
+        return None if self._fused is None else self._fused.compile_seconds
+
+    @property
     def done(self) -> bool:
         return self.status == "finished" or self.status.startswith("diverged")
 

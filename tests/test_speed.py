@@ -105,3 +105,15 @@ def test_one_thread_for_the_paper_sizes_more_only_for_large_steps():
     assert recommended_threads(big, cores=2) == 2 and recommended_threads(big, cores=1) == 1
     assert recommended_threads(RunConfig.from_method("M1", problem="cavity", batch=8192, width=256,
                                                      device="cuda"), cores=16) == 1
+
+
+def test_the_trainer_says_what_compiling_cost_once():
+    setup = dict(problem="poisson1d", depth=1, width=8, batch=8, steps=3, grad_every=0, eval_every=0)
+    assert Trainer(RunConfig.from_method("M1", **setup)).compile_seconds is None
+    t = Trainer(RunConfig.from_method("M1", compile=True, **setup))
+    assert t.compile_seconds is None
+    t.step(1)
+    first = t.compile_seconds
+    assert first is not None and first > 0
+    t.step(2)
+    assert t.compile_seconds == first
