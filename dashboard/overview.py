@@ -154,3 +154,38 @@ def story(m1, m2, m4, grad_step: int | None, eval_step: int | None) -> str:
             parts.append(f"{m4.name}'s error {e4:.2e} is {rel} {m1.name}'s {e1:.2e}")
     where = f" (step {grad_step:,})" if grad_step is not None else ""
     return ("; ".join(parts) + where + ".") if parts else "Waiting for the first gradient snapshots and evaluations."
+
+
+def stiffness_rows(views: Sequence) -> list[dict]:
+    """Per run, at its latest Hessian snapshot: sigma_max of the residual's Hessian, of each other weighted
+    term's, their ratio (the stiffness imbalance the paper's argument is about), sigma_max of the loss and
+    lr * sigma_max."""
+    rows = []
+    for v in views:
+        if not v.hess:
+            continue
+        h = v.hess[-1]
+        sig = {t: abs(x) for t, x in h.eigenvalues.items()}
+        others = {t: x for t, x in sig.items() if t != "res"}
+        worst = min(others, key=others.get) if others else None
+        rows.append({"run": v.name, "step": h.step, "σ_max(∇²L_res)": sig.get("res"),
+                     "term": worst, "σ_max(∇²λ·L_term)": others.get(worst),
+                     "stiffness imbalance": sig.get("res", 0) / others[worst] if worst and others[worst] else None,
+                     "σ_max(∇²L)": abs(h.total), "lr·σ_max": h.stability})
+    return rows
+
+
+def stiffness_words(rows: list[dict]) -> str:
+    """What the modified MLP does to the stiffness here, measured from the rows (M1 against M3, or M2 against
+    M4, at their latest snapshots), in one sentence; empty when the runs shown cannot tell."""
+    by = {r["run"]: r for r in rows}
+    for plain, gated in (("M1", "M3"), ("M2", "M4")):
+        a, b = by.get(plain), by.get(gated)
+        if a and b and a["σ_max(∇²L_res)"] and b["σ_max(∇²L_res)"]:
+            q = a["σ_max(∇²L_res)"] / b["σ_max(∇²L_res)"]
+            verb = f"lowers it {q:.2g}×" if q > 1 else f"raises it {1 / q:.2g}×"
+            return (f"Measured here: the modified MLP ({gated}) {verb} against {plain} "
+                    f"(σ_max(∇²L_res) {b['σ_max(∇²L_res)']:.3g} against {a['σ_max(∇²L_res)']:.3g}, steps "
+                    f"{b['step']:,} and {a['step']:,}; the paper reports about 3× lower), and its stiffness "
+                    f"imbalance is {b['stiffness imbalance']:.3g} against {a['stiffness imbalance']:.3g}.")
+    return ""

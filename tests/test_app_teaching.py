@@ -108,3 +108,22 @@ def test_every_url_warning_names_its_parameter_and_stays_short():
     _, ignored = parse_query({"width": "x" * 5000, "zz": "y" * 900, "depth": "-3"})
     assert len(ignored) == 3 and all(len(m) < 250 for m in ignored)
     assert ignored[0].startswith("Ignored URL parameter 'width=") and "'zz=" in ignored[1] and "'depth=-3'" in ignored[2]
+
+
+class Hess:
+    def __init__(self, step, res, bc, total, lr=1e-3):
+        self.step, self.lr = step, lr
+        self.eigenvalues, self.total, self.stability = {"res": res, "bc": bc}, total, lr * total
+
+
+def test_the_stiffness_table_gives_the_imbalance_and_the_measured_effect_of_the_modified_mlp():
+    class V:
+        def __init__(self, name, hess):
+            self.name, self.hess = name, hess
+
+    rows = overview.stiffness_rows([V("M1", [Hess(0, 1e3, 1.0, 1e3), Hess(500, 1.2e6, 40.0, 1.2e6)]),
+                                    V("M3", [Hess(500, 4e5, 100.0, 4e5)]), V("M2", [])])
+    assert [r["run"] for r in rows] == ["M1", "M3"]
+    assert rows[0]["stiffness imbalance"] == pytest.approx(3e4) and rows[0]["lr·σ_max"] == pytest.approx(1200)
+    words = overview.stiffness_words(rows)
+    assert "lowers it 3×" in words and "4e+05 against 1.2e+06" in words and "4e+03 against 3e+04" in words
