@@ -34,6 +34,17 @@ def test_a_grid_too_large_is_refused_before_it_is_expanded():
     assert len(expand(parse_grid(["seed=0..3", "depth=2,3"]))) == 8
 
 
+def test_an_address_where_nothing_answers_is_one_line_and_writes_nothing(tmp_path):
+    out = tmp_path / "sweep"
+    t0 = time.time()
+    proc = subprocess.run([sys.executable, "-m", "pinncli.main", "sweep", "--grid", "depth=2", "width=8", "steps=10",
+                           "--out", str(out), "--address", f"127.0.0.1:{_free_port()}", "--quiet"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "nothing answers at 127.0.0.1:" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not out.exists()
+    assert time.time() - t0 < 60  # Ray itself retries for minutes
+
+
 def test_a_worker_stops_when_its_driver_is_gone(tmp_path):
     """train_task checks between chunks that the driver process still lives (same host): once it is killed,
     the task saves the run and stops instead of training on for nobody."""

@@ -124,6 +124,22 @@ def train_task(config: dict, path: str, env: dict[str, str] | None = None, chunk
 
 
 # -- running ---------------------------------------------------------------------------------------------------
+def check_address(address: str | None) -> None:
+    """ConfigError (one line) unless something answers at a HOST:PORT address within 5 s: ``ray.init`` retries
+    a dead address for minutes, printing a warning every few seconds. ``auto``, ``ray://`` and bare hosts are
+    left to Ray."""
+    if not address or address == "auto" or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError("address", f"expected HOST:PORT, auto or ray://HOST:PORT, got {address!r}")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        raise ConfigError("address", f"nothing answers at {address} ({exc.strerror or exc}): is the Ray head "
+                                     "running there?") from None
+
+
 def cluster_auth() -> None:
     """Before connecting to an existing cluster: Ray (2.52+) sends its authentication token by itself only for
     ``address=auto``, so a cluster that uses one (``ray start --head`` does, by default, once ``~/.ray/auth_token``

@@ -12,7 +12,7 @@ import pandas as pd
 from pinncore import ConfigError, RunConfig
 
 from ..provenance import git_commit, host_info
-from .execute import execute
+from .execute import check_address, execute
 from .plan import is_final, plan
 from .results import read_sweep, results_frame, write_results, write_sweep
 
@@ -27,6 +27,8 @@ def run_sweep(configs: list[RunConfig], out: str | os.PathLike, *, grid: dict | 
     ConfigError before writing anything when the sweep cannot be planned."""
     out = Path(out)
     tasks = plan(configs, out)
+    if any(t.action != "reuse" for t in tasks):
+        check_address(address)  # before anything is written: Ray retries a dead address for minutes
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     try:
         meta = read_sweep(out)
