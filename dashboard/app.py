@@ -22,7 +22,8 @@ if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file
 from dashboard import editor  # noqa: E402
 from dashboard.custom_pde import CUSTOM  # noqa: E402
 from dashboard.live import command_runs, run_service, viewer  # noqa: E402
-from dashboard.settings import BY_KEY, SETTINGS, build_configs, parse_query, to_query  # noqa: E402
+from dashboard.settings import (BY_KEY, SETTINGS, build_configs, distinct_names, from_config, parse_query,  # noqa: E402
+                                to_query)
 from dashboard.views import render_live  # noqa: E402
 from pinncore import PROBLEMS, ConfigError  # noqa: E402
 from pinncore.store import list_runs  # noqa: E402
@@ -50,11 +51,11 @@ def unique(name: str) -> str:
     return out
 
 
-def open_run(path: Path) -> str:
+def open_run(path: Path, name: str | None = None) -> str:
     """A run directory (live on this server, or from disk) added to this session's shown runs; its name."""
     run = service.open(path)
     mine = [n for n, rid in state.runs.items() if rid == run.id]
-    name = mine[0] if mine else unique(run.name)
+    name = mine[0] if mine else unique(name or run.name)
     state.runs[name] = run.id
     state.w_shown = [*dict.fromkeys([*state.w_shown, name])]
     return name
@@ -65,14 +66,20 @@ def open_from_url(text: str) -> list[str]:
     from pinncore.store import resolve_run
 
     entries = [r.strip() for r in text.split(",") if r.strip()]
-    ignored = []
+    ignored, opened = [], []
     for rel in entries[:MAX_URL_OPEN]:
         shown_rel = rel if len(rel) <= 80 else rel[:77] + "..."
         try:
-            open_run(resolve_run(RUNS_ROOT, rel))
+            run = service.open(resolve_run(RUNS_ROOT, rel))
+            opened.append(run)
         except (ConfigError, OSError, RuntimeError, ValueError) as exc:
             why = str(getattr(exc, "reason", None) or exc).splitlines()[0][:200]
             ignored.append(f"Ignored URL parameter 'open={shown_rel}': {why}")
+    live = [r.name for r in opened]
+    names = distinct_names([r.config for r in opened])
+    for run, name, own in zip(opened, names, live):  # a live run keeps its owner's name, else what differs
+        open_run(run.path, own if run.live else name)
+    state.opened_configs = [r.config for r in opened]
     if len(entries) > MAX_URL_OPEN:
         ignored.append(f"Ignored {len(entries) - MAX_URL_OPEN} more 'open' entries: a link opens at most "
                        f"{MAX_URL_OPEN} runs.")
@@ -89,6 +96,9 @@ if "runs" not in state:
     state.stamp = uuid.uuid4().hex[:6]
     state.w_shown = []
     state.url_ignored = ignored + open_from_url(query.get("open", ""))
+    if state.get("opened_configs") and set(query) == {"open"}:  # a bare link to runs (e.g. from Sweeps):
+        for key, value in from_config(state.opened_configs[0]).items():  # its setup in the sidebar,
+            state[f"w_{key}"] = value  # so that Start trains the same thing again
 for s in SETTINGS:  # keep values of widgets not drawn this run (other problems' parameters, ...)
     state[f"w_{s.key}"] = state[f"w_{s.key}"]
 me = viewer()

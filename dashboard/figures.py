@@ -59,11 +59,25 @@ def decimate(n: int, max_points: int = MAX_POINTS) -> np.ndarray:
 
 
 def _layout(fig: go.Figure, title: str, ylog: bool = True, height: int = 360) -> go.Figure:
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50, b=10),
-                      legend=dict(orientation="h", y=-0.2), hovermode="x unified", template="plotly_white")
+    """The common look: the legend beside the plot (never over the x-axis title), grouped by run where the
+    traces say so, and on a log axis at least three labelled ticks."""
+    fig.update_layout(title=dict(text=title, font=dict(size=14)), height=height, margin=dict(l=10, r=10, t=50, b=10),
+                      legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top", font=dict(size=11),
+                                  groupclick="toggleitem", tracegroupgap=6),
+                      hovermode="x unified", template="plotly_white")
     fig.update_xaxes(title_text="step")
     if ylog:
-        fig.update_yaxes(type="log", dtick=1, exponentformat="power")
+        values = [y for trace in fig.data for y in (trace.y if trace.y is not None else ())]
+        fig.update_yaxes(type="log", exponentformat="power", **log_ticks(values))
+    return fig
+
+
+def reference_line(fig: go.Figure, y: float, text: str, log: bool = True) -> go.Figure:
+    """A horizontal reference line with its label at its own height: on a log axis a shape's annotation is in
+    log10 units (plotly's add_hline would put "2" near 10^2), so the label is placed in data coordinates here."""
+    fig.add_hline(y=y, line=dict(color="black", dash="dot", width=1))
+    fig.add_annotation(x=1, xref="paper", xanchor="right", y=math.log10(y) if log else y, yref="y",
+                       yanchor="bottom", text=text, showarrow=False, font=dict(size=11))
     return fig
 
 
@@ -77,8 +91,9 @@ def _term_lines(views: Sequence, field: str, symbol: str, title: str, skip_const
             if skip_constant_res and term == "res" and all(y == 1.0 for y in ys):
                 continue
             fig.add_trace(go.Scatter(
-                x=[r.step for r in steps], y=ys, mode="lines", name=f"{v.name} · {symbol}_{term}",
-                legendgroup=v.name, line=dict(color=colors[v.name], dash=TERM_DASH.get(term, "dashdot"), width=1.5)))
+                x=[r.step for r in steps], y=ys, mode="lines", name=f"{symbol}_{term}", legendgroup=v.name,
+                legendgrouptitle_text=v.name, hovertemplate=f"{v.name} · {symbol}_{term}: %{{y:.3g}}<extra></extra>",
+                line=dict(color=colors[v.name], dash=TERM_DASH.get(term, "dashdot"), width=1.5)))
     return _layout(fig, title)
 
 
@@ -125,7 +140,8 @@ def histogram_figure(snap: GradSnapshot, title: str = "") -> go.Figure:
         fig.update_xaxes(title_text="log10 |gradient|", row=r, col=c)
     fig.update_layout(title=title or f"Back-propagated gradients per layer at step {snap.step}",
                       height=280 * rows + 80, margin=dict(l=10, r=10, t=70, b=10), template="plotly_white",
-                      legend=dict(orientation="h", y=-0.12))
+                      legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom", xanchor="left"))
+    fig.update_yaxes(title_text="fraction of weights", col=1)
     return fig
 
 
@@ -138,7 +154,7 @@ def field_figure(view, step_index: int = -1) -> go.Figure:
     q = problem.quantity
     axes = [np.linspace(lo, hi, view.config.eval_points) for lo, hi in problem.domain]
     if len(axes) == 1:
-        fig = make_subplots(rows=1, cols=2, subplot_titles=[f"{q}: reference and prediction", f"|error|"])
+        fig = make_subplots(rows=1, cols=2, subplot_titles=[f"{q}: reference and prediction", "|error|"])
         fig.add_trace(go.Scatter(x=axes[0], y=ref, name="reference", line=dict(color="black")), 1, 1)
         fig.add_trace(go.Scatter(x=axes[0], y=pred, name="prediction", line=dict(dash="dash")), 1, 1)
         fig.add_trace(go.Scatter(x=axes[0], y=err, name="|error|", line=dict(color="#d62728")), 1, 2)
@@ -154,8 +170,9 @@ def field_figure(view, step_index: int = -1) -> go.Figure:
             fig.update_yaxes(title_text=problem.inputs[1] if k == 0 else None, showticklabels=k == 0, row=1,
                              col=k + 1, scaleanchor=f"x{k + 1 if k else ''}", constrain="domain")
         lo, hi = float(np.min(ref)), float(np.max(ref))
+        scale = "Viridis" if lo >= 0 else "RdBu_r"  # a field that is never negative (|u|) gets a sequential one
         fig.update_layout(  # exact and predicted share one colour scale, so they compare by eye
-            coloraxis=dict(colorscale="RdBu_r", cmin=lo, cmax=hi, colorbar=dict(x=0.655, len=0.85, thickness=10)),
+            coloraxis=dict(colorscale=scale, cmin=lo, cmax=hi, colorbar=dict(x=0.655, len=0.85, thickness=10)),
             coloraxis2=dict(colorscale="Viridis", colorbar=dict(x=1.0, len=0.85, thickness=10)))
     fig.update_layout(title=f"{view.label}: step {snap.step}, relative L2 error {snap.rel_l2:.2e}", height=380,
                       margin=dict(l=10, r=10, t=70, b=10), template="plotly_white")
@@ -173,7 +190,7 @@ def solution_figure(problem_name, params: dict | None = None, n: int = 100) -> g
         fig = go.Figure(go.Scatter(x=axes[0], y=field, line=dict(color="black"), name=problem.quantity))
         fig.update_xaxes(title_text=problem.inputs[0])
     else:
-        fig = go.Figure(go.Heatmap(x=axes[0], y=axes[1], z=field, colorscale="RdBu_r" if problem.quantity == "u"
+        fig = go.Figure(go.Heatmap(x=axes[0], y=axes[1], z=field, colorscale="RdBu_r" if np.min(field) < 0
                                    else "Viridis", colorbar=dict(thickness=10)))
         fig.update_xaxes(title_text=problem.inputs[0], constrain="domain")
         fig.update_yaxes(title_text=problem.inputs[1], scaleanchor="x", constrain="domain")
@@ -242,9 +259,10 @@ def stability_figure(views: Sequence) -> go.Figure:
         if v.hess:
             fig.add_trace(go.Scatter(x=[h.step for h in v.hess], y=[h.stability for h in v.hess],
                                      mode="lines+markers", name=v.name, line=dict(color=colors[v.name])))
-    fig.add_hline(y=2, line=dict(color="black", dash="dot", width=1), annotation_text="2",
-                  annotation_position="bottom right")
-    return _layout(fig, "Stability indicator lr · σ_max (gradient descent needs < 2)")
+    fig = _layout(fig, "Stability indicator lr · σ_max (gradient descent needs < 2)")
+    ys = [y for t in fig.data for y in t.y] + [2.0]
+    fig.update_yaxes(**log_ticks(ys))
+    return reference_line(fig, 2.0, "2: gradient descent's bound")
 
 
 def imbalance_scaling_figure(s) -> go.Figure:
@@ -278,25 +296,28 @@ def sigma_ratio_figure(steps: Sequence[int], ratios: Sequence[float], title: str
     """Lesson 2: sigma_max(stiff) / sigma_max(mild) against step, with the factor 10 marked."""
     fig = go.Figure(go.Scatter(x=list(steps), y=list(ratios), mode="lines+markers", name="ratio",
                                line=dict(color="#9467bd")))
-    fig.add_hline(y=10, line=dict(color="black", dash="dot", width=1), annotation_text="10×",
-                  annotation_position="bottom right")
-    return _layout(fig, title, height=300)
+    fig = _layout(fig, title, height=300)
+    fig.update_yaxes(**log_ticks(list(ratios) + [10.0]))
+    return reference_line(fig, 10.0, "10×")
 
 
-def spectrum_figure(spectra: dict[str, dict], terms: Sequence[str] = ("res", "bc")) -> go.Figure:
+def spectrum_figure(spectra: dict[str, dict], terms: Sequence[str] = ("res", "bc"),
+                    colors: dict[str, str] | None = None) -> go.Figure:
     """Paper Fig. 4: Hessian eigenvalues of each (weighted) term sorted by magnitude, one line per run and term.
-    ``spectra``: run name -> {"full": bool, "values": {term: eigenvalues, largest first}}."""
+    ``spectra``: run name -> {"full": bool, "values": {term: eigenvalues, largest first}}; ``colors``: the
+    runs' colours in the page's other charts (``run_colors``), so a run keeps its colour."""
     fig = go.Figure()
-    colors = dict(zip(spectra, ["#2ca02c", "#d62728", *OTHER_COLORS]))
+    colors = colors or dict(zip(spectra, [*METHOD_COLORS.values(), *OTHER_COLORS]))
     full = all(s["full"] for s in spectra.values())
     for name, s in spectra.items():
         for term in terms:
             vals = np.sort(np.abs(np.asarray(s["values"][term])))[::-1]
             fig.add_trace(go.Scatter(x=np.arange(1, vals.size + 1), y=vals, mode="lines+markers",
-                                     marker=dict(size=3), name=f"{name} · ∇²(λ·L_{term})",
-                                     line=dict(color=colors[name], dash=TERM_DASH.get(term, "dashdot"))))
-    what = "all eigenvalues" if full else "the eigenvalues of largest magnitude (Lanczos)"
-    fig = _layout(fig, f"Hessian spectrum at the end of training: {what}, sorted by magnitude")
+                                     marker=dict(size=3), name=f"∇²(λ·L_{term})", legendgroup=name,
+                                     legendgrouptitle_text=name,
+                                     line=dict(color=colors.get(name, OTHER_COLORS[0]), dash=TERM_DASH.get(term, "dashdot"))))
+    what = "all eigenvalues" if full else "top eigenvalues (Lanczos)"
+    fig = _layout(fig, f"Hessian spectrum at the end: {what}")
     fig.update_yaxes(title_text="|eigenvalue|")
     fig.update_xaxes(title_text="rank", type="log" if full else "linear")
     return fig

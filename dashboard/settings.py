@@ -250,3 +250,38 @@ def build_configs(values: Mapping[str, Any]) -> list[RunConfig]:
     else:
         pairs = [(values["model"], values["weighting"])]
     return [RunConfig(model=m, weighting=w, **common).validated() for m, w in pairs]
+
+
+def from_config(c: RunConfig) -> dict[str, Any]:
+    """The sidebar settings that would train this run again (the inverse of ``build_configs``, single mode)."""
+    values = defaults()
+    custom = bool(c.spec)
+    values.update(
+        mode="single", problem=CUSTOM if custom else c.problem, model=c.model, weighting=c.weighting,
+        depth=c.depth, width=c.width, activation=c.activation, variant=c.annealing_variant, beta=c.beta,
+        every=c.update_every or 0, weights=", ".join(f"{k}={v:g}" for k, v in c.weights.items()), lr=c.lr,
+        decay=c.decay_rate, decay_steps=c.decay_steps, batch=c.batch, steps=c.steps, seed=c.seed,
+        grad_every=c.grad_every, eval_every=c.eval_every, hess_every=c.hessian_every, hess_k=c.hessian_k,
+        device=c.device, engine="compiled" if c.compile else "eager")
+    if custom:
+        values.update(spec=c.spec, spec_params=custom_pde.format_params(c.params))
+    else:
+        values.update({f"p_{k}": float(v) for k, v in c.params.items() if f"p_{k}" in BY_KEY})
+    return values
+
+
+DIFFERS = (("seed", "s{}"), ("depth", "d{}"), ("width", "w{}"), ("problem", "{}"), ("annealing_variant", "{}"),
+           ("lr", "lr {:g}"), ("batch", "b{}"), ("steps", "{} steps"))
+
+
+def distinct_names(configs: list[RunConfig]) -> list[str]:
+    """Names for runs shown together: the method, and what differs among the runs of that method
+    (``M1 · s0``, ``M1 · s1``; ``M2 · d3 w50``), so that no two read alike."""
+    names = []
+    for c in configs:
+        same = [o for o in configs if o.label() == c.label()]
+        parts = [fmt.format(getattr(c, f)) for f, fmt in DIFFERS if len({getattr(o, f) for o in same}) > 1]
+        if len({tuple(sorted(o.params.items())) for o in same}) > 1:
+            parts += [f"{k}={v:g}" for k, v in c.params.items()]
+        names.append(" · ".join([c.label(), " ".join(parts)]) if parts else c.label())
+    return names

@@ -127,3 +127,39 @@ def test_the_stiffness_table_gives_the_imbalance_and_the_measured_effect_of_the_
     assert rows[0]["stiffness imbalance"] == pytest.approx(3e4) and rows[0]["lr·σ_max"] == pytest.approx(1200)
     words = overview.stiffness_words(rows)
     assert "lowers it 3×" in words and "4e+05 against 1.2e+06" in words and "4e+03 against 3e+04" in words
+
+
+def test_runs_opened_by_a_bare_link_are_named_by_what_differs_and_set_the_sidebar(app, tmp_path):
+    from pinncore import RunConfig
+    from pinncore.run import Run
+
+    for seed in (0, 1):
+        run = Run.create(RunConfig.from_method("M1", problem="poisson1d", params={"C": 8.0}, seed=seed, depth=2,
+                                               width=8, batch=16, steps=4, eval_every=2),
+                         tmp_path / "runs" / "sweep" / f"s{seed}")
+        run.advance(4)
+        run.close()
+    app.query_params["open"] = "sweep/s0,sweep/s1"
+    app.run()
+    assert not app.exception
+    assert list(app.session_state["runs"]) == ["M1 · s0", "M1 · s1"]
+    s = app.session_state
+    assert (s["w_problem"], s["w_p_C"], s["w_depth"], s["w_width"], s["w_mode"]) == ("poisson1d", 8.0, 2, 8, "single")
+
+
+def test_reference_line_labels_sit_at_their_own_height_on_log_axes():
+    import math
+
+    import plotly.graph_objects as go
+
+    fig = figures.reference_line(go.Figure(go.Scatter(x=[0, 1], y=[1e2, 1e3])).update_yaxes(type="log"), 2.0, "2")
+    (note,) = fig.layout.annotations
+    assert note.text == "2" and note.yref == "y" and note.y == pytest.approx(math.log10(2.0))
+    ratio = figures.sigma_ratio_figure([0, 100, 200], [3.0, 40.0, 900.0], "ratio")
+    assert ratio.layout.annotations[0].y == pytest.approx(1.0)  # 10x at 10^1, not stretching the axis to 10^10
+    assert max(ratio.layout.yaxis.tickvals) <= 1000 and len(ratio.layout.yaxis.tickvals) >= 3
+
+
+def test_fields_that_are_never_negative_get_a_sequential_scale():
+    fig = figures.solution_figure("cavity", {"Re": 100.0}, n=20)
+    assert fig.data[0].colorscale[0][1] != figures.solution_figure("helmholtz", {}, n=20).data[0].colorscale[0][1]

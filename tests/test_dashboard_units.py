@@ -34,11 +34,14 @@ def views(tmp_path_factory):
 def test_loss_and_lambda_figures_overlay_every_run_and_term(views):
     fig = figures.loss_figure(views)
     assert isinstance(fig, go.Figure) and fig.layout.yaxis.type == "log"
-    assert {t.name for t in fig.data} == {"M1 · L_res", "M1 · L_bc", "M2 · L_res", "M2 · L_bc"}  # run names
+    # grouped by run (the group's title), one entry per term: a legend that reads at a glance
+    assert {(t.legendgroup, t.name) for t in fig.data} == {("M1", "L_res"), ("M1", "L_bc"), ("M2", "L_res"),
+                                                           ("M2", "L_bc")}
+    assert {t.legendgrouptitle.text for t in fig.data} == {"M1", "M2"}
     assert len(fig.data[0].x) == 12
     lam = figures.lambda_figure(views)
-    assert {t.name for t in lam.data} == {"M1 · λ_bc", "M2 · λ_bc"}
-    m2 = next(t for t in lam.data if t.name == "M2 · λ_bc")
+    assert {(t.legendgroup, t.name) for t in lam.data} == {("M1", "λ_bc"), ("M2", "λ_bc")}
+    m2 = next(t for t in lam.data if t.legendgroup == "M2")
     assert m2.y[0] != 1.0
 
 
@@ -77,7 +80,7 @@ def test_repeated_methods_get_distinct_colours_and_names(views):
     from dataclasses import replace
     twin = replace(views[0], name="M1 (2)")
     fig = figures.loss_figure([views[0], twin])
-    colors = {t.name.split(" · ")[0]: t.line.color for t in fig.data}
+    colors = {t.legendgroup: t.line.color for t in fig.data}
     assert set(colors) == {"M1", "M1 (2)"} and colors["M1"] != colors["M1 (2)"]
 
 

@@ -172,7 +172,7 @@ def draw_l2(exp) -> None:
         c1.caption(f"σ_max(∇²L_r) of the stiff problem is ≥ 10× the mild one's at {above:.0%} of the "
                    f"{len(ratios)} snapshots (median ratio {np.median(ratios):.0f}×).")
         if exp.extras:
-            c2.plotly_chart(figures.spectrum_figure(exp.extras), key="fig_l2_spectrum")
+            c2.plotly_chart(figures.spectrum_figure(exp.extras, colors=figures.run_colors(runs)), key="fig_l2_spectrum")
 
 
 def lesson2() -> None:
