@@ -29,9 +29,13 @@ st.caption("Grids of runs trained by `pinn sweep` or `pinn reproduce` under the 
 
 found = list_sweeps(RUNS_ROOT)
 if not found:
-    st.info(f"No sweeps under `{RUNS_ROOT}/` yet. Start one, for example:\n\n"
-            f"`pinn sweep --grid problem=helmholtz method=M1,M2,M3,M4 depth=3,5,7 width=20,50,100 seed=0,1 "
-            f"steps=10000 --out {RUNS_ROOT}/sweeps/table2`", icon=":material/grid_off:")
+    st.info(f"No sweeps under `{RUNS_ROOT}/` yet. A small one to start with: 8 runs of 1,000 steps, 47 s on "
+            "this project's 2-core machine, Ray's start included:\n\n"
+            f"`pinn sweep --grid problem=helmholtz method=M1,M2 depth=2,3 width=20,50 seed=0 steps=1000 "
+            f"--out {RUNS_ROOT}/sweeps/quick`\n\n"
+            "The paper's Table 2 as a picture, `method=M1,M2,M3,M4 depth=3,5,7 width=20,50,100 seed=0,1 "
+            "steps=10000`, is 72 runs of 10,000 steps: roughly half an hour on 2 cores (720,000 steps at a few "
+            "hundred steps/s per core). ", icon=":material/grid_off:")
     st.stop()
 
 metas = {str(path): meta for path, meta in found}
