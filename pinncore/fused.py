@@ -7,6 +7,10 @@ weighted gradient sum_t lambda_t grad L_t and Adam's update of the parameters an
 points are disjoint, so separate forward passes cost the FLOPs of a joint one, and the per-term gradients come
 at the price of one backward pass: the graph returns them on every step.
 
+A weighting that never needs per-term gradients (``per_term=False``: fixed weights, M1 and M3) gets the
+joint variant instead: one forward pass for all terms, one backward pass of sum_t lambda_t L_t, Adam; its rare
+snapshot steps compute the per-term gradients eagerly. Either way a run compiles one graph.
+
 * ``step``: an ordinary step, the update applied;
 * ``term_grads``: the steps that update the weights or take a gradient snapshot call the same graph with the
   update switched off (a tensor flag, so no second graph is compiled) and get L_t and every grad L_t; the
@@ -108,7 +112,7 @@ class FusedTraining:
     unweighted losses (``TermLosses``); ``optimizer``: the ``torch.optim.Adam`` over its parameters, whose state
     the compiled step reads and updates in place."""
 
-    def __init__(self, losses: nn.Module, optimizer: torch.optim.Optimizer):
+    def __init__(self, losses: nn.Module, optimizer: torch.optim.Optimizer, per_term: bool = True):
         self.module = losses
         named = dict(losses.named_parameters())
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -121,7 +125,8 @@ class FusedTraining:
             raise ValueError("the fused step implements plain Adam only")
         self.beta1, self.beta2 = group["betas"]
         self.eps = group["eps"]
-        self._graph = Compiled(self._graph_fn, compile_options(self.params))
+        self.per_term = per_term
+        self._graph = Compiled(self._graph_fn if per_term else self._joint_fn, compile_options(self.params))
 
     @property
     def failed(self) -> bool:
@@ -140,12 +145,14 @@ class FusedTraining:
         out = self._run(points, lam, lr, True)
         if out is None:
             return None
-        loss, _, ok = out
-        return loss, bool(ok)
+        return out[0], bool(out[-1])
 
     def term_grads(self, points: list[Tensor]) -> tuple[Tensor, tuple[Tensor, ...]] | None:
         """(L, J): the unweighted losses (n_terms,) and, per parameter, the stacked gradients (n_terms, *shape)
-        of every term; nothing is updated. None when not compiled."""
+        of every term; nothing is updated. None when not compiled, or compiled without them (``per_term``
+        False: the caller computes them eagerly, e.g. on the rare snapshot steps of a fixed weighting)."""
+        if not self.per_term:
+            return None
         lam = torch.ones(len(points), dtype=points[0].dtype, device=points[0].device)
         out = self._run(points, lam, 0.0, False)
         return None if out is None else out[:2]
@@ -171,6 +178,18 @@ class FusedTraining:
             grads = [sum(lam[i] * g[i] for i in range(len(points))) for g in jac]
             ok = self._adam(params, exp_avg, exp_avg_sq, count, grads, loss, lr, apply)
             return loss, jac, ok
+
+    def _joint_fn(self, params, exp_avg, exp_avg_sq, count, lam, lr, apply, *points):
+        """The step without per-term gradients: one forward pass for all terms and one backward pass of
+        sum_t lambda_t L_t (a fixed weighting needs nothing else)."""
+        with torch.no_grad():
+            def total(p):
+                loss = torch.func.functional_call(self.module, dict(zip(self.names, p)), tuple(points))
+                return (lam * loss).sum(), loss
+
+            grads, loss = torch.func.grad(total, has_aux=True)(tuple(params))
+            ok = self._adam(params, exp_avg, exp_avg_sq, count, list(grads), loss, lr, apply)
+            return loss, ok
 
     def _adam(self, params, exp_avg, exp_avg_sq, count, grads, loss, lr, apply):
         norm = torch.stack([g.square().sum() for g in grads]).sum()

@@ -73,7 +73,8 @@ class Trainer:
         self.loss_module = TermLosses(self.model, self.terms, self.problem.inputs, c.derivatives)
         if c.compile:  # build the jet plan outside the compiled region, so tracing finds it cached
             joint_plan([t.needs for t in self.terms], self.problem.inputs)
-        self._fused = FusedTraining(self.loss_module, self.optimizer) if c.compile else None
+        self._fused = (FusedTraining(self.loss_module, self.optimizer, per_term=self.weighting.needs != "none")
+                       if c.compile else None)
         self.steps_done = 0
         self.wall = 0.0
         self.status = "ready"
