@@ -90,7 +90,7 @@ def _overview(views) -> None:
         for col, v in zip(top[:2], pair):
             snap = overview.at(v.grads, grad_step)
             col.plotly_chart(overview.layer_histogram(v, snap, layers.index(layer), xrange), key=f"fig_ov_hist{v is m2:d}")
-    if eval_step is not None:
+    if eval_step is not None and all(v.reference is not None for v in ends):
         for col, v in zip(top[2:], ends):
             col.plotly_chart(overview.error_field(v, eval_step), key=f"fig_ov_field{v is m4:d}")
     c1, c2, c3 = st.columns([1.3, 1.3, 0.6])

@@ -73,15 +73,25 @@ class LiveRun:
         return self.worker is not None
 
     def reference(self):
+        """The reference field on the evaluation grid: the run's reference.npz, else computed from its problem
+        (a run whose file is missing); None if neither works."""
         if self._reference is None and self.exists:
             from pinncore.store import RunStore
 
             try:
                 ref = RunStore(self.path).reference()
+                self._reference = ref[1] if ref is not None else self._computed_reference()
             except (ConfigError, OSError, ValueError):
-                ref = None
-            self._reference = None if ref is None else ref[1]
+                self._reference = self._computed_reference()
         return self._reference
+
+    def _computed_reference(self):
+        try:
+            problem = self.config.make_problem()
+            grid, shape = problem.grid(self.config.eval_points)
+            return problem.reference(grid).reshape(shape)
+        except Exception:  # noqa: BLE001 -- a damaged run: the page shows it without its fields
+            return None
 
     def add(self, records, info: dict) -> None:
         lists = {StepRecord: self.steps, EvalSnapshot: self.evals, GradSnapshot: self.grads,
