@@ -90,7 +90,7 @@ def joint(u: Callable[[Tensor], Tensor], requests: list[tuple[Tensor, tuple[str,
     rows = [sum(s for i, s in zip(order, sizes) if top[i] >= n) for n in range(1, plan.max_order + 1)]
     x_all = torch.cat([requests[i][0] for i in order])
     counts = plan.row_counts(x_all.shape[0], rows)
-    table = plan.unpack(u.forward_jet(plan, x_all, counts), counts)
+    table = plan.unpack(u.forward_jet(plan, x_all, rows), counts)
     out: list[Derivatives | None] = [None] * len(requests)
     start = 0
     for i, size in zip(order, sizes):

@@ -117,3 +117,25 @@ def test_the_trainer_says_what_compiling_cost_once():
     assert first is not None and first > 0
     t.step(2)
     assert t.compile_seconds == first
+
+
+def test_each_order_is_carried_for_its_own_rows_only():
+    """The cavity: the walls' 16 points carry the value and first order, the residual's 4 points all orders."""
+    problem = make_problem("cavity")
+    net = network(problem, "modified-mlp")
+    seen = []
+    forward_jet = net.forward_jet
+
+    def spy(plan, x, rows=None):
+        jet = forward_jet(plan, x, rows)
+        seen.append([None if t is None else t.shape[-2] for t in jet])
+        return jet
+
+    net.forward_jet = spy
+    res, bc = problem.terms()
+    gen = torch.Generator().manual_seed(0)
+    joint(net, [(bc.sample(4, gen, torch.float64), bc.needs), (res.sample(4, gen, torch.float64), res.needs)],
+          problem.inputs)
+    assert seen == [[20, 20, 4, 4]]
+    jet = forward_jet(joint_plan([res.needs], problem.inputs), torch.rand(9, 2, dtype=torch.float64), [7, 3])
+    assert [t.shape[-2] for t in jet] == [9, 7, 3, 3]
