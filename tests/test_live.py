@@ -131,3 +131,20 @@ def test_a_compiled_run_starts_eager_switches_and_matches_eager_training(service
     for a, b in zip(live[:200], eager[:200]):
         for t in a.losses:
             assert a.losses[t] == pytest.approx(b.losses[t], rel=1e-3, abs=1e-6), (a.step, t)
+
+
+def test_pinn_resume_continues_a_run_the_service_stopped(service, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    (run,) = launch(service, tmp_path, [RunConfig(steps=100_000, **SMALL)])
+    assert wait_until(lambda: steps(service, run) >= 30)
+    service.command(run.id, "stop", ALICE)
+    assert wait_until(lambda: service.view(run.id).status == "stopped")
+    done = steps(service, run)
+    proc = subprocess.run([sys.executable, "-m", "pinncli.main", "resume", str(run.path), "--steps", str(done + 25)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["steps_done"] == done + 25 and summary["status"] == "finished"
