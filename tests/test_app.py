@@ -189,3 +189,32 @@ def test_two_sessions_never_see_each_others_runs(app, tmp_path):
     assert list(app.session_state["runs"]) == ["M1"]
     other.run()
     assert other.session_state["runs"] == {} and "No runs yet" in other.info[0].value
+
+
+@pytest.fixture
+def limited(monkeypatch):
+    """The page's run service with a server-wide limit of 2 training runs (a fresh one, shut down after)."""
+    from dashboard.live import run_service
+
+    run_service().shutdown()
+    run_service.clear()
+    monkeypatch.setenv("PINN_MAX_RUNS", "2")
+    yield
+    run_service().shutdown()
+    run_service.clear()
+
+
+def test_a_third_start_past_the_limit_is_queued_and_trains_when_a_slot_frees(app, limited):
+    app.run()
+    small(app, w_mode="single", w_steps=300, w_engine="eager")
+    for _ in range(2):
+        app.button(key="btn_start").click().run()
+    app.session_state["w_steps"] = 40
+    app.button(key="btn_start").click().run()
+    assert list(app.session_state["runs"]) == ["M1", "M1 (2)", "M1 (3)"]
+    app.session_state["w_shown"] = list(app.session_state["runs"])
+    app.run()
+    assert view(app, "M1 (3)").status == "queued" and view(app, "M1 (3)").queue_position == 1
+    assert any("queued, 1st in line" in m.value for m in app.markdown)
+    assert rerun_until(app, lambda: view(app, "M1 (3)").status == "finished", 180)
+    assert not app.exception
