@@ -24,6 +24,7 @@ None and the trainer runs eager (``Compiled`` says so once).
 """
 from __future__ import annotations
 
+import os
 import time
 import warnings
 
@@ -81,7 +82,9 @@ def compile_options(params) -> dict:
     """Inductor options for the step graph. On CPU, ``cpp_wrapper``: the graph's kernels and the code that calls
     them become one C++ module, so a step makes one call instead of one Python call per kernel and matrix
     product (measured, Helmholtz M4: 1.4x the steps/s), and compiling runs the C++ compiler on a few files
-    instead of one per kernel (about 20 % less compile time)."""
+    instead of one per kernel (about 20 % less compile time). ``PINNCORE_CPP_WRAPPER=0`` turns it off."""
+    if os.environ.get("PINNCORE_CPP_WRAPPER", "1") == "0":
+        return {}
     return {"cpp_wrapper": True} if all(p.device.type == "cpu" for p in params) else {}
 
 
