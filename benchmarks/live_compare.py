@@ -26,7 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-CARDS = """() => {  // the run cards: this version's (st-key-card_i) or, before it, Streamlit metrics
+CARDS = """() => {  // the run cards: this version's (st-key-card_i) or, before it, Streamlit metrics;
+  // none while a redraw is half applied (stale elements), so a sample never mixes two redraws
+  if (document.querySelector("[data-stale='true']")) return [];
   const cards = Array.from(document.querySelectorAll("[class*='st-key-card_']")).map(c => c.innerText);
   const metrics = Array.from(document.querySelectorAll("[data-testid='stMetric']")).map(m => m.innerText);
   return (cards.length ? cards : metrics).map(t => { const m = t.match(/step ([\\d,]+)/);
@@ -57,6 +59,52 @@ def serve(repo: Path, runs: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.3)
     proc.kill()
     raise SystemExit("streamlit did not come up")
+
+
+def _stats() -> dict[int, list[str]]:
+    out = {}
+    for f in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = f.read_text()
+        except OSError:
+            continue
+        out[int(f.parent.name)] = text[text.rindex(")") + 2:].split()  # fields after the command name
+    return out
+
+
+def tree(pid: int) -> list[int]:
+    """The process and all its descendants (Linux /proc)."""
+    stats, found = _stats(), [pid]
+    for p in found:
+        found += [q for q, f in stats.items() if int(f[1]) == p and q not in found]
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    stats, tick = _stats(), os.sysconf("SC_CLK_TCK")
+    return sum((int(stats[p][11]) + int(stats[p][12])) / tick for p in pids if p in stats)
+
+
+def rss_bytes(pids: list[int]) -> int:
+    total = 0
+    for p in pids:
+        try:
+            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def wait_idle(pid: int, below: float = 0.15, limit: float = 600.0) -> float:
+    """Seconds until the server and its workers (compiling the default setups at start) use less than
+    ``below`` of one core over 3 s: what "a warm server" means here."""
+    t0 = time.time()
+    while time.time() - t0 < limit:
+        before = cpu_seconds(tree(pid))
+        time.sleep(3.0)
+        if (cpu_seconds(tree(pid)) - before) / 3.0 < below:
+            break
+    return time.time() - t0
 
 
 def cards(page) -> list[tuple[str, str, int]]:
@@ -111,7 +159,8 @@ def main() -> int:
                                              args=["--no-sandbox", "--disable-gpu"])
                 page = browser.new_page(viewport={"width": 1280, "height": 720})
                 warm = compare(page, url, 200, a.timeout)
-                print(f"warm-up compare (200 steps): {warm['wall_s']} s")
+                print(f"warm-up compare (200 steps): {warm['wall_s']} s; server idle after "
+                      f"{wait_idle(proc.pid):.0f} s more")
                 page = browser.new_page(viewport={"width": 1280, "height": 720})
                 result = compare(page, url, a.steps, a.timeout)
                 browser.close()

@@ -19,18 +19,11 @@ import threading
 import time
 from pathlib import Path
 
-import psutil
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from live_compare import CARDS, CHROMIUM, ROOT, serve  # noqa: E402
+from live_compare import CARDS, CHROMIUM, ROOT, rss_bytes, serve, tree, wait_idle  # noqa: E402
 
 REDRAWN = """() => { const m = document.body.innerText.match(/redrawn (\\d\\d):(\\d\\d):(\\d\\d)/);
   return m ? (+m[1]) * 3600 + (+m[2]) * 60 + (+m[3]) : null; }"""
-
-
-def rss(pid: int) -> int:
-    proc = psutil.Process(pid)
-    return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
 
 
 def headless(steps: int, tmp: Path) -> float:
@@ -61,7 +54,7 @@ def main() -> int:
 
         def sample_rss():
             while not stop.is_set():
-                peak[0] = max(peak[0], rss(proc.pid))
+                peak[0] = max(peak[0], rss_bytes(tree(proc.pid)))
                 time.sleep(0.5)
 
         threading.Thread(target=sample_rss, daemon=True).start()

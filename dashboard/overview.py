@@ -85,8 +85,9 @@ def error_field(view, step: int) -> go.Figure:
     if len(axes) == 1:
         fig = go.Figure(go.Scatter(x=axes[0], y=err, line=dict(color="#d62728"), name="|error|"))
         fig.update_xaxes(title_text=problem.inputs[0])
-    else:
-        fig = go.Figure(go.Heatmap(x=axes[0], y=axes[1], z=err, colorscale="Viridis", zmin=0,
+    else:  # at most 50 x 50 cells: a small chart shows no more, and it is redrawn every second
+        k = max(1, int(np.ceil(err.shape[0] / 50)))
+        fig = go.Figure(go.Heatmap(x=axes[0][::k], y=axes[1][::k], z=err[::k, ::k], colorscale="Viridis", zmin=0,
                                    colorbar=dict(thickness=8, len=0.9)))
         fig.update_xaxes(title_text=problem.inputs[0], constrain="domain", title_standoff=2)
         fig.update_yaxes(title_text=problem.inputs[1], scaleanchor="x", constrain="domain", title_standoff=2)

@@ -59,7 +59,7 @@ class LiveRun:
         self.wall = 0.0
         self.engine = "-"
         self.message = ""
-        self.allow: int | None = None
+        self.slot: int | None = None  # its place on the workers' shared lockstep board
         self.want = "paused"   # what the owner asked for: running or paused
         self.pending_steps = 0  # steps asked for (+1 / +10 / +100) before the run reached a worker
         self.previous: str | None = None  # the status of a run from disk before it was queued to train on

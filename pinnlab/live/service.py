@@ -73,7 +73,10 @@ class RunService:
         self._out = ctx.Queue()
         self._inboxes = [ctx.Queue() for _ in range(self.n_workers)]
         warm_dicts = [c.to_dict() for c in warm]
-        self._procs = [ctx.Process(target=_worker.main, args=(i, q, self._out, warm_dicts if i == 0 else None),
+        self._board = ctx.Array("q", _worker.BOARD * _worker.SLOTS, lock=False)  # lockstep, shared
+        self._free = list(range(_worker.SLOTS))
+        self._procs = [ctx.Process(target=_worker.main,
+                                   args=(i, q, self._out, warm_dicts if i == 0 else None, self._board),
                                    name=f"pinn-worker-{i}", daemon=True) for i, q in enumerate(self._inboxes)]
         with _plain_main():
             for p in self._procs:
@@ -169,6 +172,7 @@ class RunService:
             self._lockstep(run.group)
         elif action == "pause":
             run.want = "paused"
+            self._lockstep(run.group)
             self._send(run, "pause")
         elif action == "step":
             if run.status == "running":
@@ -228,10 +232,13 @@ class RunService:
             if r.live and r.worker is not None:
                 load[r.worker] += cost(Task(r.config, r.path, "new", r.steps_done))
         run.worker = min(range(self.n_workers), key=lambda i: load[i])
+        run.slot = self._free.pop(0)
+        b, k = self._board, _worker.BOARD * run.slot
+        b[k], b[k + 1], b[k + 2] = int(run.group[1:]), run.steps_done, 0
         if run.exists:
-            self._send(run, "open", str(run.path))
+            self._send(run, "open", str(run.path), run.slot)
         else:
-            self._send(run, "create", run.config.to_dict(), str(run.path))
+            self._send(run, "create", run.config.to_dict(), str(run.path), run.slot)
             run.exists = True
         run.status, run.message = "starting", ""
         if run.want == "running":
@@ -241,17 +248,20 @@ class RunService:
             run.pending_steps = 0
 
     def _lockstep(self, group: str | None) -> None:
-        """Let every running member of the group go up to CHUNK steps past the slowest one."""
-        members = [r for r in self.runs.values() if r.group == group and r.live]
-        going = [r for r in members if r.want == "running"]
-        if not going:
-            return
-        frontier = min(r.steps_done for r in going)
-        for r in going:
-            allow = frontier + _worker.CHUNK
-            if r.allow != allow:
-                r.allow = allow
-                self._send(r, "allow", allow)
+        """Mark on the shared board which members of the group are meant to run: the workers keep each running
+        member within CHUNK steps of the slowest of them, by themselves."""
+        for r in self.runs.values():
+            if r.group == group and r.live and r.slot is not None:
+                self._board[_worker.BOARD * r.slot + 2] = int(r.want == "running")
+
+    def _release(self, run: LiveRun) -> None:
+        """The run left its worker: its slot on the board is free again."""
+        if run.slot is not None:
+            k = _worker.BOARD * run.slot
+            self._board[k], self._board[k + 2] = 0, 0
+            self._free.append(run.slot)
+            run.slot = None
+        run.worker = None
 
     def _send(self, run: LiveRun, command: str, *args) -> None:
         if run.worker is not None:
@@ -273,17 +283,17 @@ class RunService:
                 if kind == "records":
                     run.add(*rest)
                 elif kind == "refused":  # could not be created or opened (in use elsewhere, unwritable...)
-                    run.worker, run.allow, run.message = None, None, rest[0]
+                    run.message = rest[0]
+                    self._release(run)
                     run.status = run.previous if run.exists and run.previous else f"error: {rest[0]}"
                     self._admit()
                 elif kind == "ended":
                     (info,) = rest
                     run.add([], info)
-                    run.worker, run.allow = None, None
+                    self._release(run)
                     if info["status"].startswith("error"):
                         run.message = info["status"]
                     self._admit()
-                self._lockstep(run.group)
 
     def _reaper(self) -> None:
         while not self._closed:

@@ -2,8 +2,10 @@
 them in turn, one chunk each, streaming the records back to the server.
 
 Messages in (a ``multiprocessing`` queue per worker), each a tuple ``(command, run_id, *args)``:
-``create`` (config dict, path), ``open`` (path), ``start``, ``pause``, ``step`` (n), ``stop``, ``allow`` (the
-highest step the run may reach now: the lockstep of a compare group; None for no limit) and ``shutdown``.
+``create`` (config dict, path, slot), ``open`` (path, slot), ``start``, ``pause``, ``step`` (n), ``stop`` and
+``shutdown``. Lockstep needs no messages: every run has a slot on a board shared by the server and all workers
+(``BOARD`` integers per slot: its group, its steps done, whether it is meant to run), and a running run of a
+group may go at most ``CHUNK`` steps past the slowest running member, read from the board before each chunk.
 Messages out (one queue shared by all workers): ``("records", run_id, records, info)`` after each chunk,
 ``("ended", run_id, info)`` when a run finished, diverged, stopped or failed (it is saved and unlocked then),
 ``("warm", None, seconds)`` when the compile cache has been warmed.
@@ -25,17 +27,18 @@ import traceback
 from typing import Any
 
 CHUNK = 20          # steps per turn: the lockstep tolerance and how fast commands act
+SLOTS = 256         # runs the board holds (the server's limit on runs held by workers is far below)
+BOARD = 3           # integers per slot: group (0: none), steps done, meant to run (1) or not (0)
 SAVE_EVERY_S = 30.0  # a live run is checkpointed at least this often (and every checkpoint_every steps)
 
 
 class Slot:
     """One run in this worker: its state and the engine switch."""
 
-    def __init__(self, run, compile_: bool, compiler: "Compiler"):
-        self.run = run
+    def __init__(self, run, compile_: bool, compiler: "Compiler", index: int = -1, board=None):
+        self.run, self.index, self.board = run, index, board
         self.state = "paused"
         self.pending = 0
-        self.allow: int | None = None
         self.engine = "eager"
         self.switch_step: int | None = None
         self.saved_at = time.monotonic()
@@ -74,9 +77,24 @@ class Slot:
         if t.done:
             return 0
         n = CHUNK if self.state == "running" else (min(self.pending, CHUNK) if self.state == "paused" else 0)
-        if self.state == "running" and self.allow is not None:
-            n = min(n, self.allow - t.steps_done)
+        if self.state == "running" and self.board is not None and self.index >= 0:
+            frontier = self.frontier()
+            if frontier is not None:
+                n = min(n, frontier + CHUNK - t.steps_done)
         return max(n, 0)
+
+    def frontier(self) -> int | None:
+        """The steps of the slowest running run of this run's group, from the shared board."""
+        b, i = self.board, self.index
+        group = b[BOARD * i]
+        if not group:
+            return None
+        done = [b[BOARD * j + 1] for j in range(SLOTS) if b[BOARD * j] == group and b[BOARD * j + 2]]
+        return min(done) if done else None
+
+    def publish(self) -> None:
+        if self.board is not None and self.index >= 0:
+            self.board[BOARD * self.index + 1] = self.run.trainer.steps_done
 
     def info(self) -> dict:
         t = self.run.trainer
@@ -113,8 +131,8 @@ class Compiler:
                 slot.twin = "failed" if failed else twin
 
 
-def main(index: int, inbox, outbox, warm: list[dict] | None = None) -> None:
-    """The worker's loop (the target of its process)."""
+def main(index: int, inbox, outbox, warm: list[dict] | None = None, board=None) -> None:
+    """The worker's loop (the target of its process); ``board``: the shared lockstep board."""
     import torch
 
     torch.set_num_threads(1)
@@ -124,7 +142,10 @@ def main(index: int, inbox, outbox, warm: list[dict] | None = None) -> None:
     slots: dict[str, Slot] = {}
     while True:
         busy = any(s.chunk() for s in slots.values())
-        if not _drain(inbox, outbox, slots, compiler, block=not busy):
+        # held back by lockstep (a running run waits for its group): look again soon, not in 50 ms
+        waiting = any(s.state == "running" and not s.run.trainer.done for s in slots.values())
+        if not _drain(inbox, outbox, slots, compiler, block=0.0 if busy else 0.002 if waiting else 0.05,
+                      board=board):
             break
         for run_id, slot in list(slots.items()):
             slot.maybe_switch()
@@ -135,36 +156,37 @@ def main(index: int, inbox, outbox, warm: list[dict] | None = None) -> None:
         _end(run_id, slot, outbox, slots, "stopped")
 
 
-def _drain(inbox, outbox, slots: dict, compiler: Compiler, block: bool) -> bool:
-    """Apply every waiting command (waiting up to 50 ms for one when nothing trains); False on shutdown."""
+def _drain(inbox, outbox, slots: dict, compiler: Compiler, block: float, board=None) -> bool:
+    """Apply every waiting command (waiting up to ``block`` seconds for one); False on shutdown."""
     while True:
         try:
-            msg = inbox.get(timeout=0.05) if block else inbox.get_nowait()
+            msg = inbox.get(timeout=block) if block else inbox.get_nowait()
         except queue.Empty:
             return True
-        block = False
+        block = 0.0
         command, run_id, *args = msg
         if command == "shutdown":
             return False
         try:
-            _apply(command, run_id, args, outbox, slots, compiler)
+            _apply(command, run_id, args, outbox, slots, compiler, board)
         except Exception as exc:  # noqa: BLE001 -- one bad run never takes the worker down
             reason = str(getattr(exc, "reason", "") and exc) or f"{type(exc).__name__}: {exc}"
             outbox.put(("refused", run_id, reason.splitlines()[0][:300] if reason else type(exc).__name__))
             slots.pop(run_id, None)
 
 
-def _apply(command: str, run_id: str, args: list, outbox, slots: dict, compiler: Compiler) -> None:
+def _apply(command: str, run_id: str, args: list, outbox, slots: dict, compiler: Compiler, board=None) -> None:
     from pinncore import RunConfig
     from pinncore.run import Run
 
     if command in ("create", "open"):
         if command == "create":
             config = RunConfig.from_dict(args[0])
-            run = Run.create(config, args[1])
+            run, index = Run.create(config, args[1]), args[2]
         else:
-            run = Run.open(args[0])
-        slot = slots[run_id] = Slot(run, run.trainer.config.compile, compiler)
+            run, index = Run.open(args[0]), args[1]
+        slot = slots[run_id] = Slot(run, run.trainer.config.compile, compiler, index, board)
+        slot.publish()
         outbox.put(("records", run_id, [], slot.info()))
         return
     slot = slots.get(run_id)
@@ -178,8 +200,6 @@ def _apply(command: str, run_id: str, args: list, outbox, slots: dict, compiler:
         outbox.put(("records", run_id, [], slot.info()))
     elif command == "step":
         slot.pending += int(args[0])
-    elif command == "allow":
-        slot.allow = args[0]
     elif command == "stop":
         _end(run_id, slot, outbox, slots, "stopped")
 
@@ -191,6 +211,7 @@ def _advance(run_id: str, slot: Slot, n: int, outbox, slots: dict) -> None:
         traceback.print_exc()
         _end(run_id, slot, outbox, slots, f"error: {type(exc).__name__}: {str(exc)[:200]}")
         return
+    slot.publish()
     if slot.compiler is not None:
         slot.compiler.submit(slot)
         slot.compiler = None
