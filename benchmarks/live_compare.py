@@ -28,10 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CARDS = """() => {  // the run cards: this version's (st-key-card_i) or, before it, Streamlit metrics;
   // none while a redraw is half applied (stale elements), so a sample never mixes two redraws
-  if (document.querySelector("[data-stale='true']")) return [];
-  const cards = Array.from(document.querySelectorAll("[class*='st-key-card_']")).map(c => c.innerText);
-  const metrics = Array.from(document.querySelectorAll("[data-testid='stMetric']")).map(m => m.innerText);
-  return (cards.length ? cards : metrics).map(t => { const m = t.match(/step ([\\d,]+)/);
+  const cards = Array.from(document.querySelectorAll("[class*='st-key-card_']"));
+  const metrics = Array.from(document.querySelectorAll("[data-testid='stMetric']"));
+  const shown = cards.length ? cards : metrics;
+  if (shown.some(c => c.closest("[data-stale='true']"))) return [];
+  return shown.map(c => c.innerText).map(t => { const m = t.match(/step ([\\d,]+)/);
     return [t.replace(/\\n/g, ' '), m ? m[0] : '']; }); }"""
 HAS_POINTS = """() => { const gd = document.querySelector('.st-key-fig_ov_lambda .js-plotly-plot, .st-key-fig_loss .js-plotly-plot');
   return !!gd && Array.from(gd.querySelectorAll('.scatterlayer .js-line'))
