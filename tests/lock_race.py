@@ -6,13 +6,30 @@ or with the stale lock a SIGKILL leaves (a dead PID in ``.lock``). Exactly one o
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
+import subprocess
 import sys
 import tempfile
 import types
 from pathlib import Path
 
 STALE_PID = "999999999"  # above pid_max: never a live process
+
+
+@contextlib.contextmanager
+def held_elsewhere(run_dir):
+    """Another process holds the run's training lock for the duration; yields that process."""
+    code = ("import sys; from pinncore.store import acquire_lock; acquire_lock(sys.argv[1]); print('held', "
+            "flush=True); sys.stdin.read()")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(run_dir)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
 
 
 def _racer(dirs: list[str], barrier, results, index: int) -> None:

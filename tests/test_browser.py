@@ -72,13 +72,18 @@ def shots(tmp_path) -> Path:
     return path
 
 
+def chromium(p):
+    """Headless Debian Chromium, quiet (no background network, no first-run work)."""
+    return p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"])
+
+
 @pytest.fixture
 def page():
     """A page of headless Debian Chromium, closed after the test."""
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
+        browser = chromium(p)
         try:
             yield browser.new_page(viewport={"width": 1500, "height": 1150})
         finally:
@@ -137,7 +142,7 @@ def test_the_overview_fits_a_1280x720_projector(server, shots):
     """After Start and about 30 s, the histogram pair, lambda, error and the two |error| fields are all drawn
     inside a 1280x720 viewport with the sidebar open, without scrolling."""
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        browser = chromium(p)
         page = browser.new_page(viewport={"width": 1280, "height": 720})
         page.goto(server + "/?engine=eager&grad_every=100&eval_every=100&hess_every=0")
         start = page.locator(".st-key-btn_start button").first

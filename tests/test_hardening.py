@@ -110,18 +110,11 @@ def test_resume_with_summary_json_a_directory_writes_nothing(tmp_path):
 def test_new_steps_are_written_only_under_the_lock(tmp_path):
     """``resume --steps`` while another process trains the run: refused by the lock, config.json unchanged."""
     run_dir = tiny_run(tmp_path / "r")
-    code = ("import sys; from pinncore.store import acquire_lock; acquire_lock(sys.argv[1]); print('held', "
-            "flush=True); sys.stdin.read()")
-    holder = subprocess.Popen([sys.executable, "-c", code, str(run_dir)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with lock_race.held_elsewhere(run_dir) as holder:
         config = (run_dir / "config.json").read_bytes()
         with pytest.raises(ConfigError, match=f"being trained by process {holder.pid}"):
             Run.open(run_dir, steps=60)
         assert (run_dir / "config.json").read_bytes() == config
-    finally:
-        holder.communicate("")
     run = Run.open(run_dir, steps=60)  # the holder is gone: now it is written
     assert RunStore(run_dir).config().steps == 60 and run.trainer.config.steps == 60
     with pytest.raises(ConfigError, match="steps: must be >= the 12 steps"):

@@ -1,10 +1,11 @@
 """Issue 17 through the `pinn` command line: one line and exit 2 for every refusal, nothing written."""
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from lock_race import held_elsewhere
 
 from pinncli.main import main
 from pinncore import RunConfig
@@ -78,19 +79,12 @@ def test_resume_and_eval_refuse_a_run_with_missing_files_unless_restart(tmp_path
 
 def test_resume_steps_while_another_process_trains_leaves_config_json_alone(tmp_path, capsys):
     run_dir = paused_run(tmp_path / "r")
-    code = ("import sys; from pinncore.store import acquire_lock; acquire_lock(sys.argv[1]); print('held', "
-            "flush=True); sys.stdin.read()")
-    holder = subprocess.Popen([sys.executable, "-c", code, str(run_dir)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with held_elsewhere(run_dir) as holder:
         config = (run_dir / "config.json").read_bytes()
         capsys.readouterr()
         assert main(["resume", str(run_dir), "--steps", "60"]) == 2
         assert f"being trained by process {holder.pid}" in one_line_error(capsys)
         assert (run_dir / "config.json").read_bytes() == config
-    finally:
-        holder.communicate("")
     assert main(["resume", str(run_dir), "--steps", "30"]) == 0
     assert RunStore(run_dir).summary()["steps_done"] == 30
 
