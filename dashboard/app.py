@@ -51,9 +51,10 @@ def unique(name: str) -> str:
     return out
 
 
-def open_run(path: Path, name: str | None = None) -> str:
-    """A run directory (live on this server, or from disk) added to this session's shown runs; its name."""
-    run = service.open(path)
+def open_run(path: Path, name: str | None = None, run=None) -> str:
+    """A run directory (live on this server, or from disk) added to this session's shown runs; its name.
+    ``run``: the service's run of that directory when the caller has it already (not read twice)."""
+    run = run or service.open(path)
     mine = [n for n, rid in state.runs.items() if rid == run.id]
     name = mine[0] if mine else unique(name or run.name)
     state.runs[name] = run.id
@@ -78,7 +79,7 @@ def open_from_url(text: str) -> list[str]:
     live = [r.name for r in opened]
     names = distinct_names([r.config for r in opened])
     for run, name, own in zip(opened, names, live):  # a live run keeps its owner's name, else what differs
-        open_run(run.path, own if run.live else name)
+        open_run(run.path, own if run.live else name, run)
     state.opened_configs = [r.config for r in opened]
     if len(entries) > MAX_URL_OPEN:
         ignored.append(f"Ignored {len(entries) - MAX_URL_OPEN} more 'open' entries: a link opens at most "
