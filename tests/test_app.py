@@ -206,7 +206,8 @@ def limited(monkeypatch):
 
 def test_a_third_start_past_the_limit_is_queued_and_trains_when_a_slot_frees(app, limited):
     app.run()
-    small(app, w_mode="single", w_steps=300, w_engine="eager")
+    # the first two could never finish within the test on their own: the slot frees only when one is stopped
+    small(app, w_mode="single", w_steps=200_000, w_engine="eager")
     for _ in range(2):
         app.button(key="btn_start").click().run()
     app.session_state["w_steps"] = 40
@@ -216,5 +217,9 @@ def test_a_third_start_past_the_limit_is_queued_and_trains_when_a_slot_frees(app
     app.run()
     assert view(app, "M1 (3)").status == "queued" and view(app, "M1 (3)").queue_position == 1
     assert any("queued, 1st in line" in m.value for m in app.markdown)
+    app.session_state["w_shown"] = ["M1"]
+    app.run()
+    app.button(key="btn_stop").click().run()
     assert rerun_until(app, lambda: view(app, "M1 (3)").status == "finished", 180)
+    assert view(app, "M1 (2)").status == "running"
     assert not app.exception

@@ -135,6 +135,17 @@ def test_the_lessons_page_runs_lesson_1_live(server, page, shots):
     wait_for_drawing(page, "fig_l1_scaling", shots, "e2e-lessons", "scaling chart on the Lessons page")
 
 
+def settled_box(page, selector: str, timeout_s: float = 10.0):
+    """The element's box once it is attached: a redraw (or the page's rerun when the runs end) replaces a chart
+    for a moment, and a box read at that instant is None."""
+    deadline = time.time() + timeout_s
+    while True:
+        box = page.locator(selector).first.bounding_box()
+        if box or time.time() > deadline:
+            return box
+        page.wait_for_timeout(200)
+
+
 OVERVIEW = ("fig_ov_hist0", "fig_ov_hist1", "fig_ov_lambda", "fig_ov_error", "fig_ov_field0", "fig_ov_field1")
 
 
@@ -154,7 +165,7 @@ def test_the_overview_fits_a_1280x720_projector(server, shots):
         page.wait_for_timeout(25_000)
         page.screenshot(path=str(shots / "overview-1280x720.png"))
         for key in OVERVIEW:
-            box = page.locator(f".st-key-{key} .js-plotly-plot").first.bounding_box()
+            box = settled_box(page, f".st-key-{key} .js-plotly-plot")
             assert box and box["y"] >= 0 and box["y"] + box["height"] <= 720 and box["x"] + box["width"] <= 1280, \
                 (key, box)
         assert page.locator("[data-testid='stException']").count() == 0
