@@ -1,14 +1,15 @@
 """The dashboard's default compare, timed in a real browser: from the click on Start to the last run finished.
 
-    python benchmarks/live_compare.py [--steps 10000] [--repo DIR] [--samples-out FILE]
+    python benchmarks/live_compare.py [--steps 10000] [--repeats 3] [--repo DIR] [--samples-out FILE]
 
 Starts ``streamlit run dashboard/app.py`` of the checkout ``--repo`` (default: this one; pass an older checkout
 to measure the same thing before a change) on a free localhost port, opens it in headless Chromium (Debian's,
 /usr/bin/chromium), and warms the server up with one short compare (200 steps: worker processes started,
 compiled steps in the on-disk cache). Then it loads the page with the default setup and ``steps`` steps per run
 (M1-M4 on Helmholtz, compare mode), clicks Start and reads the four run cards (status and "step N") twice a
-second until every run says finished. It prints the wall time, the time to the first drawn loss points, and the
-largest difference between the step counts of the runs still training at any sample.
+second until every run says finished; ``--repeats`` times, each in a fresh page. It prints, per repeat and as the
+median, the wall time and the time to the first drawn loss points, and the largest difference between the step
+counts of the runs still training at any sample.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import json
 import os
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -146,6 +148,7 @@ def compare(page, url: str, steps: int, timeout: float) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=10_000)
+    p.add_argument("--repeats", type=int, default=3, help="compares after the warm-up (the median is quoted)")
     p.add_argument("--repo", type=Path, default=ROOT, help="the checkout whose dashboard is measured")
     p.add_argument("--timeout", type=float, default=1800.0, help="give up after this many seconds")
     p.add_argument("--samples-out", type=Path, help="write every sample of the step counters here (JSON)")
@@ -162,20 +165,29 @@ def main() -> int:
                 warm = compare(page, url, 200, a.timeout)
                 print(f"warm-up compare (200 steps): {warm['wall_s']} s; server idle after "
                       f"{wait_idle(proc.pid):.0f} s more")
-                page = browser.new_page(viewport={"width": 1280, "height": 720})
-                result = compare(page, url, a.steps, a.timeout)
+                results = []
+                for i in range(a.repeats):
+                    page = browser.new_page(viewport={"width": 1280, "height": 720})
+                    results.append(compare(page, url, a.steps, a.timeout))
+                    page.close()
+                    r = results[-1]
+                    print(f"repeat {i + 1}: Start -> last run finished {r['wall_s']} s, first loss points after "
+                          f"{r['first_points_s'] and round(r['first_points_s'], 1)} s, largest step difference "
+                          f"{r['max_step_difference']} ({len(r['samples'])} samples), final {r['final']}", flush=True)
+                    wait_idle(proc.pid)
                 browser.close()
         finally:
             proc.terminate()
             proc.wait(30)
-    print(f"{a.repo.resolve()}: Helmholtz compare M1-M4, {a.steps} steps each, warm server")
-    print(f"  Start -> last run finished: {result['wall_s']} s; first loss points after "
-          f"{result['first_points_s'] and round(result['first_points_s'], 1)} s")
-    print(f"  largest step difference between running runs at any sample: {result['max_step_difference']} "
-          f"({len(result['samples'])} samples); final {result['final']}")
+    done = [r for r in results if r["wall_s"] is not None]
+    print(f"{a.repo.resolve()}: Helmholtz compare M1-M4, {a.steps} steps each, warm server, {a.repeats} repeats")
+    if done:
+        print(f"  median Start -> last run finished: {statistics.median(r['wall_s'] for r in done)} s; median first "
+              f"loss points after {statistics.median(r['first_points_s'] or 0 for r in done):.1f} s; largest step "
+              f"difference at any sample of any repeat: {max(r['max_step_difference'] for r in results)}")
     if a.samples_out:
-        a.samples_out.write_text(json.dumps(result, indent=1))
-    return 0 if result["wall_s"] is not None else 1
+        a.samples_out.write_text(json.dumps(results, indent=1))
+    return 0 if len(done) == len(results) else 1
 
 
 if __name__ == "__main__":

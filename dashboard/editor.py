@@ -101,7 +101,7 @@ def _pictures(result: dict) -> None:
     for name, pts in points.items():
         y = pts[:, 1] if pts.shape[1] > 1 else [0.0] * len(pts)
         fig.add_trace(go.Scatter(x=pts[:, 0], y=y, mode="markers", name=name, marker=dict(size=4)))
-    fig.update_layout(title="The points one step samples, per term", height=320, template="plotly_white",
+    fig.update_layout(title="The points one step samples, per term", height=320, template=figures.TEMPLATE,
                       margin=dict(l=10, r=10, t=40, b=10))
     fig.update_xaxes(title_text=problem.inputs[0])
     if len(problem.inputs) > 1:

@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from pinncore import GradSnapshot, make_problem
@@ -20,6 +21,15 @@ OTHER_COLORS = ["#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"
 TERM_DASH = {"res": "solid", "bc": "dash", "ic": "dot"}
 TERM_COLORS = {"res": "#1f77b4", "bc": "#d62728", "ic": "#2ca02c"}
 MAX_POINTS = 1500  # per trace: enough for the eye, light enough to redraw every second
+GRID = "#EBF0F8"
+# plotly_white's look in the properties these charts show. Setting the full plotly_white template validates and
+# deep-copies it per figure: 12 ms each, a quarter of the server's CPU while the Overview redraws every second
+pio.templates["pinn"] = go.layout.Template(layout=dict(
+    paper_bgcolor="white", plot_bgcolor="white", font=dict(color="#2a3f5f"),
+    xaxis=dict(gridcolor=GRID, linecolor=GRID, zerolinecolor=GRID, automargin=True, ticks=""),
+    yaxis=dict(gridcolor=GRID, linecolor=GRID, zerolinecolor=GRID, automargin=True, ticks=""),
+    colorway=["#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3", "#FF6692", "#B6E880"]))
+TEMPLATE = "pinn"
 
 
 def run_colors(views: Sequence) -> dict[str, str]:
@@ -64,7 +74,7 @@ def _layout(fig: go.Figure, title: str, ylog: bool = True, height: int = 360) ->
     fig.update_layout(title=dict(text=title, font=dict(size=14)), height=height, margin=dict(l=10, r=10, t=50, b=10),
                       legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top", font=dict(size=11),
                                   groupclick="toggleitem", tracegroupgap=6),
-                      hovermode="x unified", template="plotly_white")
+                      hovermode="x unified", template=TEMPLATE)
     fig.update_xaxes(title_text="step")
     if ylog:
         values = [y for trace in fig.data for y in (trace.y if trace.y is not None else ())]
@@ -139,7 +149,7 @@ def histogram_figure(snap: GradSnapshot, title: str = "") -> go.Figure:
                               "<extra></extra>"), row=r, col=c)
         fig.update_xaxes(title_text="log10 |gradient|", row=r, col=c)
     fig.update_layout(title=title or f"Back-propagated gradients per layer at step {snap.step}",
-                      height=280 * rows + 80, margin=dict(l=10, r=10, t=70, b=10), template="plotly_white",
+                      height=280 * rows + 80, margin=dict(l=10, r=10, t=70, b=10), template=TEMPLATE,
                       legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom", xanchor="left"))
     fig.update_yaxes(title_text="fraction of weights", col=1)
     return fig
@@ -175,7 +185,7 @@ def field_figure(view, step_index: int = -1) -> go.Figure:
             coloraxis=dict(colorscale=scale, cmin=lo, cmax=hi, colorbar=dict(x=0.655, len=0.85, thickness=10)),
             coloraxis2=dict(colorscale="Viridis", colorbar=dict(x=1.0, len=0.85, thickness=10)))
     fig.update_layout(title=f"{view.label}: step {snap.step}, relative L2 error {snap.rel_l2:.2e}", height=380,
-                      margin=dict(l=10, r=10, t=70, b=10), template="plotly_white")
+                      margin=dict(l=10, r=10, t=70, b=10), template=TEMPLATE)
     return fig
 
 
@@ -196,7 +206,7 @@ def solution_figure(problem_name, params: dict | None = None, n: int = 100) -> g
         fig.update_yaxes(title_text=problem.inputs[1], scaleanchor="x", constrain="domain")
     kind = "exact solution" if problem.quantity == "u" else "reference solution (finite differences)"
     fig.update_layout(title=f"What the networks must learn: {problem.describe()}, {kind} {problem.quantity}",
-                      height=380, margin=dict(l=10, r=10, t=50, b=10), template="plotly_white")
+                      height=380, margin=dict(l=10, r=10, t=50, b=10), template=TEMPLATE)
     return fig
 
 

@@ -7,12 +7,13 @@ and one sentence that says what the numbers show now. Pure builders: records in,
 """
 from __future__ import annotations
 
+import bisect
 from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.figures import TERM_COLORS, TERM_DASH, log_ticks, run_colors
+from dashboard.figures import TEMPLATE, TERM_COLORS, TERM_DASH, log_ticks, run_colors
 
 HEIGHT = 200  # px per chart: two rows fit under the controls on a 1280x720 screen
 
@@ -31,9 +32,10 @@ def distinct(views: Sequence) -> list:
     return out
 
 
-def common_step(views: Sequence, kind: str) -> int | None:
-    """The latest step at which every one of these runs has a snapshot of this kind ('grads' or 'evals')."""
-    sets = [{s.step for s in getattr(v, kind)} for v in views if v is not None]
+def common_step(views: Sequence, kind: str, upto: int | None = None) -> int | None:
+    """The latest step (at most ``upto``) at which every one of these runs has a snapshot of this kind ('grads'
+    or 'evals')."""
+    sets = [{s.step for s in getattr(v, kind) if upto is None or s.step <= upto} for v in views if v is not None]
     both = set.intersection(*sets) if sets else set()
     return max(both) if both else None
 
@@ -56,7 +58,7 @@ def _compact(fig: go.Figure, title: str, height: int = HEIGHT, legend: str = "ri
     x-axis title."""
     place = (dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top") if legend == "right" else
              dict(orientation="v", x=0.01, xanchor="left", y=0.99, yanchor="top", bgcolor="rgba(255,255,255,0.7)"))
-    fig.update_layout(title=dict(text=title, font=dict(size=13), y=0.97), height=height, template="plotly_white",
+    fig.update_layout(title=dict(text=title, font=dict(size=13), y=0.97), height=height, template=TEMPLATE,
                       margin=dict(l=8, r=8, t=34, b=8), legend=dict(font=dict(size=10), **place), font=dict(size=11))
     return fig
 
@@ -94,16 +96,25 @@ def error_field(view, step: int) -> go.Figure:
     return _compact(fig, f"{view.name} |error| · rel. L2 {snap.rel_l2:.2e}")
 
 
-def lambda_lines(views: Sequence) -> go.Figure:
-    """lambda of every non-residual term against step, one colour per run (runs without annealing stay at 1)."""
+def _upto(records: Sequence, step: int | None) -> Sequence:
+    """The records up to this step (all of them for None); records are in step order."""
+    if step is None or not records or records[-1].step <= step:
+        return records
+    return records[:bisect.bisect_right([r.step for r in records], step)]
+
+
+def lambda_lines(views: Sequence, upto: int | None = None) -> go.Figure:
+    """lambda of every non-residual term against step, one colour per run (runs without annealing stay at 1), up
+    to step ``upto`` (default: all)."""
     fig, colors = go.Figure(), run_colors(views)
     for v in views:
-        if not v.steps:
+        steps = _upto(v.steps, upto)
+        if not steps:
             continue
-        idx = np.unique(np.linspace(0, len(v.steps) - 1, min(len(v.steps), 600)).astype(int))
-        terms = [t for t in v.steps[0].lambdas if t != "res"]
+        idx = np.unique(np.linspace(0, len(steps) - 1, min(len(steps), 600)).astype(int))
+        terms = [t for t in steps[0].lambdas if t != "res"]
         for term in terms:
-            fig.add_trace(go.Scatter(x=[v.steps[i].step for i in idx], y=[v.steps[i].lambdas[term] for i in idx],
+            fig.add_trace(go.Scatter(x=[steps[i].step for i in idx], y=[steps[i].lambdas[term] for i in idx],
                                      mode="lines", name=v.name if len(terms) == 1 else f"{v.name} · {term}",
                                      line=dict(color=colors[v.name], width=1.6,
                                                dash=TERM_DASH.get(term, "solid") if len(terms) > 1 else "solid")))
@@ -113,13 +124,16 @@ def lambda_lines(views: Sequence) -> go.Figure:
     return _compact(fig, "λ of the boundary terms: annealing lifts it")
 
 
-def error_lines(views: Sequence) -> go.Figure:
+def error_lines(views: Sequence, upto: int | None = None) -> go.Figure:
+    """Relative L2 error against step, one line per run, up to step ``upto`` (default: all)."""
     fig, colors = go.Figure(), run_colors(views)
+    evals = {v.name: _upto(v.evals, upto) for v in views}
     for v in views:
-        fig.add_trace(go.Scatter(x=[e.step for e in v.evals], y=[e.rel_l2 for e in v.evals], mode="lines+markers",
-                                 name=v.name, line=dict(color=colors[v.name]), marker=dict(size=4)))
+        fig.add_trace(go.Scatter(x=[e.step for e in evals[v.name]], y=[e.rel_l2 for e in evals[v.name]],
+                                 mode="lines+markers", name=v.name, line=dict(color=colors[v.name]),
+                                 marker=dict(size=4)))
     fig.update_yaxes(type="log", title_text="rel. L2 error", title_standoff=2,
-                     **log_ticks([e.rel_l2 for v in views for e in v.evals]))
+                     **log_ticks([e.rel_l2 for es in evals.values() for e in es]))
     fig.update_xaxes(title_text="step", title_standoff=2)
     return _compact(fig, "Relative L2 error")
 

@@ -147,3 +147,17 @@ def test_solution_figure_shows_the_exact_field(problem, params):
         assert np.allclose(z, np.sin(np.pi * x) * np.sin(2 * np.pi * y))
     else:
         assert np.allclose(fig.data[0].y, np.sin(8 * np.linspace(0, 1, 20)))
+
+
+def test_the_overview_draws_every_chart_up_to_one_shown_step(views):
+    """Between the Overview's renewals its charts end at one step (so they stay the same and the browser skips
+    them); the snapshots shown are the latest common ones at or before it."""
+    from dashboard import overview
+
+    lam = overview.lambda_lines(views, upto=6)
+    assert all(max(t.x) == 6 for t in lam.data)
+    err = overview.error_lines(views, upto=6)
+    assert all(max(t.x) == 5 for t in err.data)  # evaluations every 5 steps: 0, 5
+    assert overview.common_step(views, "grads", upto=6) == 5 and overview.common_step(views, "grads") == 11
+    assert overview.lambda_lines(views, upto=6).to_json() == lam.to_json()  # the same data, the same chart
+    assert all(max(t.x) == 11 for t in overview.lambda_lines(views).data)
