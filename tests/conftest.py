@@ -1,4 +1,10 @@
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 import torch
@@ -26,3 +32,61 @@ def ray_session():
     yield ray
     if started:
         ray.shutdown()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _components_scanned_once():
+    """Every ``AppTest.run`` scans the metadata of every installed package for Streamlit components (0.6 s a
+    run here, most of an AppTest's time); the installed packages do not change during the tests, so scan once."""
+    try:
+        from streamlit.components.v2 import manifest_scanner
+    except ImportError:
+        yield
+        return
+    scan, found = manifest_scanner.scan_component_manifests, []
+
+    def once(*args, **kwargs):
+        if not found:
+            found.append(scan(*args, **kwargs))
+        return list(found[0])
+
+    manifest_scanner.scan_component_manifests = once
+    yield
+    manifest_scanner.scan_component_manifests = scan
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """One dashboard server for every browser test (starting one costs seconds); each test's browser context is a
+    browser of its own (its own cookie, so its own runs), and each test stops what it started."""
+    port = free_port()
+    home = tmp_path_factory.mktemp("browser")
+    env = dict(os.environ, PINN_RUNS_DIR=str(home / "runs"), PINN_WARM=os.environ.get("PINN_WARM", "0"))
+    log = open(home / "server.log", "w")  # a file, not a pipe: a pipe nobody reads would block a chatty server
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port",
+                             str(port), "--server.headless", "true"], cwd=Path(__file__).resolve().parent.parent,
+                            env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not come up: " + (home / "server.log").read_text())
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()

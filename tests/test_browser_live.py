@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from test_browser import chromium, server, shots, sync_playwright  # noqa: F401 (fixtures)
+from test_browser import chromium, shots, sync_playwright  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 SETUP = "?mode=single&depth=2&width=16&batch=32&steps=200000&engine=eager&grad_every=500&eval_every=500&hess_every=0"
