@@ -10,6 +10,9 @@ import pytest
 import torch
 
 torch.set_num_threads(1)  # tiny batches: one thread is fastest, and CI has 2 cores
+# the page's run service (AppTests start it in this process) would compile the default setups' steps at start,
+# a minute or two of both cores under every test that follows; a test that wants it sets it back
+os.environ.setdefault("PINN_WARM", "0")
 
 
 @pytest.fixture(autouse=True)

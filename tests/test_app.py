@@ -52,7 +52,7 @@ def rerun_until(at, pred, timeout=60.0):
 def small(at, **extra):
     """A quick setup through the widgets, as a user would type it."""
     values = {"w_depth": 2, "w_width": 16, "w_batch": 32, "w_eval_every": 20, "w_grad_every": 20,
-              "w_hess_every": 20} | extra
+              "w_hess_every": 20, "w_engine": "eager"} | extra  # compiling: tests/test_live.py
     for key, value in values.items():
         at.session_state[key] = value
 

@@ -44,6 +44,7 @@ class Slot:
         self.saved_at = time.monotonic()
         self.twin: Any = None
         self.compiler = None
+        self.gone = False  # the run left this worker: a twin not compiled yet is not wanted any more
         if compile_:
             self._go_eager()
             self.engine = "eager, compiling…"
@@ -119,6 +120,8 @@ class Compiler:
         while True:
             item = self.todo.get()
             slot = item if isinstance(item, Slot) else None
+            if slot is not None and slot.gone:
+                continue  # stopped or ended before its turn: compiling it would only take the others' cores
             config = slot.run.trainer.config if slot else RunConfig.from_dict(item)
             try:
                 twin = Trainer(dataclasses.replace(config, compile=True))
@@ -227,6 +230,7 @@ def _advance(run_id: str, slot: Slot, n: int, outbox, slots: dict) -> None:
 
 
 def _end(run_id: str, slot: Slot, outbox, slots: dict, status: str) -> None:
+    slot.gone = True
     t = slot.run.trainer
     if not t.done and not status.startswith("error"):
         t.status = "stopped"
