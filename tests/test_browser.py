@@ -78,6 +78,9 @@ def test_the_lessons_page_runs_lesson_1_live(server, page, shots):
     run.wait_for(state="visible", timeout=60_000)
     for label in ("1 · The imbalance", "2 · Stiffness", "3 · The cure"):
         assert page.get_by_text(label, exact=True).count() > 0
+    # the navigation names the main page for what it is, not after its file ("app")
+    links = page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()
+    assert [t.split("\n")[-1].strip() for t in links] == ["Live lab", "Lessons", "Sweeps"], links  # after the icon
     page.wait_for_timeout(500)
     run.click()
     # the ratio at initialisation, one point per C, appears after the first round of steps

@@ -11,7 +11,7 @@ from dashboard import lessons
 from pinncore import ConfigError, RunConfig
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = str(ROOT / "dashboard" / "pages" / "1_Lessons.py")
+PAGE = str(ROOT / "dashboard" / "subpages" / "lessons_page.py")
 APP = str(ROOT / "dashboard" / "app.py")
 
 
@@ -102,9 +102,9 @@ def test_the_main_page_keeps_its_setup_across_a_visit_to_the_lessons(tmp_path, m
     at.run()
     at.session_state["w_width"] = 20
     at.run()
-    at.switch_page("pages/1_Lessons.py").run()
+    at.switch_page("subpages/lessons_page.py").run()
     assert not at.exception and at.title[0].value.startswith("Lessons")
-    at.switch_page("app.py").run()
+    at.switch_page("lab.py").run()
     assert not at.exception and at.session_state["w_width"] == 20
 
 

@@ -12,7 +12,7 @@ from pinncore import RunConfig
 from pinncore.run import Run
 from pinnlab.sweep import plan, write_results, write_sweep
 
-PAGE = str(Path(__file__).resolve().parent.parent / "dashboard" / "pages" / "2_Sweeps.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "dashboard" / "subpages" / "sweeps_page.py")
 
 
 def make_sweep(out: Path, complete: bool = True) -> list[str]:
