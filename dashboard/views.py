@@ -185,7 +185,10 @@ def _pick_snapshot(snaps, key: str):
     follow = c2.toggle("follow latest", value=True, key=f"{key}_follow")
     if follow or state_step(key) not in steps:
         st.session_state[f"{key}_step"] = steps[-1]
-    step = c1.select_slider("Snapshot at step", steps, key=f"{key}_step", disabled=follow)
+    step = c1.select_slider("Snapshot at step", steps, key=f"{key}_step", disabled=follow,
+                            help="switch off *follow latest* to pick a step" if follow else None)
+    if follow:
+        c1.caption("Showing the newest snapshot; switch off *follow latest* to move the slider.")
     return snaps[steps.index(step)]
 
 

@@ -163,3 +163,25 @@ def test_reference_line_labels_sit_at_their_own_height_on_log_axes():
 def test_fields_that_are_never_negative_get_a_sequential_scale():
     fig = figures.solution_figure("cavity", {"Re": 100.0}, n=20)
     assert fig.data[0].colorscale[0][1] != figures.solution_figure("helmholtz", {}, n=20).data[0].colorscale[0][1]
+
+
+def test_the_snapshot_slider_says_why_it_is_greyed_out_and_moves_once_following_is_off(app, tmp_path):
+    from pinncore import RunConfig
+    from pinncore.run import Run
+
+    run = Run.create(RunConfig.from_method("M1", depth=2, width=8, batch=16, steps=6, grad_every=2, eval_every=2),
+                     tmp_path / "runs" / "r")
+    run.advance(6)
+    run.close()
+    app.query_params["open"] = "r"
+    app.run()
+    app.session_state["w_view"] = "Gradient histograms"
+    app.run()
+    slider = app.select_slider(key="w_hist_step")
+    assert slider.disabled and "follow latest" in slider.help
+    assert any("switch off *follow latest*" in c.value for c in app.caption)
+    app.toggle(key="w_hist_follow").set_value(False).run()
+    slider = app.select_slider(key="w_hist_step")
+    assert not slider.disabled and not any("switch off *follow latest*" in c.value for c in app.caption)
+    slider.set_value(2).run()
+    assert not app.exception and app.select_slider(key="w_hist_step").value == 2
