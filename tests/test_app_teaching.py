@@ -185,3 +185,30 @@ def test_the_snapshot_slider_says_why_it_is_greyed_out_and_moves_once_following_
     assert not slider.disabled and not any("switch off *follow latest*" in c.value for c in app.caption)
     slider.set_value(2).run()
     assert not app.exception and app.select_slider(key="w_hist_step").value == 2
+
+
+def test_no_legend_sits_on_the_x_axis_title_and_every_title_has_room(tmp_path):
+    """Defect 5: legends under the plot covered the x-axis title ("step", "log10 |gradient|") and a title was cut
+    off. Every chart of the pages: its legend beside the plot, above it, or inside its upper part; a titled chart
+    keeps a top margin for its title."""
+    from dashboard import overview
+    from pinncore import RunConfig
+    from test_dashboard_units import trained_view
+
+    small = dict(depth=2, width=8, batch=16, eval_points=12, eval_every=5, grad_every=5, hessian_every=5)
+    views = [trained_view(RunConfig.from_method(m, steps=12, **small), tmp_path / m, m) for m in ("M1", "M2")]
+    snap = views[1].grads[-1]
+    spectra = {v.name: {"full": False, "values": {"res": [3.0, 2.0], "bc": [1.0, 0.5]}} for v in views}
+    charts = [figures.loss_figure(views), figures.lambda_figure(views), figures.error_figure(views),
+              figures.sigma_figure(views), figures.stability_figure(views), figures.histogram_figure(snap, "t"),
+              figures.spectrum_figure(spectra), figures.sigma_ratio_figure([0, 5], [3.0, 30.0], "ratio"),
+              overview.layer_histogram(views[1], snap, 0, (-8.0, 0.0)), overview.lambda_lines(views),
+              overview.error_lines(views)]
+    for fig in charts:
+        legend, title = fig.layout.legend, fig.layout.title.text
+        beside = legend.x is not None and legend.x >= 1.0
+        above = legend.y is not None and legend.y >= 1.0 and legend.yanchor == "bottom"
+        inside_top = legend.y is not None and legend.y >= 0.5 and legend.yanchor == "top"
+        assert beside or above or inside_top, (title, legend)
+        if title:
+            assert fig.layout.margin.t is not None and fig.layout.margin.t >= 30, title
