@@ -67,16 +67,25 @@ def drive(run: Run, fresh: bool = False) -> int:
     interrupted: list[int] = []  # Ctrl-C takes effect between chunks, so the saved state is consistent
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1)) if main_thread else None
+    compiling = t.config.compile and not t.done
+    if compiling:  # the first compiled step waits for the compiler: say so, or the bar looks hung at 0
+        bar.set_postfix_str("compiling the training step (once per run, seconds to a minute)…", refresh=True)
+    start, wall0 = t.steps_done, t.wall
     try:
         while not t.done and not interrupted:
             before = t.steps_done
             run.advance(100)
             bar.update(t.steps_done - before)
+            if compiling and t.compile_seconds is not None:
+                compiling = False
+                bar.write(f"{t.config.label()}: step compiled in {t.compile_seconds:.1f} s", file=sys.stderr)
             m = run.metrics[-1] if run.metrics else None
-            if m is not None:
+            if m is not None and not compiling:
                 post = {"loss": f"{sum(m.lambdas[k] * v for k, v in m.losses.items()):.3e}"}
                 post.update({f"λ_{k}": f"{v:.3g}" for k, v in m.lambdas.items() if k != "res"})
-                post["steps/s"] = f"{t.steps_done / t.wall:.0f}" if t.wall else "-"
+                post["steps/s"] = _rate(t, start, wall0)
+                if t.compile_seconds is not None:
+                    post["compile"] = f"{t.compile_seconds:.1f}s"
                 bar.set_postfix(post, refresh=False)
         if interrupted:
             t.status = "paused"
@@ -98,6 +107,12 @@ def drive(run: Run, fresh: bool = False) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _rate(t, start: int, wall0: float) -> str:
+    """Steps/s of this command's training so far, the one-off compilation left out."""
+    wall = t.wall - wall0 - (t.compile_seconds or 0.0)
+    return f"{(t.steps_done - start) / wall:.0f}" if wall > 0 and t.steps_done > start else "-"
 
 
 def sweep_command(a: argparse.Namespace, argv: list[str]) -> int:

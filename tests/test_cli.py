@@ -1,5 +1,6 @@
 """The pinn command: one-line errors that name the field (exit 2, nothing written), train/resume/eval/list."""
 import json
+import re
 
 import pytest
 
@@ -93,6 +94,15 @@ def test_train_resume_eval_list(tmp_path, capsys):
     assert main(["list", str(tmp_path)]) == 0
     assert "M2" in capsys.readouterr().out
     assert main(["eval", str(tmp_path / "nope")]) == 2
+
+
+def test_a_compiled_run_says_it_is_compiling_and_what_it_cost(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["train", "--problem", "poisson1d", "--method", "M2", "--steps", "120", "--depth", "1", "--width",
+                 "8", "--batch", "16", "--eval-points", "10", "--compile", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "compiling the training step" in err  # before the first step returns: not hung
+    assert re.search(r"M2: step compiled in \d+\.\d s", err) and re.search(r"compile=\d+\.\ds", err)
 
 
 def test_diverging_run_exits_1_and_says_so(tmp_path, capsys):

@@ -254,6 +254,7 @@ def _follow(ray, todo: list[Task], out: Path, meta: dict, progress: bool, log, e
                    for t in todo)
 
     pending, failed = list(refs), 0
+    compiled, initial = any(t.config.compile for t in todo), sum(t.steps_done for t in todo)
     try:
         while pending:
             ready, pending = ray.wait(pending, num_returns=1, timeout=1.0)
@@ -276,8 +277,11 @@ def _follow(ray, todo: list[Task], out: Path, meta: dict, progress: bool, log, e
                 write_sweep(out, meta)
                 write_results(out, meta)
             bar.n = steps_now()
+            starting = bar.n == initial and compiled  # the bar moves at each run's checkpoint
             bar.set_postfix_str(f"{len(refs) - len(pending)}/{len(refs)} runs"
-                                + (f", {failed} failed" if failed else ""), refresh=False)
+                                + (f", {failed} failed" if failed else "")
+                                + (", starting: each run compiles its step first" if starting else ""),
+                                refresh=False)
             bar.refresh()
     except KeyboardInterrupt:
         bar.close()
