@@ -24,8 +24,11 @@ def render_live(was_active: bool) -> None:
     views = [v for n in state.get("w_shown", []) if n in state.runs
              and (v := _named(service.view(state.runs[n], me), n)) is not None]
     if not views:
-        st.info("No runs yet. **Start** trains M1–M4 (or the single run set in the sidebar) side by side; "
-                "**+1 / +10 / +100** creates them paused and steps through training one click at a time.")
+        what = ("M1–M4 side by side" if state.get("w_mode", "compare") == "compare"
+                else "the run set in the sidebar")
+        st.info(f"No runs yet. **Start** trains {what}; **+1 / +10 / +100** creates "
+                f"{'them' if what.startswith('M1') else 'it'} paused and steps through training one click at a "
+                "time.")
         if state.w_problem not in PROBLEMS:  # your own PDE: the editor's Check shows its solution
             return
         params = {p.name: state[f"w_p_{p.name}"] for p in PROBLEMS[state.w_problem].params}

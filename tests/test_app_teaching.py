@@ -212,3 +212,21 @@ def test_no_legend_sits_on_the_x_axis_title_and_every_title_has_room(tmp_path):
         assert beside or above or inside_top, (title, legend)
         if title:
             assert fig.layout.margin.t is not None and fig.layout.margin.t >= 30, title
+
+
+def test_the_page_says_what_start_trains_in_each_mode(app):
+    """Defect 8: the page said "M1-M4 side by side" in single-run mode too."""
+    app.run()
+    assert "M1–M4 side by side" in app.info[0].value
+    app.session_state["w_mode"] = "single"
+    app.run()
+    assert "M1–M4" not in app.info[0].value and "the run set in the sidebar" in app.info[0].value
+
+
+def test_quick_is_the_default_run_length_and_paper_is_one_click(app):
+    app.run()
+    assert app.session_state["w_steps"] == 3_000 and any("3,000 steps" in c.value for c in app.caption)
+    app.button(key="btn_paper").click().run()
+    assert app.session_state["w_steps"] == 40_000 and any("40,000 steps" in c.value for c in app.caption)
+    app.button(key="btn_quick").click().run()
+    assert app.session_state["w_steps"] == 3_000 and not app.exception

@@ -45,6 +45,8 @@ def test_no_sweep_yet_says_how_to_start_one(root):
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
     assert "No sweeps under" in at.info[0].value and "pinn sweep --grid" in at.info[0].value
+    # a sweep that finishes in under a minute here, not the 72-run Table 2 one, whose cost is said
+    assert "8 runs of 1,000 steps" in at.info[0].value and "72 runs" in at.info[0].value
 
 
 def test_sweep_table_heatmap_and_links(root):
