@@ -48,17 +48,22 @@ class Run:
 
     @classmethod
     def create(cls, config: RunConfig, out: str | os.PathLike,
-               checkpoint_seconds: float | None = CHECKPOINT_SECONDS) -> "Run":
+               checkpoint_seconds: float | None = CHECKPOINT_SECONDS, engine: str | None = None) -> "Run":
         """A new run directory, locked for training by this process until ``close``. On any failure nothing is
-        left behind: the directory (and the parents this call made) is removed, an empty one given is emptied."""
-        trainer = Trainer(config)  # raises ConfigError on bad input, before anything is written
+        left behind: the directory (and the parents this call made) is removed, an empty one given is emptied.
+        ``engine="eager"``: train it on the eager step for now whatever its config says (the dashboard starts a
+        compiled run eager and switches once the step is compiled); the stored config keeps ``compile``."""
+        if engine not in (None, "eager"):
+            raise ConfigError("engine", f"must be None or 'eager', got {engine!r}")
+        # raises ConfigError on bad input, before anything is written
+        trainer = Trainer(dataclasses.replace(config, compile=False) if engine == "eager" else config)
         out = Path(out)
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise ConfigError("out", f"'{out}' already exists and is not an empty directory")
         made = [p for p in (out, *out.parents) if not p.exists()]  # the directories this call makes, deepest first
         store = RunStore(out)
         try:
-            store = RunStore.create(out, trainer.config)
+            store = RunStore.create(out, dataclasses.replace(trainer.config, compile=config.compile))
             acquire_lock(store.path)
             store.write_reference(trainer.grid, trainer.reference_field)
             run = cls(trainer, store, checkpoint_seconds=checkpoint_seconds)

@@ -46,7 +46,8 @@ class Slot:
         self.compiler = None
         self.gone = False  # the run left this worker: a twin not compiled yet is not wanted any more
         if compile_:
-            self._go_eager()
+            if run.trainer.config.compile:
+                self._go_eager()
             self.engine = "eager, compiling…"
             self.compiler = compiler  # asked once the first steps are out: they must not wait for it
 
@@ -183,12 +184,13 @@ def _apply(command: str, run_id: str, args: list, outbox, slots: dict, compiler:
     from pinncore.run import Run
 
     if command in ("create", "open"):
-        if command == "create":
+        if command == "create":  # a compiled run starts on the eager step: no compiled trainer to build first
             config = RunConfig.from_dict(args[0])
-            run, index = Run.create(config, args[1]), args[2]
+            run, index = Run.create(config, args[1], engine="eager"), args[2]
         else:
-            run, index = Run.open(args[0]), args[1]
-        slot = slots[run_id] = Slot(run, run.trainer.config.compile, compiler, index, board)
+            config, (run, index) = None, (Run.open(args[0]), args[1])
+        compile_ = config.compile if config is not None else run.trainer.config.compile
+        slot = slots[run_id] = Slot(run, compile_, compiler, index, board)
         slot.publish()
         outbox.put(("records", run_id, [], slot.info()))
         return
