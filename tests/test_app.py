@@ -39,7 +39,7 @@ def idle(at) -> bool:
     return all(view(at, n).status not in ("queued", "starting", "running") for n in at.session_state["runs"])
 
 
-def rerun_until(at, pred, timeout=60.0):
+def rerun_until(at, pred, timeout=180.0):  # generous: the first test to use the service waits for its workers
     deadline = time.time() + timeout
     while time.time() < deadline:
         time.sleep(0.3)

@@ -7,7 +7,7 @@ import pytest
 
 from test_browser import chromium, shots, sync_playwright  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]  # one worker, one server
 SETUP = "?mode=single&depth=2&width=16&batch=32&steps=200000&engine=eager&grad_every=500&eval_every=500&hess_every=0"
 
 

@@ -19,6 +19,8 @@ from pinncore.store import RunStore, acquire_lock, release_lock
 from pinnlab.sweep import MAX_RUNS, expand, parse_grid, run_name
 from pinnlab.sweep.execute import driver_alive, driver_identity, train_task
 
+pytestmark = pytest.mark.xdist_group("ray")  # with -n 2: the Ray tests on one worker, one Ray at a time
+
 TINY = dict(depth=2, width=8, batch=16, eval_points=10, eval_every=0, grad_every=0)
 
 

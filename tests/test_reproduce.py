@@ -9,6 +9,8 @@ from pinnlab.paper import BOUNDS, PAPER
 from pinnlab.reproduce import paper_configs
 from pinnlab.sweep import read_sweep
 
+pytestmark = pytest.mark.xdist_group("ray")  # with -n 2: the Ray tests on one worker, one Ray at a time
+
 PNG = b"\x89PNG\r\n\x1a\n"
 TINY = ["--set", "width=8", "batch=16", "eval_every=10", "grad_every=10", "eval_points=20"]
 

@@ -16,6 +16,8 @@ from pinncore.run import Run
 from pinncore.store import RunStore
 from pinnlab.sweep import (Task, cost, expand, list_sweeps, parse_grid, plan, read_sweep, run_name, run_sweep)
 
+pytestmark = pytest.mark.xdist_group("ray")  # with -n 2: the Ray tests on one worker, one Ray at a time
+
 # tiny runs: 1D Poisson, one hidden layer of 8
 TINY = ["problem=poisson1d", "depth=1", "width=8", "batch=16", "eval_points=16", "eval_every=10", "grad_every=10",
         "checkpoint_every=10"]
