@@ -111,9 +111,17 @@ def wait_idle(pid: int, below: float = 0.15, limit: float = 600.0) -> float:
 
 
 def cards(page) -> list[tuple[str, str, int]]:
-    """(name, status text, steps) of each run card."""
+    """(name, status text, steps) of each run card, read twice 150 ms apart until both reads agree: Streamlit
+    replaces a redraw's elements one by one, and a read in between mixes two redraws (cards a second apart)."""
+    read = page.evaluate(CARDS)
+    for _ in range(10):
+        page.wait_for_timeout(150)
+        again = page.evaluate(CARDS)
+        if again == read:
+            break
+        read = again
     out = []
-    for label, value in page.evaluate(CARDS):
+    for label, value in read:
         m = re.search(r"step ([\d,]+)", value)
         if m:
             name = label.split("·")[0].split()[-1]

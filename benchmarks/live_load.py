@@ -107,6 +107,9 @@ def follow(pages, timeout: float) -> dict:
         if done:
             break
         time.sleep(0.25)
+    else:
+        for i, page in enumerate(pages):  # what the pages show when it gave up
+            print(f"page {i}: {page.evaluate(CARDS)}", file=sys.stderr)
     return {"longest_redraw_gap_s": round(max(gaps.values()), 1), "per_page_gap_s": gaps}
 
 

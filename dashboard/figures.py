@@ -269,7 +269,7 @@ def stability_figure(views: Sequence) -> go.Figure:
         if v.hess:
             fig.add_trace(go.Scatter(x=[h.step for h in v.hess], y=[h.stability for h in v.hess],
                                      mode="lines+markers", name=v.name, line=dict(color=colors[v.name])))
-    fig = _layout(fig, "Stability indicator lr · σ_max (gradient descent needs < 2)")
+    fig = _layout(fig, "lr · σ_max (gradient descent: < 2)")
     ys = [y for t in fig.data for y in t.y] + [2.0]
     fig.update_yaxes(**log_ticks(ys))
     return reference_line(fig, 2.0, "2: gradient descent's bound")

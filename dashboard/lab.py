@@ -32,10 +32,10 @@ RUNS_ROOT = Path(os.environ.get("PINN_RUNS_DIR", "runs"))
 MAX_URL_OPEN = 12  # runs a link may open; more are ignored, with one message
 # a projector-sized page: less padding above and between blocks, so the Overview fits 1280x720
 COMPACT = """<style>
-[data-testid="stHeader"] {height: 0; min-height: 0;}
+[data-testid="stHeader"] {height: 0; min-height: 0; background: transparent;}
 .block-container {padding-top: 1.5rem !important; padding-bottom: 0.5rem !important;}
 [data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] {gap: 0.45rem;}
-[data-testid="stMainBlockContainer"] h3 {padding-top: 0; padding-bottom: 0.1rem;}
+[data-testid="stMainBlockContainer"] h3 {padding-top: 0; padding-bottom: 0.35rem; line-height: 1.3;}
 </style>"""
 
 st.set_page_config(page_title="PINN gradient pathologies", page_icon=":material/ssid_chart:", layout="wide")
