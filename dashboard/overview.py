@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from dashboard.figures import TEMPLATE, TERM_COLORS, TERM_DASH, log_ticks, run_colors
 
-HEIGHT = 200  # px per chart: two rows fit under the controls on a 1280x720 screen
+HEIGHT = 192  # px per chart: two rows fit under the controls on a 1280x720 screen
 
 
 def pick(views: Sequence, label: str, fallback: int):

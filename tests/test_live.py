@@ -104,6 +104,23 @@ def test_a_queue_forms_past_the_limit_and_drains(tmp_path):
         s.shutdown()
 
 
+def test_steps_asked_of_a_queued_run_are_taken_when_it_starts(tmp_path):
+    """+10 on a run waiting in the queue (created paused, no slot free) was dropped without a word."""
+    s = RunService(workers=1, max_training=1, per_session=4)
+    try:
+        (a,) = launch(s, tmp_path, [RunConfig(steps=100_000, **SMALL)], Viewer("a", "1"))
+        who = Viewer("b", "2")
+        (b,) = launch(s, tmp_path, [RunConfig(steps=100_000, **SMALL)], who, start=False)
+        assert s.view(b.id).status == "queued"
+        s.command(b.id, "step", who, 10)
+        s.command(a.id, "stop", Viewer("a", "1"))
+        assert wait_until(lambda: s.view(b.id).steps_done == 10, 120), s.view(b.id)
+        time.sleep(0.5)
+        assert s.view(b.id).steps_done == 10 and s.view(b.id).status == "paused"
+    finally:
+        s.shutdown()
+
+
 def test_an_absent_owner_s_runs_stop_and_can_be_taken_over(tmp_path):
     s = RunService(workers=1, grace=1.0)
     try:

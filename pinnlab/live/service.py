@@ -165,6 +165,8 @@ class RunService:
                 run.status = "stopped"
                 return
             run.want = "running" if action in ("start", "resume") else "paused"
+            if action == "step":  # carried out when the run reaches a worker (+10 on a queued run was lost)
+                run.pending_steps += int(n)
             return
         if action in ("start", "resume"):
             run.want = run.status = "running"
