@@ -122,6 +122,13 @@ def widget(key: str, container=st, **extra):
     return container.number_input(step=step, format=fmt, key=k, **{**common, "help": help_range}, **extra)
 
 
+def pair(left: str, right: str) -> None:
+    """Two settings side by side."""
+    c1, c2 = st.columns(2)
+    widget(left, c1)
+    widget(right, c2)
+
+
 with st.sidebar:
     st.subheader("Setup")
     st.radio("Runs", options=("compare", "single"), key="w_mode", horizontal=True,
@@ -146,31 +153,19 @@ with st.sidebar:
         else:
             st.caption("M1 = MLP + fixed, M2 = MLP + annealing, M3 = modified MLP + fixed, "
                        "M4 = modified MLP + annealing.")
-        c1, c2 = st.columns(2)
-        widget("depth", c1)
-        widget("width", c2)
+        pair("depth", "width")
         widget("activation")
         widget("variant")
-        c1, c2 = st.columns(2)
-        widget("beta", c1)
-        widget("every", c2)
+        pair("beta", "every")
         widget("weights")
     with st.expander("Optimiser and sampling"):
         widget("lr")
-        c1, c2 = st.columns(2)
-        widget("decay", c1)
-        widget("decay_steps", c2)
-        c1, c2 = st.columns(2)
-        widget("batch", c1)
-        widget("seed", c2)
+        pair("decay", "decay_steps")
+        pair("batch", "seed")
         widget("steps")
     with st.expander("Diagnostics and device"):
-        c1, c2 = st.columns(2)
-        widget("grad_every", c1)
-        widget("eval_every", c2)
-        c1, c2 = st.columns(2)
-        widget("hess_every", c1)
-        widget("hess_k", c2)
+        pair("grad_every", "eval_every")
+        pair("hess_every", "hess_k")
         widget("device")
         widget("engine")
     with st.expander("Open a saved run"):

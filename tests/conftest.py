@@ -1,5 +1,4 @@
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -8,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from procs import free_port, stop
 
 torch.set_num_threads(1)  # tiny batches: one thread is fastest, and CI has 2 cores
 # the page's run service (AppTests start it in this process) would compile the default setups' steps at start,
@@ -58,12 +58,6 @@ def _components_scanned_once():
     manifest_scanner.scan_component_manifests = scan
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     """One dashboard server for every browser test (starting one costs seconds); each test's browser context is a
@@ -87,9 +81,5 @@ def server(tmp_path_factory):
         proc.kill()
         pytest.fail("streamlit did not come up: " + (home / "server.log").read_text())
     yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop(proc)
     log.close()

@@ -9,13 +9,8 @@ import time
 import pytest
 
 from pinncli.dashboard import is_loopback, streamlit_argv
+from procs import free_port, stop
 from pinncore import ConfigError
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def listen_addresses(port: int) -> list[str]:
@@ -62,12 +57,7 @@ def test_pinn_dashboard_listens_on_loopback_only_from_any_directory(tmp_path):
             with pytest.raises(OSError):
                 socket.create_connection((ip, port), timeout=5).close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 30)
 
 
 def test_dashboard_command_line():

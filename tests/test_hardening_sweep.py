@@ -4,7 +4,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,7 @@ from pinncore import ConfigError, RunConfig
 from pinncore.store import RunStore, acquire_lock, release_lock
 from pinnlab.sweep import MAX_RUNS, expand, parse_grid, run_name
 from pinnlab.sweep.execute import driver_alive, driver_identity, train_task
+from procs import free_port
 
 pytestmark = pytest.mark.xdist_group("ray")  # with -n 2: the Ray tests on one worker, one Ray at a time
 
@@ -40,7 +40,7 @@ def test_an_address_where_nothing_answers_is_one_line_and_writes_nothing(tmp_pat
     out = tmp_path / "sweep"
     t0 = time.time()
     proc = subprocess.run([sys.executable, "-m", "pinncli.main", "sweep", "--grid", "depth=2", "width=8", "steps=10",
-                           "--out", str(out), "--address", f"127.0.0.1:{_free_port()}", "--quiet"],
+                           "--out", str(out), "--address", f"127.0.0.1:{free_port()}", "--quiet"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "nothing answers at 127.0.0.1:" in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and not out.exists()
@@ -83,12 +83,6 @@ def _call(fn, *args, **kw):
         return exc
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.timeout(900)
 @pytest.mark.skipif(shutil.which("ray") is None and not (Path(sys.executable).parent / "ray").exists(),
                     reason="needs the ray command")
@@ -102,7 +96,7 @@ def test_sweep_on_a_real_ray_head_with_its_default_token_authentication(tmp_path
     env.update(HOME=str(home), RAY_USAGE_STATS_ENABLED="0")
     subprocess.run([ray_cli, "get-auth-token", "--generate"], env=env, check=True, capture_output=True, timeout=120)
     assert (home / ".ray" / "auth_token").is_file()
-    port = _free_port()
+    port = free_port()
     head = subprocess.Popen([ray_cli, "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1",
                              "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
                              f"--temp-dir={home / 'ray'}"], env=env, stdout=subprocess.PIPE,

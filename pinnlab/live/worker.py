@@ -188,9 +188,9 @@ def _apply(command: str, run_id: str, args: list, outbox, slots: dict, compiler:
             config = RunConfig.from_dict(args[0])
             run, index = Run.create(config, args[1], engine="eager"), args[2]
         else:
-            config, (run, index) = None, (Run.open(args[0]), args[1])
-        compile_ = config.compile if config is not None else run.trainer.config.compile
-        slot = slots[run_id] = Slot(run, compile_, compiler, index, board)
+            run, index = Run.open(args[0]), args[1]
+            config = run.trainer.config
+        slot = slots[run_id] = Slot(run, config.compile, compiler, index, board)
         slot.publish()
         outbox.put(("records", run_id, [], slot.info()))
         return
