@@ -95,7 +95,10 @@ def races_by_mode(races: int = 300, modes=(False, True), workdir: str | Path | N
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import lock_race  # the racers are spawned by module name: run as a script, this file is __main__, which they
+    # cannot import (races_by_mode hands them a plain __main__)
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    for stale, r in races_by_mode(n).items():
+    for stale, r in lock_race.races_by_mode(n).items():
         print(f"{'stale lock' if stale else 'no lock file':13s} {r['races']} races: {r['double']} double "
               f"acquisitions, {r['none']} with no winner, {r['single']} with exactly one")
