@@ -26,7 +26,7 @@ from dashboard.settings import (BY_KEY, SETTINGS, build_configs, distinct_names,
                                 to_query)
 from dashboard.views import render_live  # noqa: E402
 from pinncore import PROBLEMS, ConfigError  # noqa: E402
-from pinncore.store import list_runs  # noqa: E402
+from pinncore.catalog import list_runs  # noqa: E402
 
 RUNS_ROOT = Path(os.environ.get("PINN_RUNS_DIR", "runs"))
 MAX_URL_OPEN = 12  # runs a link may open; more are ignored, with one message
@@ -64,7 +64,7 @@ def open_run(path: Path, name: str | None = None, run=None) -> str:
 
 def open_from_url(text: str) -> list[str]:
     """The runs listed in ?open=a,b (paths under the runs root); one message per entry that was ignored."""
-    from pinncore.store import resolve_run
+    from pinncore.catalog import resolve_run
 
     entries = [r.strip() for r in text.split(",") if r.strip()]
     ignored, opened = [], []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pinncore import ConfigError, RunConfig
 from pinncore.run import Run
-from pinncore.store import list_runs
+from pinncore.catalog import list_runs
 
 from .args import config_from_args
 from .problem_file import with_problem_file_config

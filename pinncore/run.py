@@ -18,7 +18,8 @@ from pathlib import Path
 from .config import RunConfig
 from .errors import ConfigError
 from .records import EvalSnapshot, Record, StepRecord
-from .store import RunStore, acquire_lock, first_line, release_lock
+from .locks import acquire_lock, release_lock
+from .store import RunStore, first_line
 from .trainer import Trainer
 
 CHECKPOINT_SECONDS = 30.0  # default: a crash loses at most this much training, whatever the step rate

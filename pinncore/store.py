@@ -11,21 +11,18 @@ a run killed at any moment stays loadable: each file is either the old version o
       .lock                the PID of the process training the run; ``fcntl.flock``-ed while it does
 
 Every reader turns a damaged file into a ConfigError naming the file and what is wrong with it (one line), never
-a traceback: a run directory is input like any other. ``list_runs`` lists a damaged run with its reason instead
-of failing as a whole.
+a traceback: a run directory is input like any other. The training lock of a run is ``pinncore.locks``; finding
+and listing the runs under a root is ``pinncore.catalog``.
 """
 from __future__ import annotations
 
-import errno
 import io
 import json
 import math
 import os
 import pickle
 import re
-import shutil
 import tempfile
-import threading
 import warnings
 from pathlib import Path
 from typing import Iterable
@@ -381,161 +378,3 @@ def _snapshot_problem(snap) -> str | None:
                 a.shape != shape for a in (snap.max_abs, snap.mean_abs, snap.l2)):
             return f"array shapes do not match {shape[0]} terms x {shape[1]} layers"
     return None
-
-
-# -- one writer per run -----------------------------------------------------------------------------------------
-_HELD: dict[str, int] = {}  # run directory (resolved) -> the open, flock-ed descriptor of its .lock
-_HELD_LOCK = threading.Lock()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _holder(lock: Path) -> str:
-    try:
-        pid = int(lock.read_text().strip() or 0)
-    except (OSError, ValueError):
-        pid = 0
-    return f"process {pid}" if pid else "another process"
-
-
-def acquire_lock(path: str | os.PathLike) -> None:
-    """Claim a run directory for training, so that two processes, or two dashboard sessions of one process,
-    never write the same run. The claim is an exclusive ``fcntl.flock`` on ``.lock`` held until
-    ``release_lock`` (or until the process dies: the kernel drops it, so the lock a SIGKILL leaves behind is
-    taken over atomically, with no PID guessing). The file holds our PID, for the message. Raises ConfigError
-    naming the holder."""
-    import fcntl
-
-    path = Path(path)
-    if not path.is_dir():
-        raise ConfigError("run", f"'{path}' is not a directory")
-    key, lock = str(path.resolve()), path / ".lock"
-    with _HELD_LOCK:
-        if key in _HELD:
-            raise ConfigError("run", f"'{path}' is already open for training in this process")
-        for _ in range(100):
-            try:
-                fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
-            except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    raise ConfigError(str(lock), "is a symbolic link: refusing to lock through it") from None
-                raise ConfigError(str(lock), f"cannot create the lock file ({exc.strerror})") from None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                os.close(fd)
-                if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise ConfigError("run", f"'{path}' is being trained by {_holder(lock)}") from None
-                raise ConfigError(str(lock), f"cannot lock it ({exc.strerror})") from None
-            try:  # the holder we waited on may have unlinked the file it held: ours must be the one at the path
-                same = os.path.samestat(os.fstat(fd), os.stat(lock, follow_symlinks=False))
-            except FileNotFoundError:
-                same = False
-            if not same:
-                os.close(fd)
-                continue
-            os.ftruncate(fd, 0)
-            os.write(fd, str(os.getpid()).encode())
-            _HELD[key] = fd
-            return
-        raise ConfigError("run", f"could not lock '{path}'")
-
-
-def release_lock(path: str | os.PathLike) -> None:
-    """Give up a lock this process holds: the file is removed while still locked, then the lock dropped."""
-    path = Path(path)
-    with _HELD_LOCK:
-        fd = _HELD.pop(str(path.resolve()), None)
-        if fd is not None:
-            try:
-                (path / ".lock").unlink(missing_ok=True)
-            finally:
-                os.close(fd)
-
-
-def holds_lock(path: str | os.PathLike) -> bool:
-    """Whether this process holds the training lock of the run at ``path``."""
-    with _HELD_LOCK:
-        return str(Path(path).resolve()) in _HELD
-
-
-# -- paths and listing ------------------------------------------------------------------------------------------
-def resolve_run(root: str | os.PathLike, name: str) -> Path:
-    """The run directory ``name`` (a path relative to ``root``), resolved, every symlink followed; ConfigError
-    (one line) unless it is a run directory inside ``root``: an absolute path, ``..``, a symlink pointing out of
-    the root, a name too long for the filesystem, a directory without config.json are all refused."""
-    if not isinstance(name, str) or not name.strip():
-        raise ConfigError("run", "empty run name")
-    shown = name if len(name) <= 80 else name[:77] + "..."
-    if "\x00" in name or len(name) > 4096 or any(len(part.encode()) > 255 for part in Path(name).parts):
-        raise ConfigError("run", f"'{shown}' is not a valid run name (too long, or a NUL byte)")
-    if Path(name).is_absolute():
-        raise ConfigError("run", f"'{shown}' must be a path relative to the runs root")
-    try:
-        base = Path(root).resolve(strict=True)
-    except (OSError, RuntimeError):
-        raise ConfigError("root", f"runs root '{root}' does not exist") from None
-    try:
-        target = (base / name).resolve(strict=True)
-    except FileNotFoundError:
-        raise ConfigError("run", f"'{shown}' does not exist under '{root}'") from None
-    except (OSError, RuntimeError) as exc:  # a symlink loop, a name the filesystem refuses
-        raise ConfigError("run", f"'{shown}' cannot be resolved ({first_line(exc, 60)})") from None
-    if target != base and base not in target.parents:
-        raise ConfigError("run", f"'{shown}' is outside the runs root '{root}' (a symlink or '..')")
-    if not target.is_dir() or not (target / "config.json").is_file():
-        raise ConfigError("run", f"'{shown}' is not a run directory (no config.json)")
-    return target
-
-
-def run_problem(path: Path, root: Path | None = None) -> tuple[dict, str | None]:
-    """A run's summary for listing and, if the run cannot be used, why (config.json or summary.json damaged,
-    a link out of ``root``)."""
-    try:
-        if root is not None:
-            base, target = root.resolve(), path.resolve()
-            if target != base and base not in target.parents:
-                return {}, "outside the runs root (a symlink)"
-        RunStore(path).config()
-        return RunStore(path).summary_checked(), None
-    except ConfigError as exc:
-        return {}, str(exc)
-    except OSError as exc:
-        return {}, f"{path}: cannot read it ({exc.strerror or first_line(exc)})"
-
-
-def list_runs(root: str | os.PathLike, missing_ok: bool = True) -> list[tuple[Path, dict]]:
-    """Run directories under ``root`` (recursively), newest first, with their summaries. A run whose config or
-    summary cannot be used is listed with ``{"status": "damaged", "damaged": <reason>}``; the listing itself
-    never fails on one run. A root that does not exist lists nothing, or raises ConfigError unless
-    ``missing_ok``."""
-    root = Path(root)
-    if not root.is_dir():
-        if root.exists():
-            raise ConfigError("root", f"'{root}' is not a directory")
-        if missing_ok:
-            return []
-        raise ConfigError("root", f"'{root}' does not exist")
-    runs = []
-    for p in root.rglob("config.json"):
-        summary, problem = run_problem(p.parent, root)
-        if problem:
-            summary = {"status": "damaged", "damaged": problem}
-        runs.append((p.parent, summary))
-
-    def mtime(p: Path) -> float:
-        try:
-            return p.stat().st_mtime
-        except OSError:
-            return 0.0
-
-    return sorted(runs, key=lambda r: mtime(r[0]), reverse=True)
-

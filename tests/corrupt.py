@@ -283,7 +283,7 @@ def view(root: Path, name: str) -> tuple[int | None, str, str]:
 
     try:
         try:
-            from pinncore.store import resolve_run
+            from pinncore.catalog import resolve_run
             run = Run.view(resolve_run(root, name))
         except ImportError:  # an older tree: what the dashboard did then
             run = Run.open(root / name, lock=False)

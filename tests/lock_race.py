@@ -20,7 +20,7 @@ STALE_PID = "999999999"  # above pid_max: never a live process
 @contextlib.contextmanager
 def held_elsewhere(run_dir):
     """Another process holds the run's training lock for the duration; yields that process."""
-    code = ("import sys; from pinncore.store import acquire_lock; acquire_lock(sys.argv[1]); print('held', "
+    code = ("import sys; from pinncore.locks import acquire_lock; acquire_lock(sys.argv[1]); print('held', "
             "flush=True); sys.stdin.read()")
     holder = subprocess.Popen([sys.executable, "-c", code, str(run_dir)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
@@ -34,7 +34,7 @@ def held_elsewhere(run_dir):
 
 def _racer(dirs: list[str], barrier, results, index: int) -> None:
     from pinncore import ConfigError
-    from pinncore.store import acquire_lock, release_lock
+    from pinncore.locks import acquire_lock, release_lock
 
     barrier.wait()  # both imported
     for i, d in enumerate(dirs):

@@ -12,7 +12,9 @@ import pytest
 from pinncore import ConfigError, RunConfig
 from pinncore.config import LIMITS
 from pinncore.run import Run
-from pinncore.store import RunStore, acquire_lock, holds_lock, list_runs, release_lock, resolve_run
+from pinncore.store import RunStore
+from pinncore.locks import acquire_lock, holds_lock, release_lock
+from pinncore.catalog import list_runs, resolve_run
 
 sys.path.insert(0, str(Path(__file__).parent))
 import corrupt  # noqa: E402
@@ -205,7 +207,7 @@ def test_lock_races_between_two_processes_have_exactly_one_winner():
 
 def test_a_killed_holder_leaves_a_lock_that_is_taken_over(tmp_path):
     run_dir = tiny_run(tmp_path / "r")
-    code = ("import sys, time; from pinncore.store import acquire_lock; acquire_lock(sys.argv[1]); "
+    code = ("import sys, time; from pinncore.locks import acquire_lock; acquire_lock(sys.argv[1]); "
             "print('held', flush=True); time.sleep(60)")
     holder = subprocess.Popen([sys.executable, "-c", code, str(run_dir)], stdout=subprocess.PIPE, text=True)
     try:

@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("pinncore", "pinnlab", "pinncli", "dashboard")
 MAX_FUNCTION_LINES = 60
+MAX_MODULE_LINES = 400  # past this a module holds more than one responsibility: split it
 
 
 def modules() -> dict[str, Path]:
@@ -123,3 +124,8 @@ def test_no_function_longer_than_a_screen(name):
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
             and n.end_lineno - n.lineno + 1 > MAX_FUNCTION_LINES]
     assert not long, f"{path.relative_to(ROOT)}: {', '.join(long)}"
+
+
+def test_no_module_longer_than_one_responsibility():
+    long = {name: n for name, path in modules().items() if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert not long, f"modules over {MAX_MODULE_LINES} lines: {long}"

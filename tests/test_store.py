@@ -9,7 +9,8 @@ import pytest
 
 from pinncore import RunConfig
 from pinncore.run import Run
-from pinncore.store import RunStore, atomic_write, list_runs
+from pinncore.store import RunStore, atomic_write
+from pinncore.catalog import list_runs
 
 SMALL = dict(depth=2, width=16, batch=32, eval_points=20)
 
