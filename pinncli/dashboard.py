@@ -18,8 +18,9 @@ from pathlib import Path
 from pinncore import ConfigError
 
 # what .streamlit/config.toml sets, for a server started from any directory
-OPTIONS = {"server.headless": "true", "server.runOnSave": "false", "browser.gatherUsageStats": "false",
-           "theme.base": "light", "client.toolbarMode": "minimal", "runner.postScriptGC": "false"}
+OPTIONS = {"server.headless": "true", "server.runOnSave": "false", "server.fileWatcherType": "none",
+           "browser.gatherUsageStats": "false", "theme.base": "light", "client.toolbarMode": "minimal",
+           "runner.postScriptGC": "false"}
 
 
 def app_path() -> Path:

@@ -72,3 +72,19 @@ def test_dashboard_command_line():
             streamlit_argv(*bad)
     with pytest.raises(ConfigError, match="--server.address"):
         streamlit_argv("127.0.0.1", 8600, ["--server.address=0.0.0.0"])
+
+
+def test_pinn_dashboard_sets_what_the_repository_config_sets():
+    """A server started by `pinn dashboard` from any directory runs with the settings of .streamlit/config.toml
+    (no file watcher, no post-script GC, ...), the address aside (passed on its own)."""
+    import tomllib
+    from pathlib import Path
+
+    from pinncli.dashboard import OPTIONS
+
+    toml = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
+    flat = {f"{section}.{k}": str(v).lower() if isinstance(v, bool) else str(v)
+            for section, items in toml.items() for k, v in items.items()}
+    flat.pop("server.address")
+    flat.pop("browser.serverAddress")
+    assert flat == OPTIONS
