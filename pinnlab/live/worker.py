@@ -30,6 +30,8 @@ CHUNK = 20          # steps per turn: the lockstep tolerance and how fast comman
 SLOTS = 256         # runs the board holds (the server's limit on runs held by workers is far below)
 BOARD = 3           # integers per slot: group (0: none), steps done, meant to run (1) or not (0)
 SAVE_EVERY_S = 30.0  # a live run is checkpointed at least this often (and every checkpoint_every steps)
+NICE = 10           # workers train at a lower CPU priority: the server and the pages it draws come first, and
+                    # training takes every cycle they leave (on an idle machine nothing changes)
 
 
 class Slot:
@@ -137,9 +139,15 @@ class Compiler:
 
 def main(index: int, inbox, outbox, warm: list[dict] | None = None, board=None) -> None:
     """The worker's loop (the target of its process); ``board``: the shared lockstep board."""
+    import os
+
     import torch
 
     torch.set_num_threads(1)
+    try:
+        os.nice(NICE)
+    except OSError:  # not permitted here: train at the server's priority
+        pass
     compiler = Compiler()
     for config in warm or ():
         compiler.submit(config)
