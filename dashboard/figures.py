@@ -32,6 +32,26 @@ pio.templates["pinn"] = go.layout.Template(layout=dict(
 TEMPLATE = "pinn"
 
 
+def set_layout(fig: go.Figure, *updates: dict) -> go.Figure:
+    """Merge these layout updates (nested dicts, in order; no magic underscores) into the figure's layout in one
+    assignment. ``update_layout`` and ``update_xaxes`` parse and validate property by property, about 3 ms a
+    call and 10 ms a chart; one assignment validates the whole layout in about 1 ms (the live panel builds some
+    ten charts a second for every browser)."""
+    layout = fig.layout.to_plotly_json()
+    for update in updates:
+        _merge(layout, update)
+    fig.layout = layout
+    return fig
+
+
+def _merge(into: dict, update: dict) -> None:
+    for k, v in update.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        else:
+            into[k] = v
+
+
 def run_colors(views: Sequence) -> dict[str, str]:
     """The method's colour for the first run of each method, distinct spare colours for the others."""
     colors, used, spare = {}, set(), iter(OTHER_COLORS * 10)
@@ -71,15 +91,15 @@ def decimate(n: int, max_points: int = MAX_POINTS) -> np.ndarray:
 def _layout(fig: go.Figure, title: str, ylog: bool = True, height: int = 360) -> go.Figure:
     """The common look: the legend beside the plot (never over the x-axis title), grouped by run where the
     traces say so, and on a log axis at least three labelled ticks."""
-    fig.update_layout(title=dict(text=title, font=dict(size=14)), height=height, margin=dict(l=10, r=10, t=50, b=10),
-                      legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top", font=dict(size=11),
-                                  groupclick="toggleitem", tracegroupgap=6),
-                      hovermode="x unified", template=TEMPLATE)
-    fig.update_xaxes(title_text="step")
+    yaxis = {}
     if ylog:
         values = [y for trace in fig.data for y in (trace.y if trace.y is not None else ())]
-        fig.update_yaxes(type="log", exponentformat="power", **log_ticks(values))
-    return fig
+        yaxis = dict(type="log", exponentformat="power", **log_ticks(values))
+    return set_layout(fig, dict(
+        title=dict(text=title, font=dict(size=14)), height=height, margin=dict(l=10, r=10, t=50, b=10),
+        legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top", font=dict(size=11),
+                    groupclick="toggleitem", tracegroupgap=6),
+        hovermode="x unified", template=TEMPLATE, xaxis=dict(title=dict(text="step")), yaxis=yaxis))
 
 
 def reference_line(fig: go.Figure, y: float, text: str, log: bool = True) -> go.Figure:
@@ -93,18 +113,19 @@ def reference_line(fig: go.Figure, y: float, text: str, log: bool = True) -> go.
 
 def _term_lines(views: Sequence, field: str, symbol: str, title: str, skip_constant_res: bool) -> go.Figure:
     """One line per (run, term) of StepRecord.<field> against step: colour = run, dash = term."""
-    fig, colors = go.Figure(), run_colors(views)
+    traces, colors = [], run_colors(views)
     for v in views:
         steps = [v.steps[i] for i in decimate(len(v.steps))]
         for term in (getattr(steps[0], field) if steps else {}):
             ys = [getattr(r, field)[term] for r in steps]
             if skip_constant_res and term == "res" and all(y == 1.0 for y in ys):
                 continue
-            fig.add_trace(go.Scatter(
-                x=[r.step for r in steps], y=ys, mode="lines", name=f"{symbol}_{term}", legendgroup=v.name,
-                legendgrouptitle_text=v.name, hovertemplate=f"{v.name} · {symbol}_{term}: %{{y:.3g}}<extra></extra>",
+            traces.append(go.Scatter(  # arrays: plotly validates a list element by element
+                x=np.array([r.step for r in steps]), y=np.array(ys), mode="lines", name=f"{symbol}_{term}", legendgroup=v.name,
+                legendgrouptitle=dict(text=v.name),
+                hovertemplate=f"{v.name} · {symbol}_{term}: %{{y:.3g}}<extra></extra>",
                 line=dict(color=colors[v.name], dash=TERM_DASH.get(term, "dashdot"), width=1.5)))
-    return _layout(fig, title)
+    return _layout(go.Figure(data=traces), title)
 
 
 def loss_figure(views: Sequence) -> go.Figure:

@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.figures import TEMPLATE, TERM_COLORS, TERM_DASH, log_ticks, run_colors
+from dashboard.figures import TEMPLATE, TERM_COLORS, TERM_DASH, log_ticks, run_colors, set_layout
 
 HEIGHT = 192  # px per chart: two rows fit under the controls on a 1280x720 screen
 
@@ -53,29 +53,32 @@ def grad_range(views: Sequence) -> tuple[float, float]:
     return float(min(e[0] for e in edges)), float(max(e[-1] for e in edges))
 
 
-def _compact(fig: go.Figure, title: str, height: int = HEIGHT, legend: str = "right") -> go.Figure:
+def _compact(fig: go.Figure, title: str, height: int = HEIGHT, legend: str = "right", **axes) -> go.Figure:
     """Small charts for the Overview: the legend beside the plot (right) or inside it (inside), never under the
-    x-axis title."""
+    x-axis title; ``axes``: xaxis=dict(...), yaxis=dict(...) (one layout assignment, ``figures.set_layout``)."""
     place = (dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top") if legend == "right" else
              dict(orientation="v", x=0.01, xanchor="left", y=0.99, yanchor="top", bgcolor="rgba(255,255,255,0.7)"))
-    fig.update_layout(title=dict(text=title, font=dict(size=13), y=0.97), height=height, template=TEMPLATE,
-                      margin=dict(l=8, r=8, t=34, b=8), legend=dict(font=dict(size=10), **place), font=dict(size=11))
-    return fig
+    return set_layout(fig, dict(title=dict(text=title, font=dict(size=13), y=0.97), height=height, template=TEMPLATE,
+                                margin=dict(l=8, r=8, t=34, b=8), legend=dict(font=dict(size=10), **place),
+                                font=dict(size=11), **axes))
+
+
+def _axis(title: str, **more) -> dict:
+    return dict(title=dict(text=title, standoff=2), **more)
 
 
 def layer_histogram(view, snap, layer: int, xrange: tuple[float, float]) -> go.Figure:
     """One layer of one run: the distribution of log10 |grad_W L_res| against log10 |grad_W (lambda_i L_i)|."""
-    fig = go.Figure()
+    traces = []
     centers = (snap.edges[:-1] + snap.edges[1:]) / 2
     for i, term in enumerate(snap.terms):
         counts = snap.counts[i, layer]
         lam = snap.lambdas.get(term, 1.0)
         name = "∇L_res" if term == "res" else f"∇(λ·L_{term}), λ={lam:.3g}"
-        fig.add_trace(go.Scatter(x=centers, y=counts / max(counts.sum(), 1), mode="lines", name=name,
+        traces.append(go.Scatter(x=centers, y=counts / max(counts.sum(), 1), mode="lines", name=name,
                                  line=dict(shape="hvh", color=TERM_COLORS.get(term)), fill="tozeroy", opacity=0.5))
-    fig.update_xaxes(title_text="log10 |∇W|", range=list(xrange), title_standoff=2)
-    fig.update_yaxes(title_text="fraction of weights", title_standoff=2)
-    return _compact(fig, f"{view.name} gradients · {snap.layers[layer]}", legend="inside")
+    return _compact(go.Figure(data=traces), f"{view.name} gradients · {snap.layers[layer]}", legend="inside",
+                    xaxis=_axis("log10 |∇W|", range=list(xrange)), yaxis=_axis("fraction of weights"))
 
 
 def error_field(view, step: int) -> go.Figure:
@@ -84,16 +87,15 @@ def error_field(view, step: int) -> go.Figure:
     problem = view.config.make_problem()
     err = np.abs(np.asarray(snap.prediction, dtype=np.float64) - np.asarray(view.reference))
     axes = [np.linspace(lo, hi, view.config.eval_points) for lo, hi in problem.domain]
+    title = f"{view.name} |error| · rel. L2 {snap.rel_l2:.2e}"
     if len(axes) == 1:
         fig = go.Figure(go.Scatter(x=axes[0], y=err, line=dict(color="#d62728"), name="|error|"))
-        fig.update_xaxes(title_text=problem.inputs[0])
-    else:  # at most 50 x 50 cells: a small chart shows no more, and it is redrawn every second
-        k = max(1, int(np.ceil(err.shape[0] / 50)))
-        fig = go.Figure(go.Heatmap(x=axes[0][::k], y=axes[1][::k], z=err[::k, ::k], colorscale="Viridis", zmin=0,
-                                   colorbar=dict(thickness=8, len=0.9)))
-        fig.update_xaxes(title_text=problem.inputs[0], constrain="domain", title_standoff=2)
-        fig.update_yaxes(title_text=problem.inputs[1], scaleanchor="x", constrain="domain", title_standoff=2)
-    return _compact(fig, f"{view.name} |error| · rel. L2 {snap.rel_l2:.2e}")
+        return _compact(fig, title, xaxis=dict(title=dict(text=problem.inputs[0])))
+    k = max(1, int(np.ceil(err.shape[0] / 50)))  # at most 50 x 50 cells: a small chart shows no more
+    fig = go.Figure(go.Heatmap(x=axes[0][::k], y=axes[1][::k], z=err[::k, ::k], colorscale="Viridis", zmin=0,
+                               colorbar=dict(thickness=8, len=0.9)))
+    return _compact(fig, title, xaxis=_axis(problem.inputs[0], constrain="domain"),
+                    yaxis=_axis(problem.inputs[1], scaleanchor="x", constrain="domain"))
 
 
 def _upto(records: Sequence, step: int | None) -> Sequence:
@@ -106,7 +108,7 @@ def _upto(records: Sequence, step: int | None) -> Sequence:
 def lambda_lines(views: Sequence, upto: int | None = None) -> go.Figure:
     """lambda of every non-residual term against step, one colour per run (runs without annealing stay at 1), up
     to step ``upto`` (default: all)."""
-    fig, colors = go.Figure(), run_colors(views)
+    traces, colors = [], run_colors(views)
     for v in views:
         steps = _upto(v.steps, upto)
         if not steps:
@@ -114,28 +116,25 @@ def lambda_lines(views: Sequence, upto: int | None = None) -> go.Figure:
         idx = np.unique(np.linspace(0, len(steps) - 1, min(len(steps), 600)).astype(int))
         terms = [t for t in steps[0].lambdas if t != "res"]
         for term in terms:
-            fig.add_trace(go.Scatter(x=[steps[i].step for i in idx], y=[steps[i].lambdas[term] for i in idx],
+            traces.append(go.Scatter(x=np.array([steps[i].step for i in idx]),
+                                     y=np.array([steps[i].lambdas[term] for i in idx]),
                                      mode="lines", name=v.name if len(terms) == 1 else f"{v.name} · {term}",
                                      line=dict(color=colors[v.name], width=1.6,
                                                dash=TERM_DASH.get(term, "solid") if len(terms) > 1 else "solid")))
-    fig.update_yaxes(type="log", title_text="λ", title_standoff=2,
-                     **log_ticks([y for trace in fig.data for y in trace.y]))
-    fig.update_xaxes(title_text="step", title_standoff=2)
-    return _compact(fig, "λ of the boundary terms: annealing lifts it")
+    ticks = log_ticks([y for trace in traces for y in trace.y])
+    return _compact(go.Figure(data=traces), "λ of the boundary terms: annealing lifts it",
+                    yaxis=_axis("λ", type="log", **ticks), xaxis=_axis("step"))
 
 
 def error_lines(views: Sequence, upto: int | None = None) -> go.Figure:
     """Relative L2 error against step, one line per run, up to step ``upto`` (default: all)."""
-    fig, colors = go.Figure(), run_colors(views)
+    colors = run_colors(views)
     evals = {v.name: _upto(v.evals, upto) for v in views}
-    for v in views:
-        fig.add_trace(go.Scatter(x=[e.step for e in evals[v.name]], y=[e.rel_l2 for e in evals[v.name]],
-                                 mode="lines+markers", name=v.name, line=dict(color=colors[v.name]),
-                                 marker=dict(size=4)))
-    fig.update_yaxes(type="log", title_text="rel. L2 error", title_standoff=2,
-                     **log_ticks([e.rel_l2 for es in evals.values() for e in es]))
-    fig.update_xaxes(title_text="step", title_standoff=2)
-    return _compact(fig, "Relative L2 error")
+    traces = [go.Scatter(x=[e.step for e in evals[v.name]], y=[e.rel_l2 for e in evals[v.name]], mode="lines+markers",
+                         name=v.name, line=dict(color=colors[v.name]), marker=dict(size=4)) for v in views]
+    ticks = log_ticks([e.rel_l2 for es in evals.values() for e in es])
+    return _compact(go.Figure(data=traces), "Relative L2 error", yaxis=_axis("rel. L2 error", type="log", **ticks),
+                    xaxis=_axis("step"))
 
 
 def imbalance(snap) -> tuple[str, float] | None:
