@@ -4,7 +4,7 @@
 
 Measures, on one warm server (``--cold``: not yet warm) with its default limits: exception boxes; how long after
 the click each page first shows its runs, and then the longest gap between two redraws of each page while its runs
-are queued or training (the live panel's "redrawn HH:MM:SS" line, timed in the page); that the queue drains
+are queued or training (the live panel's redraw time, read in the page); that the queue drains
 and every run ends finished and loadable from disk; the largest total RSS of the server and its worker processes;
 and the summed training rate, total steps / (first Start -> last finish), against the same four runs trained one
 after another headless with ``pinn train --compile`` in this invocation (steps / that wall time).
@@ -23,12 +23,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from live_compare import CARDS, CHROMIUM, ROOT, rss_bytes, serve, tree, wait_idle  # noqa: E402
 
-# in the page itself: the wall-clock time (ms) of every change of the live panel's "redrawn HH:MM:SS" line, read
-# every 100 ms by a timer of the page, so the gaps do not depend on how fast this script gets round all the pages
+# in the page itself: the wall-clock time (ms) of every change of the live panel's hidden redraw time (the
+# "redrawn HH:MM:SS" caption to the millisecond), read every 100 ms by a timer of the page, so the gaps do not
+# depend on how fast this script gets round all the pages
 WATCH_REDRAWS = """() => { window.__redraws = []; let last = null;
-  setInterval(() => { for (const el of document.querySelectorAll('[data-testid="stCaptionContainer"]')) {
-      const m = el.textContent.match(/redrawn (\\d\\d:\\d\\d:\\d\\d)/);
-      if (m) { if (m[1] !== last) { last = m[1]; window.__redraws.push(Date.now()); } return; } } }, 100); }"""
+  setInterval(() => { const el = document.querySelector('.pinn-redrawn');
+    if (el && el.textContent !== last) { last = el.textContent; window.__redraws.push(Date.now()); } }, 100); }"""
 REDRAWS = "() => window.__redraws || []"
 
 

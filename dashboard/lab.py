@@ -217,9 +217,10 @@ def launch(start: bool) -> list[str]:
     for name, run in zip(names, runs):
         state.runs[name] = run.id
     state.w_shown = names
-    if start:
-        deadline = time.time() + 2.0  # so that this very redraw has points to show
-        while time.time() < deadline and not all(service.view(r.id).steps for r in runs):
+    if start:  # so that this very redraw has points to show; a queued run has none to wait for
+        deadline = time.time() + 2.0
+        while time.time() < deadline and not all((v := service.view(r.id)).steps or v.status == "queued"
+                                                  for r in runs):
             time.sleep(0.02)
     return names
 
