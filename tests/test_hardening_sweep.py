@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from pinncore import ConfigError, RunConfig
-from pinncore.store import RunStore, acquire_lock, release_lock
+from pinncore.locks import acquire_lock, release_lock
+from pinncore.store import RunStore
 from pinnlab.sweep import MAX_RUNS, expand, parse_grid, run_name
 from pinnlab.sweep.execute import driver_alive, driver_identity, train_task
 from procs import free_port
