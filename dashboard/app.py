@@ -9,8 +9,10 @@ import streamlit as st
 
 HERE = Path(__file__).resolve().parent
 
+# no icons on the pages: a page's icon is also its browser-tab icon, and for a Material icon the browser fetches
+# it from fonts.gstatic.com (a classroom server may have no internet); the pages set a local one (dashboard.ICON)
 st.navigation([
-    st.Page(HERE / "lab.py", title="Live lab", icon=":material/ssid_chart:", default=True),
-    st.Page(HERE / "subpages" / "lessons_page.py", title="Lessons", icon=":material/school:", url_path="Lessons"),
-    st.Page(HERE / "subpages" / "sweeps_page.py", title="Sweeps", icon=":material/grid_on:", url_path="Sweeps"),
+    st.Page(HERE / "lab.py", title="Live lab", default=True),
+    st.Page(HERE / "subpages" / "lessons_page.py", title="Lessons", url_path="Lessons"),
+    st.Page(HERE / "subpages" / "sweeps_page.py", title="Sweeps", url_path="Sweeps"),
 ]).run()

@@ -19,7 +19,7 @@ import streamlit as st
 if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard import editor  # noqa: E402
+from dashboard import ICON, editor  # noqa: E402
 from dashboard.custom_pde import CUSTOM  # noqa: E402
 from dashboard.live import command_runs, run_service, viewer  # noqa: E402
 from dashboard.settings import (BY_KEY, SETTINGS, build_configs, distinct_names, from_config, parse_query,  # noqa: E402
@@ -38,7 +38,7 @@ COMPACT = """<style>
 [data-testid="stMainBlockContainer"] h3 {padding-top: 0; padding-bottom: 0.35rem; line-height: 1.3;}
 </style>"""
 
-st.set_page_config(page_title="PINN gradient pathologies", page_icon=":material/ssid_chart:", layout="wide")
+st.set_page_config(page_title="PINN gradient pathologies", page_icon=ICON, layout="wide")
 state = st.session_state
 service = run_service()
 

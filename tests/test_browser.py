@@ -108,6 +108,8 @@ def test_start_draws_the_overview_inside_1280x720_then_the_histograms(server, sh
     with sync_playwright() as p:
         browser = chromium(p)
         page = browser.new_page(viewport={"width": 1280, "height": 720})
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
         page.goto(server)
         start = page.locator(".st-key-btn_start button").first
         start.wait_for(state="visible", timeout=60_000)
@@ -132,4 +134,8 @@ def test_start_draws_the_overview_inside_1280x720_then_the_histograms(server, sh
         assert page.locator(".st-key-fig_hist .js-plotly-plot .scatterlayer .trace").count() > 0
         page.locator(".st-key-btn_stop button").first.click()
         browser.close()
+    # a classroom server may have no internet: nothing on the page is fetched from anywhere but the server (its
+    # tab icon was a Material icon, which the browser fetched from fonts.gstatic.com)
+    outside = {u for u in requests if not u.startswith((server, "data:", "blob:"))}
+    assert not outside, outside
     assert first_points < 30  # generous for loaded CI machines; the README quotes the measured figure

@@ -16,11 +16,11 @@ import torch
 if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file as a script
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from dashboard import figures, lessons  # noqa: E402
+from dashboard import ICON, figures, lessons  # noqa: E402
 from pinncore import PROBLEMS, ConfigError  # noqa: E402
 
 torch.set_num_threads(1)  # the worker gets one core, the page the other
-st.set_page_config(page_title="Lessons · PINN gradient pathologies", page_icon=":material/school:", layout="wide")
+st.set_page_config(page_title="Lessons · PINN gradient pathologies", page_icon=ICON, layout="wide")
 state = st.session_state
 for key in [k for k in state if str(k).startswith("w_")]:
     state[key] = state[key]  # keep the main page's setup while this page is shown

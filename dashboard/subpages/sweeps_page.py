@@ -12,11 +12,11 @@ import streamlit as st
 if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file as a script
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from dashboard import sweeps as sw  # noqa: E402
+from dashboard import ICON, sweeps as sw  # noqa: E402
 from pinncore import ConfigError  # noqa: E402
 from pinnlab.sweep import list_sweeps, results_frame  # noqa: E402
 
-st.set_page_config(page_title="Sweeps · PINN gradient pathologies", page_icon=":material/grid_on:", layout="wide")
+st.set_page_config(page_title="Sweeps · PINN gradient pathologies", page_icon=ICON, layout="wide")
 state = st.session_state
 for key in [k for k in state if str(k).startswith("w_")]:
     state[key] = state[key]  # keep the main page's setup while this page is shown
