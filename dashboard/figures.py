@@ -88,12 +88,14 @@ def decimate(n: int, max_points: int = MAX_POINTS) -> np.ndarray:
     return np.unique(np.r_[np.linspace(0, n - 1, max_points).astype(int), n - 1])
 
 
-def _layout(fig: go.Figure, title: str, ylog: bool = True, height: int = 360) -> go.Figure:
+def _layout(fig: go.Figure, title: str, ylog: bool = True, height: int = 360, also: Sequence[float] = ()
+            ) -> go.Figure:
     """The common look: the legend beside the plot (never over the x-axis title), grouped by run where the
-    traces say so, and on a log axis at least three labelled ticks."""
+    traces say so, and on a log axis at least three labelled ticks over the traces' values and ``also`` (a
+    reference line's)."""
     yaxis = {}
     if ylog:
-        values = [y for trace in fig.data for y in (trace.y if trace.y is not None else ())]
+        values = [y for trace in fig.data for y in (trace.y if trace.y is not None else ())] + list(also)
         yaxis = dict(type="log", exponentformat="power", **log_ticks(values))
     return set_layout(fig, dict(
         title=dict(text=title, font=dict(size=14)), height=height, margin=dict(l=10, r=10, t=50, b=10),
@@ -121,8 +123,8 @@ def _term_lines(views: Sequence, field: str, symbol: str, title: str, skip_const
             if skip_constant_res and term == "res" and all(y == 1.0 for y in ys):
                 continue
             traces.append(go.Scatter(  # arrays: plotly validates a list element by element
-                x=np.array([r.step for r in steps]), y=np.array(ys), mode="lines", name=f"{symbol}_{term}", legendgroup=v.name,
-                legendgrouptitle=dict(text=v.name),
+                x=np.array([r.step for r in steps]), y=np.array(ys), mode="lines", name=f"{symbol}_{term}",
+                legendgroup=v.name, legendgrouptitle=dict(text=v.name),
                 hovertemplate=f"{v.name} · {symbol}_{term}: %{{y:.3g}}<extra></extra>",
                 line=dict(color=colors[v.name], dash=TERM_DASH.get(term, "dashdot"), width=1.5)))
     return _layout(go.Figure(data=traces), title)
@@ -290,9 +292,7 @@ def stability_figure(views: Sequence) -> go.Figure:
         if v.hess:
             fig.add_trace(go.Scatter(x=[h.step for h in v.hess], y=[h.stability for h in v.hess],
                                      mode="lines+markers", name=v.name, line=dict(color=colors[v.name])))
-    fig = _layout(fig, "lr · σ_max (gradient descent: < 2)")
-    ys = [y for t in fig.data for y in t.y] + [2.0]
-    fig.update_yaxes(**log_ticks(ys))
+    fig = _layout(fig, "lr · σ_max (gradient descent: < 2)", also=[2.0])
     return reference_line(fig, 2.0, "2: gradient descent's bound")
 
 

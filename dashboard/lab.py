@@ -24,7 +24,7 @@ from dashboard.custom_pde import CUSTOM  # noqa: E402
 from dashboard.live import command_runs, run_service, viewer  # noqa: E402
 from dashboard.settings import (BY_KEY, SETTINGS, build_configs, distinct_names, from_config, parse_query,  # noqa: E402
                                 to_query)
-from dashboard.views import render_live  # noqa: E402
+from dashboard.views import render_live, start_trains  # noqa: E402
 from pinncore import PROBLEMS, ConfigError  # noqa: E402
 from pinncore.catalog import list_runs  # noqa: E402
 
@@ -233,7 +233,7 @@ st.html(COMPACT)
 st.markdown("### PINN gradient pathologies, live", help=(
     "Why plain physics-informed networks fail on stiff problems, and how learning-rate annealing and the modified "
     "MLP cure it: Wang, Teng & Perdikaris, SIAM J. Sci. Comput. 43 (2021). "
-    + ("Start trains M1–M4 side by side." if state.w_mode == "compare" else "Start trains the run set in the sidebar.")))
+    + f"Start trains {start_trains()}."))
 if state.w_problem == CUSTOM:
     editor.main_panel()
 if state.url_ignored:

@@ -24,8 +24,7 @@ def render_live(was_active: bool) -> None:
     views = [v for n in state.get("w_shown", []) if n in state.runs
              and (v := _named(service.view(state.runs[n], me), n)) is not None]
     if not views:
-        what = ("M1–M4 side by side" if state.get("w_mode", "compare") == "compare"
-                else "the run set in the sidebar")
+        what = start_trains()
         st.info(f"No runs yet. **Start** trains {what}; **+1 / +10 / +100** creates "
                 f"{'them' if what.startswith('M1') else 'it'} paused and steps through training one click at a "
                 "time.")
@@ -57,6 +56,12 @@ def render_live(was_active: bool) -> None:
         _compare(views)
     if was_active and not any(v.status in ACTIVE for v in views):
         st.rerun(scope="app")  # everything stopped: redraw the buttons and stop polling
+
+
+def start_trains() -> str:
+    """What Start trains in the sidebar's mode, in words (the title's help and the empty panel say it)."""
+    return ("M1–M4 side by side" if st.session_state.get("w_mode", "compare") == "compare"
+            else "the run set in the sidebar")
 
 
 ACTIVE = ("queued", "starting", "running")
