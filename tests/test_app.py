@@ -221,5 +221,6 @@ def test_a_third_start_past_the_limit_is_queued_and_trains_when_a_slot_frees(app
     app.run()
     app.button(key="btn_stop").click().run()
     assert rerun_until(app, lambda: view(app, "M1 (3)").status == "finished", 180)
-    assert view(app, "M1 (2)").status == "running"
+    # the other run kept its slot all along (on a loaded machine its worker may still be starting it)
+    assert rerun_until(app, lambda: view(app, "M1 (2)").status == "running", 180)
     assert not app.exception

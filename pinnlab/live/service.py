@@ -49,7 +49,11 @@ def _plain_main():
 
 
 def _cpus() -> int:
-    return os.cpu_count() or 1
+    """The cores this process may run on (a container's share, not the host's count where the OS says)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class RunService:
