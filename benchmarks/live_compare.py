@@ -36,6 +36,7 @@ CARDS = """() => {  // the run cards: this version's (st-key-card_i) or, before 
   if (shown.some(c => c.closest("[data-stale='true']"))) return [];
   return shown.map(c => c.innerText).map(t => { const m = t.match(/step ([\\d,]+)/);
     return [t.replace(/\\n/g, ' '), m ? m[0] : '']; }); }"""
+ACTIVE = ("queued", "starting", "running")  # a card's status while its run is not over
 HAS_POINTS = """() => { const gd = document.querySelector('.st-key-fig_ov_lambda .js-plotly-plot, .st-key-fig_loss .js-plotly-plot');
   return !!gd && Array.from(gd.querySelectorAll('.scatterlayer .js-line'))
     .some(p => (p.getAttribute('d') || '').split(/[MLHV]/).length > 2); }"""
@@ -47,12 +48,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(repo: Path, runs: Path) -> tuple[subprocess.Popen, str]:
+def serve(repo: Path, runs: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """The dashboard on a free localhost port, its output (and its workers') in ``log``."""
     port = free_port()
     env = dict(os.environ, PINN_RUNS_DIR=str(runs))
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port",
-                             str(port), "--server.headless", "true", "--server.address", "127.0.0.1"],
-                            cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port",
+                                 str(port), "--server.headless", "true", "--server.address", "127.0.0.1"],
+                                cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -145,9 +148,11 @@ def compare(page, url: str, steps: int, timeout: float) -> dict:
         if len(running) > 1:
             worst = max(worst, max(running) - min(running))
         samples.append([round(time.time() - t0, 2), [(name, n) for name, _, n in now]])
-        if len(now) >= 4 and all("finished" in label for _, label, _ in now):
-            return {"wall_s": round(time.time() - t0, 1), "first_points_s": first, "max_step_difference": worst,
-                    "samples": samples, "final": [(name, n) for name, _, n in now]}
+        if len(now) >= 4 and not any(s in label for _, label, _ in now for s in ACTIVE):
+            failed = [label for _, label, _ in now if "finished" not in label]  # an error, a divergence...
+            return {"wall_s": None if failed else round(time.time() - t0, 1), "first_points_s": first,
+                    "max_step_difference": worst, "samples": samples, "failed": failed,
+                    "final": [(name, n) for name, _, n in now]}
         page.wait_for_timeout(500)
     return {"wall_s": None, "first_points_s": first, "max_step_difference": worst, "samples": samples,
             "final": [(name, n) for name, _, n in cards(page)]}
@@ -160,11 +165,14 @@ def main() -> int:
     p.add_argument("--repo", type=Path, default=ROOT, help="the checkout whose dashboard is measured")
     p.add_argument("--timeout", type=float, default=1800.0, help="give up after this many seconds")
     p.add_argument("--samples-out", type=Path, help="write every sample of the step counters here (JSON)")
+    p.add_argument("--server-log", type=Path, help="keep the server's output here (default: a temporary file, "
+                   "whose last lines are printed if a run fails)")
     a = p.parse_args()
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url = serve(a.repo.resolve(), Path(tmp) / "runs")
+        log = a.server_log or Path(tmp) / "server.log"
+        proc, url = serve(a.repo.resolve(), Path(tmp) / "runs", log)
         try:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
@@ -182,6 +190,9 @@ def main() -> int:
                     print(f"repeat {i + 1}: Start -> last run finished {r['wall_s']} s, first loss points after "
                           f"{r['first_points_s'] and round(r['first_points_s'], 1)} s, largest step difference "
                           f"{r['max_step_difference']} ({len(r['samples'])} samples), final {r['final']}", flush=True)
+                    if r.get("failed"):
+                        print("  not finished: " + "; ".join(r["failed"]) + "\n  server output, last lines:\n"
+                              + "\n".join(log.read_text(errors="replace").splitlines()[-40:]), flush=True)
                     wait_idle(proc.pid)
                 browser.close()
         finally:

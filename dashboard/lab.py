@@ -217,10 +217,15 @@ def launch(start: bool) -> list[str]:
     for name, run in zip(names, runs):
         state.runs[name] = run.id
     state.w_shown = names
-    if start:  # so that this very redraw has points to show; a queued run has none to wait for
-        deadline = time.time() + 2.0
-        while time.time() < deadline and not all((v := service.view(r.id)).steps or v.status == "queued"
-                                                  for r in runs):
+    if start:  # so that this very redraw has points to show (a queued run has none to wait for); once some
+        # run has them, the others get half a second more: the next redraws bring theirs
+        deadline, some = time.time() + 2.0, False
+        while time.time() < deadline:
+            views = [service.view(r.id) for r in runs]
+            if all(v.steps or v.status == "queued" for v in views):
+                break
+            if not some and any(v.steps for v in views):
+                some, deadline = True, min(deadline, time.time() + 0.5)
             time.sleep(0.02)
     return names
 

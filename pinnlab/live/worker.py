@@ -20,7 +20,9 @@ run continues it on whatever engine its config says.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import queue
+import sys
 import threading
 import time
 import traceback
@@ -47,6 +49,7 @@ class Slot:
         self.twin: Any = None
         self.compiler = None
         self.gone = False  # the run left this worker: a twin not compiled yet is not wanted any more
+        self.advanced = False  # has trained a chunk here (its first records are out)
         if compile_:
             if run.trainer.config.compile:
                 self._go_eager()
@@ -108,20 +111,23 @@ class Slot:
 
 class Compiler:
     """Compiles twins one at a time in a background thread of the worker (compiling holds the GIL a lot; one
-    at a time leaves the training loop its share)."""
+    at a time leaves the training loop its share). A run's twin goes before the configs warmed at start: a
+    user's run never waits behind the cache warm-up of a cold server."""
 
-    def __init__(self):
-        self.todo: "queue.Queue[Slot | dict]" = queue.Queue()
-        threading.Thread(target=self._loop, name="compiler", daemon=True).start()
+    def __init__(self, start: bool = True):
+        self.todo: "queue.PriorityQueue[tuple[int, int, Slot | dict]]" = queue.PriorityQueue()
+        self._order = itertools.count()
+        if start:
+            threading.Thread(target=self._loop, name="compiler", daemon=True).start()
 
     def submit(self, item) -> None:
-        self.todo.put(item)
+        self.todo.put((0 if isinstance(item, Slot) else 1, next(self._order), item))
 
     def _loop(self) -> None:
         from pinncore import RunConfig, Trainer
 
         while True:
-            item = self.todo.get()
+            item = self.todo.get()[2]
             slot = item if isinstance(item, Slot) else None
             if slot is not None and slot.gone:
                 continue  # stopped or ended before its turn: compiling it would only take the others' cores
@@ -221,13 +227,19 @@ def _advance(run_id: str, slot: Slot, n: int, outbox, slots: dict) -> None:
     try:
         records = slot.run.advance(n)
     except Exception as exc:  # noqa: BLE001 -- a bug or a device error: this run ends, saved, the rest goes on
+        print(f"pinn worker: run {run_id} failed at step {slot.run.trainer.steps_done} on {slot.engine}:",
+              file=sys.stderr, flush=True)
         traceback.print_exc()
         _end(run_id, slot, outbox, slots, f"error: {type(exc).__name__}: {str(exc)[:200]}")
         return
     slot.publish()
-    if slot.compiler is not None:
-        slot.compiler.submit(slot)
-        slot.compiler = None
+    slot.advanced = True
+    # compile once every running run here has its first points out: the compiler takes much of the GIL
+    if all(s.advanced or s.state != "running" for s in slots.values()):
+        for s in slots.values():
+            if s.compiler is not None and s.advanced:
+                s.compiler.submit(s)
+                s.compiler = None
     if slot.state == "paused":
         slot.pending = max(0, slot.pending - n)
     if time.monotonic() - slot.saved_at > SAVE_EVERY_S:
