@@ -57,7 +57,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         reference = headless(a.steps, tmp)
-        proc, url = serve(ROOT, tmp / "runs")
+        proc, url = serve(ROOT, tmp / "runs", tmp / "server.log")
         peak, stop = [0], threading.Event()
 
         def sample_rss():

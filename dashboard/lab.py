@@ -2,8 +2,8 @@
 
 The page only configures, commands and draws. Runs belong to the server's run service (``pinnlab.live``: worker
 processes, one per core), not to this browser session: the session keeps the ids of the runs it shows, so a
-reload or a shared link shows the same live runs. A fragment redraws the charts every second while anything
-trains.
+reload or a shared link shows the same live runs. While anything shown trains, one fragment redraws the run
+cards every second and another the charts every two (``dashboard.views``).
 """
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from dashboard.custom_pde import CUSTOM  # noqa: E402
 from dashboard.live import command_runs, run_service, viewer  # noqa: E402
 from dashboard.settings import (BY_KEY, SETTINGS, build_configs, distinct_names, from_config, parse_query,  # noqa: E402
                                 to_query)
-from dashboard.views import render_live, start_trains  # noqa: E402
+from dashboard.views import (CARDS_EVERY, CHARTS_EVERY, render_cards, render_charts,  # noqa: E402
+                             start_trains)
 from pinncore import PROBLEMS, ConfigError  # noqa: E402
 from pinncore.catalog import list_runs  # noqa: E402
 
@@ -294,7 +295,8 @@ st.query_params.from_dict({**to_query(values), **({"open": opened} if opened els
 
 active = any((v := service.view(rid)) is not None and v.status in ("queued", "starting", "running")
              for rid in shown())
-st.fragment(render_live, run_every=1.0 if active else None)(active)
+st.fragment(render_cards, run_every=CARDS_EVERY if active else None)(active)
+st.fragment(render_charts, run_every=CHARTS_EVERY if active else None)()
 
 with st.expander("What am I looking at?"):
     st.markdown(open(Path(__file__).with_name("explainer.md"), encoding="utf-8").read())
