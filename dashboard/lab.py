@@ -24,7 +24,7 @@ from dashboard.custom_pde import CUSTOM  # noqa: E402
 from dashboard.live import command_runs, run_service, viewer  # noqa: E402
 from dashboard.settings import (BY_KEY, SETTINGS, build_configs, distinct_names, from_config, parse_query,  # noqa: E402
                                 to_query)
-from dashboard.views import (CARDS_EVERY, CHARTS_EVERY, render_cards, render_charts,  # noqa: E402
+from dashboard.views import (ACTIVE, CARDS_EVERY, CHARTS_EVERY, render_cards, render_charts,  # noqa: E402
                              start_trains)
 from pinncore import PROBLEMS, ConfigError  # noqa: E402
 from pinncore.catalog import list_runs  # noqa: E402
@@ -293,8 +293,7 @@ def shown_paths() -> str:
 opened = shown_paths()
 st.query_params.from_dict({**to_query(values), **({"open": opened} if opened else {})})
 
-active = any((v := service.view(rid)) is not None and v.status in ("queued", "starting", "running")
-             for rid in shown())
+active = any((v := service.view(rid)) is not None and v.status in ACTIVE for rid in shown())
 st.fragment(render_cards, run_every=CARDS_EVERY if active else None)(active)
 st.fragment(render_charts, run_every=CHARTS_EVERY if active else None)()
 
