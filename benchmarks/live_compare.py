@@ -9,7 +9,9 @@ compiled steps in the on-disk cache). Then it loads the page with the default se
 (M1-M4 on Helmholtz, compare mode), clicks Start and reads the four run cards (status and "step N") twice a
 second until every run says finished; ``--repeats`` times, each in a fresh page. It prints, per repeat and as the
 median, the wall time and the time to the first drawn loss points, and the largest difference between the step
-counts of the runs still training at any sample.
+counts of the runs still training at any sample. A sample is one redraw of the cards: the browser applies a
+redraw element by element, so a read that finds cards of two redraws (their hidden time stamps differ, or
+Streamlit marks some stale) is not taken.
 """
 from __future__ import annotations
 
@@ -34,6 +36,9 @@ CARDS = """() => {  // the run cards: this version's (st-key-card_i) or, before 
   const metrics = Array.from(document.querySelectorAll("[data-testid='stMetric']"));
   const shown = cards.length ? cards : metrics;
   if (shown.some(c => c.closest("[data-stale='true']"))) return [];
+  // the cards of one redraw share a hidden time stamp: cards of two redraws (one half applied) are not a sample
+  const stamps = new Set(cards.map(c => (c.querySelector('.pinn-stamp') || {}).textContent));
+  if (stamps.size > 1) return [];
   return shown.map(c => c.innerText).map(t => { const m = t.match(/step ([\\d,]+)/);
     return [t.replace(/\\n/g, ' '), m ? m[0] : '']; }); }"""
 ACTIVE = ("queued", "starting", "running")  # a card's status while its run is not over

@@ -22,8 +22,9 @@ def _is_active(session_id: str) -> bool:
 
 
 def _warm_configs():
-    """The default compare (compiled): its steps are compiled once when the server starts, so that a Start
-    finds them in the on-disk cache (PINN_WARM=0: not)."""
+    """The default compare (compiled): every worker compiles its steps when the server starts and keeps them, so
+    that a Start of this setup (any steps, seed, lr, cadences) trains compiled from its first step (PINN_WARM=0:
+    not)."""
     from dashboard.settings import build_configs, defaults
 
     return [] if os.environ.get("PINN_WARM") == "0" else build_configs(defaults())

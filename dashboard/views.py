@@ -171,6 +171,9 @@ def _status_line(views) -> None:
     import time
 
     cols = st.columns(min(len(views), 6))
+    # every card of one redraw carries its time, hidden: the browser applies a redraw element by element, and a
+    # monitor (benchmarks/live_compare.py) must not read the cards of two redraws as one
+    stamp = f"<span class='pinn-stamp' style='display:none'>{time.time():.3f}</span>"
     for i, (col, v) in enumerate(zip(cols * (len(views) // len(cols) + 1), views)):
         err = f"error {v.evals[-1].rel_l2:.2e} (step {v.evals[-1].step:,})" if v.evals else "no evaluation yet"
         status = f"queued, {_ordinal(v.queue_position)} in line" if v.queue_position else v.status
@@ -178,7 +181,7 @@ def _status_line(views) -> None:
         engine = f" · {v.engine}" if v.status in ("running", "paused", "starting") and v.engine != "-" else ""
         with col.container(key=f"card_{i}"):
             st.markdown(f"{ICONS.get(v.status, ':material/error:')} **{v.name}** · {status} · "
-                        f"**step {v.steps_done:,}**")
+                        f"**step {v.steps_done:,}**{stamp}", unsafe_allow_html=True)
             st.caption(f"{err}{speed}{engine}")
             if v.message:
                 st.caption(v.message)

@@ -14,6 +14,7 @@ A non-finite loss or gradient stops the run with status ``diverged at step k`` b
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 
@@ -30,6 +31,15 @@ from .records import EvalSnapshot, GradSnapshot, Record, StepRecord, StiffnessSn
 from .weighting import make_weighting
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+# the config fields a trainer reads afresh at every step, or restores with its state (model, Adam, sampler): a
+# built trainer, its compiled step above all, can train any run whose config differs from its own in these only
+PER_RUN = ("steps", "seed", "lr", "decay_rate", "decay_steps", "grad_every", "eval_every", "hessian_every",
+           "hessian_k", "hist_bins", "checkpoint_every")
+
+
+def build_key(config: RunConfig) -> str:
+    """What a built trainer is made of: its config without the ``PER_RUN`` fields (equal keys, same trainer)."""
+    return json.dumps({k: v for k, v in config.to_dict().items() if k not in PER_RUN}, sort_keys=True)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -258,6 +268,15 @@ class Trainer:
             l2=stat(lambda g: g.norm().item()))
 
     # -- state ------------------------------------------------------------------------------------------------
+    def rebind(self, config: RunConfig) -> None:
+        """Train under ``config`` from now on, a config of the same ``build_key`` (ConfigError otherwise); the
+        run's state comes with ``load_state_dict``. Re-uses a compiled step for another run of the same setup."""
+        config = config.validated()
+        if build_key(config) != build_key(self.config):
+            raise ConfigError("config", "differs from the trainer's in more than steps, seed, lr schedule and "
+                                        "diagnostic cadences: build a new trainer")
+        self.config = config
+
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "weighting": self.weighting.state_dict(), "generator": self.generator.get_state(),

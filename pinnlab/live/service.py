@@ -62,7 +62,7 @@ class RunService:
                  is_active: Callable[[str], bool | None] | None = None):
         """``workers``: training processes (default: one per core); ``max_training``: runs training at once on
         the server (default 4 per core); ``per_session``: runs one owner may train at once (default 4, one
-        compare); ``warm``: configs whose compiled steps the workers compile once at start (on-disk cache);
+        compare); ``warm``: configs whose steps every worker compiles at start and keeps (and the disk cache holds);
         ``is_active(session)``: True/False if the server knows whether a browser session is open, None if not."""
         self.n_workers = workers or int(os.environ.get("PINN_WORKERS", 0) or _cpus())
         self.max_training = max_training or int(os.environ.get("PINN_MAX_RUNS", 0) or 4 * _cpus())
@@ -77,10 +77,13 @@ class RunService:
         self._out = ctx.Queue()
         self._inboxes = [ctx.Queue() for _ in range(self.n_workers)]
         warm_dicts = [c.to_dict() for c in warm]
+        n = self.n_workers  # each worker warms every config (it keeps the compiled trainers), its own share first:
+        # on a cold disk cache the workers compile different graphs at once, then load the others' from the cache
+        shares = [warm_dicts[i::n] + [d for j, d in enumerate(warm_dicts) if j % n != i] for i in range(n)]
         self._board = ctx.Array("q", _worker.BOARD * _worker.SLOTS, lock=False)  # lockstep, shared
         self._free = list(range(_worker.SLOTS))
         self._procs = [ctx.Process(target=_worker.main,
-                                   args=(i, q, self._out, warm_dicts if i == 0 else None, self._board),
+                                   args=(i, q, self._out, shares[i], self._board),
                                    name=f"pinn-worker-{i}", daemon=True) for i, q in enumerate(self._inboxes)]
         with _plain_main():
             for p in self._procs:

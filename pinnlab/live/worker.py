@@ -15,7 +15,8 @@ worker compiles a twin trainer of the same config on throwaway steps; when it is
 the run's exact state (model, Adam, weights, sampler) and trains on compiled. Eager and compiled steps agree
 to float round-off, not bit for bit, so the trajectory of such a run is that of eager training up to the
 switch step and of compiled training after it; the checkpoint format is the same, and ``pinn resume`` of the
-run continues it on whatever engine its config says.
+run continues it on whatever engine its config says. A worker keeps the compiled trainers of the setups it has
+trained or warmed (``Engines``): the next run of the same setup switches to compiled at its first turn.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ CHUNK = 20          # steps per turn: the lockstep tolerance and how fast comman
 SLOTS = 256         # runs the board holds (the server's limit on runs held by workers is far below)
 BOARD = 3           # integers per slot: group (0: none), steps done, meant to run (1) or not (0)
 SAVE_EVERY_S = 30.0  # a live run is checkpointed at least this often (and every checkpoint_every steps)
+KEEP = 8            # idle compiled trainers a worker keeps for the next runs (the least recently used go first)
 NICE = 10           # workers train at a lower CPU priority: the server and the pages it draws come first, and
                     # training takes every cycle they leave (on an idle machine nothing changes)
 
@@ -47,14 +49,19 @@ class Slot:
         self.switch_step: int | None = None
         self.saved_at = time.monotonic()
         self.twin: Any = None
-        self.compiler = None
+        self.compiler = None  # to ask for a twin, once
+        self.engines = None   # where the compiled trainer goes when the run leaves this worker
         self.gone = False  # the run left this worker: a twin not compiled yet is not wanted any more
+        self._handover = threading.Lock()  # the twin passes between the compiler thread and the training loop
         self.advanced = False  # has trained a chunk here (its first records are out)
         if compile_:
             if run.trainer.config.compile:
                 self._go_eager()
             self.engine = "eager, compiling…"
-            self.compiler = compiler  # asked once the first steps are out: they must not wait for it
+            self.engines = compiler.engines
+            self.twin = compiler.engines.take(run.trainer.config)  # a setup trained here before: compiled at once
+            if self.twin is None:
+                self.compiler = compiler  # asked once the first steps are out: they must not wait for it
 
     def _go_eager(self) -> None:
         from pinncore import Trainer
@@ -65,18 +72,41 @@ class Slot:
         eager.status = t.status
         self.run.trainer = eager
 
+    def offer(self, twin) -> None:
+        """The compiler thread's result: the twin (or "failed"); to the worker's engines if the run has left."""
+        with self._handover:
+            if not self.gone:
+                self.twin = twin
+                return
+        if twin != "failed":
+            self.engines.give(twin)
+
     def maybe_switch(self) -> None:
-        twin, self.twin = self.twin, None
+        with self._handover:
+            twin, self.twin = self.twin, None
         if twin is None:
             return
         if twin == "failed":
             self.engine = "eager (compilation unavailable)"
             return
         t = self.run.trainer
+        twin.rebind(dataclasses.replace(t.config, compile=True))
         twin.load_state_dict(t.state_dict())
         twin.status = t.status
         self.run.trainer = twin
         self.engine, self.switch_step = "compiled", t.steps_done
+
+    def release(self) -> None:
+        """The run leaves this worker: its compiled trainer (or a twin it did not switch to) waits for the next
+        run of the same setup."""
+        with self._handover:
+            self.gone = True
+            twin, self.twin = self.twin, None
+        if self.engines is None:
+            return
+        for trainer in (self.run.trainer if self.engine == "compiled" else None, twin):
+            if trainer is not None and trainer != "failed":
+                self.engines.give(trainer)
 
     def chunk(self) -> int:
         """Steps to take on this turn (0: nothing to do now)."""
@@ -109,12 +139,51 @@ class Slot:
                 "engine": self.engine, "switch_step": self.switch_step}
 
 
+class Engines:
+    """The idle compiled trainers of a worker, by ``build_key``, the most recently used kept (``KEEP``). Taking one
+    spares a run its compilation: dynamo's tracing alone takes seconds, even when inductor's disk cache has the
+    kernels. Shared by the training loop and the compiler thread."""
+
+    def __init__(self, keep: int = KEEP):
+        self.keep = keep
+        self._idle: list[tuple[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def give(self, trainer) -> None:
+        from pinncore.trainer import build_key
+
+        if not trainer.config.compile or trainer.compile_seconds is None:  # never compiled, or fell back
+            return
+        with self._lock:
+            self._idle.append((build_key(trainer.config), trainer))
+            del self._idle[:-self.keep]
+
+    def take(self, config):
+        """An idle compiled trainer for this config's setup (to be rebound and loaded), or None."""
+        from pinncore.trainer import build_key
+
+        key = build_key(dataclasses.replace(config, compile=True))
+        with self._lock:
+            for i in range(len(self._idle) - 1, -1, -1):
+                if self._idle[i][0] == key:
+                    return self._idle.pop(i)[1]
+        return None
+
+    def has(self, config) -> bool:
+        from pinncore.trainer import build_key
+
+        key = build_key(dataclasses.replace(config, compile=True))
+        with self._lock:
+            return any(k == key for k, _ in self._idle)
+
+
 class Compiler:
     """Compiles twins one at a time in a background thread of the worker (compiling holds the GIL a lot; one
     at a time leaves the training loop its share). A run's twin goes before the configs warmed at start: a
     user's run never waits behind the cache warm-up of a cold server."""
 
     def __init__(self, start: bool = True):
+        self.engines = Engines()
         self.todo: "queue.PriorityQueue[tuple[int, int, Slot | dict]]" = queue.PriorityQueue()
         self._order = itertools.count()
         if start:
@@ -132,15 +201,19 @@ class Compiler:
             if slot is not None and slot.gone:
                 continue  # stopped or ended before its turn: compiling it would only take the others' cores
             config = slot.run.trainer.config if slot else RunConfig.from_dict(item)
-            try:
-                twin = Trainer(dataclasses.replace(config, compile=True))
-                twin.step(12)  # both graphs: an update / snapshot step (0) and a plain one (1)
-                fused = getattr(twin, "_fused", None)
-                failed = fused is None or fused.failed
-            except Exception:  # noqa: BLE001 -- the run trains on eager
-                failed, twin = True, None
+            twin = self.engines.take(config) if slot else None  # warmed (or freed) since the slot asked
+            if twin is None and (slot or not self.engines.has(config)):
+                try:
+                    twin = Trainer(dataclasses.replace(config, compile=True))
+                    twin.step(12)  # both graphs: an update / snapshot step (0) and a plain one (1)
+                    fused = getattr(twin, "_fused", None)
+                    twin = None if fused is None or fused.failed else twin
+                except Exception:  # noqa: BLE001 -- the run trains on eager
+                    twin = None
+                if slot is None and twin is not None:
+                    self.engines.give(twin)
             if slot is not None:
-                slot.twin = "failed" if failed else twin
+                slot.offer("failed" if twin is None else twin)
 
 
 def main(index: int, inbox, outbox, warm: list[dict] | None = None, board=None) -> None:
@@ -260,6 +333,9 @@ def _end(run_id: str, slot: Slot, outbox, slots: dict, status: str) -> None:
         slot.run.save()
     finally:
         slot.run.close()
+        if status.startswith("error"):  # a step that raised may have left its trainer half updated: not kept
+            slot.engines = None
+        slot.release()
         slots.pop(run_id, None)
         info = slot.info()
         info["status"] = status
