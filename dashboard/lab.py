@@ -24,8 +24,8 @@ from dashboard.custom_pde import CUSTOM  # noqa: E402
 from dashboard.live import command_runs, run_service, viewer  # noqa: E402
 from dashboard.settings import (BY_KEY, SETTINGS, build_configs, distinct_names, from_config, parse_query,  # noqa: E402
                                 to_query)
-from dashboard.views import (ACTIVE, CARDS_EVERY, CHARTS_EVERY, render_cards, render_charts,  # noqa: E402
-                             start_trains)
+from dashboard.views import (ACTIVE, CARDS_EVERY, CHARTS_EVERY, TRAINING, render_cards,  # noqa: E402
+                             render_charts, start_trains)
 from pinncore import PROBLEMS, ConfigError  # noqa: E402
 from pinncore.catalog import list_runs  # noqa: E402
 
@@ -293,9 +293,10 @@ def shown_paths() -> str:
 opened = shown_paths()
 st.query_params.from_dict({**to_query(values), **({"open": opened} if opened else {})})
 
-active = any((v := service.view(rid)) is not None and v.status in ACTIVE for rid in shown())
-st.fragment(render_cards, run_every=CARDS_EVERY if active else None)(active)
-st.fragment(render_charts, run_every=CHARTS_EVERY if active else None)()
+statuses = [v.status for rid in shown() if (v := service.view(rid)) is not None]
+active, training = any(s in ACTIVE for s in statuses), any(s in TRAINING for s in statuses)
+st.fragment(render_cards, run_every=CARDS_EVERY if active else None)(active, training)
+st.fragment(render_charts, run_every=CHARTS_EVERY if training else None)()
 
 with st.expander("What am I looking at?"):
     st.markdown(open(Path(__file__).with_name("explainer.md"), encoding="utf-8").read())

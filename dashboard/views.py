@@ -1,5 +1,6 @@
-"""The live panel, from the run service's records, in two fragments redrawn while runs train: the run cards
-every second (``render_cards``) and the selected view's charts every ``CHARTS_EVERY`` seconds (``render_charts``).
+"""The live panel, from the run service's records, in two fragments: the run cards, redrawn every second while a
+shown run trains or waits in the queue (``render_cards``), and the selected view's charts, every ``CHARTS_EVERY``
+seconds while one trains (``render_charts``).
 
 A browser spends far more on redrawing the panel than the server on building it, and on a 2-core server that
 also trains, that time is the training's. Measured in headless Chromium during the default compare (its
@@ -34,14 +35,17 @@ def _views() -> list:
             and (v := _named(service.view(state.runs[n], me), n)) is not None]
 
 
-def render_cards(was_active: bool) -> None:
-    """One card per shown run, and whose runs they are; when the last of them stops, the whole page redraws
-    (its buttons, and the polling ends)."""
+def render_cards(was_active: bool, was_training: bool = False) -> None:
+    """One card per shown run, and whose runs they are. When the last of them stops, the whole page redraws (its
+    buttons, and the polling ends); so it does when a queued run starts training: the charts redraw only while
+    some shown run trains (a page whose runs wait in the queue has nothing new to chart, and with a class of
+    browsers on one server most pages wait)."""
     views = _views()
     if views:
         _status_line(views)
         _ownership_note(views)
-    if was_active and not any(v.status in ACTIVE for v in views):
+    if (was_active and not any(v.status in ACTIVE for v in views)) or (
+            not was_training and any(v.status in TRAINING for v in views)):
         st.rerun(scope="app")
 
 
@@ -87,6 +91,7 @@ def start_trains() -> str:
 
 
 ACTIVE = ("queued", "starting", "running")
+TRAINING = ("starting", "running")
 ICONS = {"running": ":material/play_circle:", "paused": ":material/pause_circle:", "queued": ":material/schedule:",
          "starting": ":material/hourglass_top:", "finished": ":material/check_circle:",
          "stopped": ":material/stop_circle:"}
@@ -189,8 +194,8 @@ def _status_line(views) -> None:
     # seconds would not tell from a redraw a second later
     st.caption(f"live · redrawn {time.strftime('%H:%M:%S')}"
                f"<span class='pinn-redrawn' style='display:none'>{time.time():.3f}</span>", unsafe_allow_html=True,
-               help=f"while a shown run trains or waits in the queue, the cards redraw every {CARDS_EVERY:g} s, the "
-                    f"charts every {CHARTS_EVERY:g} s")
+               help=f"while a shown run trains or waits in the queue, the cards redraw every {CARDS_EVERY:g} s; while "
+                    f"one trains, the charts every {CHARTS_EVERY:g} s")
 
 
 def _ownership_note(views) -> None:
