@@ -150,19 +150,15 @@ class Engines:
         self._lock = threading.Lock()
 
     def give(self, trainer) -> None:
-        from pinncore.trainer import build_key
-
         if not trainer.config.compile or trainer.compile_seconds is None:  # never compiled, or fell back
             return
         with self._lock:
-            self._idle.append((build_key(trainer.config), trainer))
+            self._idle.append((self._key(trainer.config), trainer))
             del self._idle[:-self.keep]
 
     def take(self, config):
         """An idle compiled trainer for this config's setup (to be rebound and loaded), or None."""
-        from pinncore.trainer import build_key
-
-        key = build_key(dataclasses.replace(config, compile=True))
+        key = self._key(config)
         with self._lock:
             for i in range(len(self._idle) - 1, -1, -1):
                 if self._idle[i][0] == key:
@@ -170,11 +166,15 @@ class Engines:
         return None
 
     def has(self, config) -> bool:
-        from pinncore.trainer import build_key
-
-        key = build_key(dataclasses.replace(config, compile=True))
+        key = self._key(config)
         with self._lock:
             return any(k == key for k, _ in self._idle)
+
+    @staticmethod
+    def _key(config) -> str:
+        from pinncore.trainer import build_key
+
+        return build_key(dataclasses.replace(config, compile=True))
 
 
 class Compiler:
