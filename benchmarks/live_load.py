@@ -104,24 +104,32 @@ def follow(pages, t_click: float, timeout: float) -> dict:
     """Read every page's cards until all its runs finished; then, per page, the longest gap between two redraws
     (times taken in the page, WATCH_REDRAWS) from the click on Start to the moment its runs were seen finished
     (the panel stops redrawing then)."""
-    t0, finished_at = time.time(), {}
+    t0, finished_at, training_at = time.time(), {}, {}
     while time.time() - t0 < timeout and len(finished_at) < len(pages):
         for i, page in enumerate(pages):
             if i not in finished_at:
                 cards = page.evaluate(CARDS)
+                if i not in training_at and any("running" in label for label, _ in cards):
+                    training_at[i] = round(time.time() - t_click, 1)
                 if len(cards) >= 4 and all("finished" in label for label, _ in cards):
                     finished_at[i] = time.time()
         time.sleep(0.25)
     if len(finished_at) < len(pages):
         for i, page in enumerate(pages):  # what the pages show when it gave up
             print(f"page {i}: {page.evaluate(CARDS)}", file=sys.stderr)
-    gaps, first = {}, {}
+    gaps, first, when, over = {}, {}, {}, {}
     for i, page in enumerate(pages):
         end = finished_at.get(i, time.time())
         stamps = [t_click] + [t / 1e3 for t in page.evaluate(REDRAWS) if t_click < t / 1e3 < end]
         first[i] = round(stamps[1] - t_click, 2) if len(stamps) > 1 else None
-        gaps[i] = round(max(b - a for a, b in zip(stamps[1:], stamps[2:])) if len(stamps) > 2 else 0.0, 2)
+        pairs = list(zip(stamps[1:], stamps[2:]))
+        gaps[i] = round(max((b - a for a, b in pairs), default=0.0), 2)
+        when[i] = round(max(pairs, key=lambda p: p[1] - p[0])[0] - t_click, 1) if pairs else None
+        over[i] = sum(b - a > 2.0 for a, b in pairs)
     return {"longest_redraw_gap_s": max(gaps.values()), "per_page_gap_s": gaps,
+            # when (s after Start) each page's longest gap began, how many of its gaps exceeded 2 s, and when it
+            # was first seen training (the queue let its runs in)
+            "longest_gap_at_s": when, "gaps_over_2s": over, "training_from_s": training_at,
             "first_redraw_after_start_s": first, "pages_finished": len(finished_at)}
 
 
