@@ -35,7 +35,7 @@ def _views() -> list:
             and (v := _named(service.view(state.runs[n], me), n)) is not None]
 
 
-def render_cards(was_active: bool, was_training: bool = False) -> None:
+def render_cards(was_active: bool, was_training: bool) -> None:
     """One card per shown run, and whose runs they are. When the last of them stops, the whole page redraws (its
     buttons, and the polling ends); so it does when a queued run starts training: the charts redraw only while
     some shown run trains (a page whose runs wait in the queue has nothing new to chart, and with a class of
@@ -178,7 +178,8 @@ def _status_line(views) -> None:
     cols = st.columns(min(len(views), 6))
     # every card of one redraw carries its time, hidden: the browser applies a redraw element by element, and a
     # monitor (benchmarks/live_compare.py) must not read the cards of two redraws as one
-    stamp = f"<span class='pinn-stamp' style='display:none'>{time.time():.3f}</span>"
+    now = time.time()
+    stamp = f"<span class='pinn-stamp' style='display:none'>{now:.3f}</span>"
     for i, (col, v) in enumerate(zip(cols * (len(views) // len(cols) + 1), views)):
         err = f"error {v.evals[-1].rel_l2:.2e} (step {v.evals[-1].step:,})" if v.evals else "no evaluation yet"
         status = f"queued, {_ordinal(v.queue_position)} in line" if v.queue_position else v.status
@@ -193,7 +194,7 @@ def _status_line(views) -> None:
     # and, hidden, the same to the millisecond: for a monitor of the page (benchmarks/live_load.py), which whole
     # seconds would not tell from a redraw a second later
     st.caption(f"live · redrawn {time.strftime('%H:%M:%S')}"
-               f"<span class='pinn-redrawn' style='display:none'>{time.time():.3f}</span>", unsafe_allow_html=True,
+               f"<span class='pinn-redrawn' style='display:none'>{now:.3f}</span>", unsafe_allow_html=True,
                help=f"while a shown run trains or waits in the queue, the cards redraw every {CARDS_EVERY:g} s; while "
                     f"one trains, the charts every {CHARTS_EVERY:g} s")
 

@@ -96,13 +96,13 @@ class Slot:
         self.run.trainer = twin
         self.engine, self.switch_step = "compiled", t.steps_done
 
-    def release(self) -> None:
+    def release(self, keep: bool = True) -> None:
         """The run leaves this worker: its compiled trainer (or a twin it did not switch to) waits for the next
-        run of the same setup."""
+        run of the same setup, unless not ``keep``."""
         with self._handover:
             self.gone = True
             twin, self.twin = self.twin, None
-        if self.engines is None:
+        if self.engines is None or not keep:
             return
         for trainer in (self.run.trainer if self.engine == "compiled" else None, twin):
             if trainer is not None and trainer != "failed":
@@ -206,8 +206,7 @@ class Compiler:
                 try:
                     twin = Trainer(dataclasses.replace(config, compile=True))
                     twin.step(12)  # both graphs: an update / snapshot step (0) and a plain one (1)
-                    fused = getattr(twin, "_fused", None)
-                    twin = None if fused is None or fused.failed else twin
+                    twin = None if twin.compile_seconds is None else twin  # None: it fell back to eager
                 except Exception:  # noqa: BLE001 -- the run trains on eager
                     twin = None
                 if slot is None and twin is not None:
@@ -325,7 +324,6 @@ def _advance(run_id: str, slot: Slot, n: int, outbox, slots: dict) -> None:
 
 
 def _end(run_id: str, slot: Slot, outbox, slots: dict, status: str) -> None:
-    slot.gone = True
     t = slot.run.trainer
     if not t.done and not status.startswith("error"):
         t.status = "stopped"
@@ -333,9 +331,7 @@ def _end(run_id: str, slot: Slot, outbox, slots: dict, status: str) -> None:
         slot.run.save()
     finally:
         slot.run.close()
-        if status.startswith("error"):  # a step that raised may have left its trainer half updated: not kept
-            slot.engines = None
-        slot.release()
+        slot.release(keep=not status.startswith("error"))  # a step that raised may have left it half updated
         slots.pop(run_id, None)
         info = slot.info()
         info["status"] = status
