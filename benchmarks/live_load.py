@@ -5,14 +5,17 @@
 Measures, on one warm server (``--cold``: not yet warm) with its default limits: exception boxes; how long after
 the click each page first shows its runs, and then the longest gap between two redraws of each page while its runs
 are queued or training (the live panel's redraw time, read in the page); that the queue drains
-and every run ends finished and loadable from disk; the largest total RSS of the server and its worker processes;
+and every run ends finished and loadable from disk; the same gaps as the server made them (the page's cards note
+each redraw in a log, ``PINN_REDRAW_LOG``), how late the page showed them, and how many it never showed; the largest total RSS of the server and its worker processes;
 and the summed training rate, total steps / (first Start -> last finish), against the same four runs trained one
 after another headless with ``pinn train --compile`` in this invocation (steps / that wall time).
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -28,8 +31,8 @@ from live_compare import CARDS, CHROMIUM, ROOT, rss_bytes, serve, tree, wait_idl
 # depend on how fast this script gets round all the pages
 WATCH_REDRAWS = """() => { window.__redraws = []; let last = null;
   setInterval(() => { const el = document.querySelector('.pinn-redrawn');
-    if (el && el.textContent !== last) { last = el.textContent; window.__redraws.push(Date.now()); } }, 100); }"""
-REDRAWS = "() => window.__redraws || []"
+    if (el && el.textContent !== last) { last = el.textContent; window.__redraws.push([Date.now(), last]); } }, 100); }"""
+REDRAWS = "() => window.__redraws || []"  # [when the page showed it (ms), the server's time of that redraw (s)]
 
 
 def headless(steps: int, tmp: Path) -> float:
@@ -57,6 +60,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         reference = headless(a.steps, tmp)
+        os.environ["PINN_REDRAW_LOG"] = str(tmp / "redraws.log")  # the server's side of every page's redraws
         proc, url = serve(ROOT, tmp / "runs", tmp / "server.log")
         peak, stop = [0], threading.Event()
 
@@ -81,7 +85,7 @@ def main() -> int:
                 t0 = time.time()
                 for page in pages:
                     page.locator(".st-key-btn_start button").first.click(no_wait_after=True)
-                result = follow(pages, t0, a.timeout)
+                result = follow(pages, t0, a.timeout, tmp / "redraws.log")
                 result["wall_s"] = round(time.time() - t0, 1)
                 result["waited_for_warm_server_s"] = round(warm, 1)
                 result["exceptions"] = sum(pg.locator("[data-testid='stException']").count() for pg in pages)
@@ -100,10 +104,10 @@ def main() -> int:
     return 0
 
 
-def follow(pages, t_click: float, timeout: float) -> dict:
+def follow(pages, t_click: float, timeout: float, log: Path) -> dict:
     """Read every page's cards until all its runs finished; then, per page, the longest gap between two redraws
     (times taken in the page, WATCH_REDRAWS) from the click on Start to the moment its runs were seen finished
-    (the panel stops redrawing then)."""
+    (the panel stops redrawing then), and the same from the server's side (``log``)."""
     t0, finished_at, training_at = time.time(), {}, {}
     while time.time() - t0 < timeout and len(finished_at) < len(pages):
         for i, page in enumerate(pages):
@@ -117,10 +121,21 @@ def follow(pages, t_click: float, timeout: float) -> dict:
     if len(finished_at) < len(pages):
         for i, page in enumerate(pages):  # what the pages show when it gave up
             print(f"page {i}: {page.evaluate(CARDS)}", file=sys.stderr)
-    gaps, first, when, over = {}, {}, {}, {}
+    made = collections.defaultdict(list)  # session -> the server's redraw times
+    for line in log.read_text().splitlines() if log.exists() else []:
+        session, _, t = line.rpartition(" ")
+        made[session].append(float(t))
+    session_of = {f"{t:.3f}": s for s, ts in made.items() for t in ts}
+    gaps, first, when, over, server, late, unseen = {}, {}, {}, {}, {}, {}, {}
     for i, page in enumerate(pages):
         end = finished_at.get(i, time.time())
-        stamps = [t_click] + [t / 1e3 for t in page.evaluate(REDRAWS) if t_click < t / 1e3 < end]
+        seen = [(t / 1e3, float(text)) for t, text in page.evaluate(REDRAWS) if t_click < t / 1e3 < end]
+        stamps = [t_click] + [t for t, _ in seen]
+        session = next((session_of[f"{made_at:.3f}"] for _, made_at in seen if f"{made_at:.3f}" in session_of), None)
+        ours = [t for t in made.get(session, []) if seen and seen[0][1] <= t < end]
+        server[i] = round(max((b - a for a, b in zip(ours, ours[1:])), default=0.0), 2)
+        late[i] = round(max((t - made_at for t, made_at in seen), default=0.0), 2)
+        unseen[i] = len({f"{t:.3f}" for t in ours} - {f"{m:.3f}" for _, m in seen})
         first[i] = round(stamps[1] - t_click, 2) if len(stamps) > 1 else None
         pairs = list(zip(stamps[1:], stamps[2:]))
         gaps[i] = round(max((b - a for a, b in pairs), default=0.0), 2)
@@ -130,7 +145,10 @@ def follow(pages, t_click: float, timeout: float) -> dict:
             # when (s after Start) each page's longest gap began, how many of its gaps exceeded 2 s, and when it
             # was first seen training (the queue let its runs in)
             "longest_gap_at_s": when, "gaps_over_2s": over, "training_from_s": training_at,
-            "first_redraw_after_start_s": first, "pages_finished": len(finished_at)}
+            "first_redraw_after_start_s": first, "pages_finished": len(finished_at),
+            # the server's side: the longest gap between two redraws it made for the page (from the first the
+            # page showed), how late the page showed one at worst, and how many it never showed
+            "server_redraw_gap_s": server, "page_lag_s": late, "redraws_never_shown": unseen}
 
 
 if __name__ == "__main__":

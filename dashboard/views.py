@@ -10,6 +10,7 @@ every 2 s, 0.37 of a core; these two fragments, 0.24; the cards alone, 0.07. Onl
 from __future__ import annotations
 
 import io
+import os
 
 import pandas as pd
 import streamlit as st
@@ -179,6 +180,7 @@ def _status_line(views) -> None:
     # every card of one redraw carries its time, hidden: the browser applies a redraw element by element, and a
     # monitor (benchmarks/live_compare.py) must not read the cards of two redraws as one
     now = time.time()
+    _note_redraw(now)
     stamp = f"<span class='pinn-stamp' style='display:none'>{now:.3f}</span>"
     for i, (col, v) in enumerate(zip(cols * (len(views) // len(cols) + 1), views)):
         err = f"error {v.evals[-1].rel_l2:.2e} (step {v.evals[-1].step:,})" if v.evals else "no evaluation yet"
@@ -197,6 +199,18 @@ def _status_line(views) -> None:
                f"<span class='pinn-redrawn' style='display:none'>{now:.3f}</span>", unsafe_allow_html=True,
                help=f"while a shown run trains or waits in the queue, the cards redraw every {CARDS_EVERY:g} s; while "
                     f"one trains, the charts every {CHARTS_EVERY:g} s")
+
+
+def _note_redraw(now: float) -> None:
+    """With ``PINN_REDRAW_LOG`` set (benchmarks/live_load.py sets it), append "<session id> <time>" for each redraw
+    of the cards: when the server redrew each page, to tell apart from when the page showed it."""
+    path = os.environ.get("PINN_REDRAW_LOG")
+    if path:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(f"{ctx.session_id if ctx else '-'} {now:.3f}\n")
 
 
 def _ownership_note(views) -> None:

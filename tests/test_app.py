@@ -224,3 +224,18 @@ def test_a_third_start_past_the_limit_is_queued_and_trains_when_a_slot_frees(app
     # the other run kept its slot all along (on a loaded machine its worker may still be starting it)
     assert rerun_until(app, lambda: view(app, "M1 (2)").status == "running", 180)
     assert not app.exception
+
+
+def test_the_cards_note_each_redraw_when_a_redraw_log_is_asked_for(app, tmp_path, monkeypatch):
+    """benchmarks/live_load.py compares when the server redrew each page with when the page showed it."""
+    log = tmp_path / "redraws.log"
+    monkeypatch.setenv("PINN_REDRAW_LOG", str(log))
+    app.run()
+    small(app, w_steps=200_000)
+    app.button(key="btn_start").click().run()
+    assert rerun_until(app, lambda: min(steps(app).values()) >= 1)
+    app.run()
+    lines = [line.rpartition(" ")[::2] for line in log.read_text().splitlines()]  # "<session id> <time>"
+    assert len(lines) >= 2 and len({session for session, _ in lines}) == 1
+    times = [float(t) for _, t in lines]
+    assert times == sorted(times) and times[-1] <= time.time()
