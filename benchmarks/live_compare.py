@@ -144,16 +144,19 @@ def compare(page, url: str, steps: int, timeout: float) -> dict:
     page.wait_for_timeout(1500)
     t0 = time.time()
     start.click()
-    first, worst, samples = None, 0, []
+    first, worst, samples, began = None, 0, [], False
     while time.time() - t0 < timeout:
-        if first is None and page.evaluate(HAS_POINTS):
-            first = time.time() - t0
         now = cards(page)
         running = [n for _, label, n in now if "running" in label]
         if len(running) > 1:
             worst = max(worst, max(running) - min(running))
         samples.append([round(time.time() - t0, 2), [(name, n) for name, _, n in now]])
-        if len(now) >= 4 and not any(s in label for _, label, _ in now for s in ACTIVE):
+        # a page opened by the same browser shows its earlier runs until Start's redraw replaces them: those
+        # finished cards are not this compare's end
+        began = began or any(s in label for _, label, _ in now for s in ACTIVE)
+        if began and first is None and page.evaluate(HAS_POINTS):  # this compare's points, not earlier runs'
+            first = time.time() - t0
+        if began and len(now) >= 4 and not any(s in label for _, label, _ in now for s in ACTIVE):
             failed = [label for _, label, _ in now if "finished" not in label]  # an error, a divergence...
             return {"wall_s": None if failed else round(time.time() - t0, 1), "first_points_s": first,
                     "max_step_difference": worst, "samples": samples, "failed": failed,
