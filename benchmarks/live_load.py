@@ -121,21 +121,22 @@ def follow(pages, t_click: float, timeout: float, log: Path) -> dict:
     if len(finished_at) < len(pages):
         for i, page in enumerate(pages):  # what the pages show when it gave up
             print(f"page {i}: {page.evaluate(CARDS)}", file=sys.stderr)
-    made = collections.defaultdict(list)  # session -> the server's redraw times
+    # the server's redraws, by the stamp the page shows for each (the same text: seconds to the millisecond)
+    made = collections.defaultdict(list)  # session -> its redraws' stamps
     for line in log.read_text().splitlines() if log.exists() else []:
-        session, _, t = line.rpartition(" ")
-        made[session].append(float(t))
-    session_of = {f"{t:.3f}": s for s, ts in made.items() for t in ts}
+        session, _, stamp = line.rpartition(" ")
+        made[session].append(stamp)
+    session_of = {stamp: s for s, stamps in made.items() for stamp in stamps}
     gaps, first, when, over, server, late, unseen = {}, {}, {}, {}, {}, {}, {}
     for i, page in enumerate(pages):
         end = finished_at.get(i, time.time())
-        seen = [(t / 1e3, float(text)) for t, text in page.evaluate(REDRAWS) if t_click < t / 1e3 < end]
+        seen = [(t / 1e3, stamp) for t, stamp in page.evaluate(REDRAWS) if t_click < t / 1e3 < end]
         stamps = [t_click] + [t for t, _ in seen]
-        session = next((session_of[f"{made_at:.3f}"] for _, made_at in seen if f"{made_at:.3f}" in session_of), None)
-        ours = [t for t in made.get(session, []) if seen and seen[0][1] <= t < end]
+        session = next((session_of[stamp] for _, stamp in seen if stamp in session_of), None)
+        ours = [float(m) for m in made.get(session, []) if seen and float(seen[0][1]) <= float(m) < end]
         server[i] = round(max((b - a for a, b in zip(ours, ours[1:])), default=0.0), 2)
-        late[i] = round(max((t - made_at for t, made_at in seen), default=0.0), 2)
-        unseen[i] = len({f"{t:.3f}" for t in ours} - {f"{m:.3f}" for _, m in seen})
+        late[i] = round(max((t - float(stamp) for t, stamp in seen), default=0.0), 2)
+        unseen[i] = len({f"{t:.3f}" for t in ours} - {stamp for _, stamp in seen})
         first[i] = round(stamps[1] - t_click, 2) if len(stamps) > 1 else None
         pairs = list(zip(stamps[1:], stamps[2:]))
         gaps[i] = round(max((b - a for a, b in pairs), default=0.0), 2)
