@@ -79,13 +79,23 @@ class Compiled:
 
 
 def compile_options(params) -> dict:
-    """Inductor options for the step graph. On CPU, ``cpp_wrapper``: the graph's kernels and the code that calls
-    them become one C++ module, so a step makes one call instead of one Python call per kernel and matrix
-    product (measured, Helmholtz M4: 1.4x the steps/s), and compiling runs the C++ compiler on a few files
-    instead of one per kernel (about 20 % less compile time). ``PINNCORE_CPP_WRAPPER=0`` turns it off."""
-    if os.environ.get("PINNCORE_CPP_WRAPPER", "1") == "0":
-        return {}
-    return {"cpp_wrapper": True} if all(p.device.type == "cpu" for p in params) else {}
+    """Inductor options for the step graph.
+
+    * ``realize_opcount_threshold`` 20 (inductor's default: 30): an elementwise result read by several kernels
+      is stored once when its formula has more than 20 operations, instead of being recomputed inside every
+      kernel that reads it. The compiled tanh (``jets.tanh``, about 25 operations) is read by the jets of every
+      order and by the backward pass; recomputed, it made the modified MLP's backward kernels 2.5x longer and
+      its cold compile 1.8x (52 against 29 s). Measured, 5 processes each, 1 thread, medians of steps/s against
+      the default with SLEEF's tanh: Helmholtz M1 1,024 -> 1,114, M3 593 -> 631, M4 615 -> 643; cavity M1
+      486 -> 498, M4 158 -> 196.
+    * On CPU, ``cpp_wrapper``: the graph's kernels and the code that calls them become one C++ module, so a
+      step makes one call instead of one Python call per kernel and matrix product (measured, Helmholtz M4:
+      1.4x the steps/s), and compiling runs the C++ compiler on a few files instead of one per kernel (about
+      20 % less compile time). ``PINNCORE_CPP_WRAPPER=0`` turns it off."""
+    options = {"realize_opcount_threshold": 20}
+    if os.environ.get("PINNCORE_CPP_WRAPPER", "1") != "0" and all(p.device.type == "cpu" for p in params):
+        options["cpp_wrapper"] = True
+    return options
 
 
 class TermLosses(nn.Module):

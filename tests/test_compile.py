@@ -94,3 +94,24 @@ def test_falls_back_to_eager_and_warns_once(monkeypatch, where):
 def test_compile_must_be_a_boolean():
     with pytest.raises(Exception, match="compile"):
         RunConfig.from_dict({"compile": "yes"})
+
+
+def test_the_compiled_tanh_is_within_two_ulp_of_tanh_and_keeps_its_gradient():
+    """``jets.tanh`` inside a graph: its own formula (inductor's SLEEF tanh is 7x slower), within 2 ulp of the
+    exact tanh over the whole float32 range, inf and nan included; its gradient is tanh's, 1 - t^2 at the value."""
+    from pinncore.jets import tanh
+
+    x = torch.cat([torch.linspace(-12, 12, 200_001), torch.logspace(-30, 1.3, 20_001),
+                   -torch.logspace(-30, 1.3, 20_001), torch.tensor([0.0, 0.625, -0.625, 0.62499994, 50.0, -100.0])])
+    exact = torch.tanh(x.double())
+    value = torch.compile(tanh)(x)
+    ulp = (torch.nextafter(exact.float().abs(), torch.tensor(float("inf"))) - exact.float().abs()).double()
+    assert ((value.double() - exact).abs() / ulp).max() <= 2
+    assert torch.equal(tanh(x), torch.tanh(x))  # eager: torch.tanh itself
+    special = torch.compile(tanh)(torch.tensor([float("inf"), -float("inf"), float("nan")]))
+    assert special[:2].tolist() == [1.0, -1.0] and special[2].isnan()
+
+    a = torch.randn(64, 5) * 3
+    grad = torch.compile(torch.func.grad(lambda a: (tanh(a) * torch.arange(5.0)).sum()))(a)
+    t = torch.compile(tanh)(a)
+    assert torch.equal(grad, torch.arange(5.0) * (1 - t * t))
