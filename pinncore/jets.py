@@ -246,8 +246,9 @@ def tanh(a: Tensor) -> Tensor:
     q = TANH_Q[-1]
     for c in reversed(TANH_Q[:-1]):
         q = q * s + c
-    e = torch.exp(-2 * x.abs())
-    t = torch.where(x.abs() < TANH_SMALL, x + x * s * q, torch.copysign((1 - e) / (1 + e), x))
+    ax = x.abs()
+    e = torch.exp(-2 * ax)
+    t = torch.where(ax < TANH_SMALL, x + x * s * q, torch.copysign((1 - e) / (1 + e), x))
     return t + (a - x) * (1 - t * t)  # the value t exactly (a - x is 0), the derivative 1 - t^2
 
 
