@@ -6,6 +6,18 @@ A browser spends far more on redrawing the panel than the server on building it,
 also trains, that time is the training's. Measured in headless Chromium during the default compare (its
 renderer's CPU, medians of three 8 s windows): one fragment for the whole panel every second, charts renewed
 every 2 s, 0.37 of a core; these two fragments, 0.24; the cards alone, 0.07. Only the selected view is drawn.
+
+Where that time goes (2026-12-03, 4 pages on one server with the training limit at 4: one page training the
+default compare on the Overview, three queued; Chrome's Performance metrics and JS profiler, 15 s windows): the
+training page 0.27-0.43 of a core, each queued page 0.10 (React's reconciliation of the cards, about 75 ms per
+redraw). On the training page, dropping the four snapshot charts (histograms, |error| fields) took it to 0.21 and
+its layouts from 46 to 12 per second: ``st.plotly_chart`` hashes the figure's JSON into the element's id, so the
+browser unmounts a chart whose figure changed and builds it anew, with no in-place ``Plotly.react`` update. A
+minimal app showed it: the same figure every second kept one chart element, a changing one made a new one on
+every redraw. Hiding the mode bar, ``staticPlot`` and switching off CSS animations changed nothing beyond the
+noise. A prototype chart built on ``st.components.v2`` with a fixed key and ``Plotly.react`` (plotly.js served
+as a static file) kept its element and cost 0.13 of a core against 0.20 for four charts redrawn every second; it
+is not used here yet (the Streamlit theme, sizing and AppTest coverage are still missing).
 """
 from __future__ import annotations
 
