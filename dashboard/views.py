@@ -15,9 +15,10 @@ its layouts from 46 to 12 per second: ``st.plotly_chart`` hashes the figure's JS
 browser unmounts a chart whose figure changed and builds it anew, with no in-place ``Plotly.react`` update. A
 minimal app showed it: the same figure every second kept one chart element, a changing one made a new one on
 every redraw. Hiding the mode bar, ``staticPlot`` and switching off CSS animations changed nothing beyond the
-noise. A prototype chart built on ``st.components.v2`` with a fixed key and ``Plotly.react`` (plotly.js served
-as a static file) kept its element and cost 0.13 of a core against 0.20 for four charts redrawn every second; it
-is not used here yet (the Streamlit theme, sizing and AppTest coverage are still missing).
+noise. So the panel's charts are ``livechart.live_chart``: a component with a fixed key that hands each new
+figure to ``Plotly.react``. In a minimal app, four charts redrawn every second cost 0.13 of a core that way
+against 0.20; in the 4-page setting above, the training page fell to 0.24-0.26 of a core with 16-20 layouts per
+second, and all of Chromium from 0.62-0.65 of a core to 0.54.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ import streamlit as st
 
 from dashboard import figures, overview
 from dashboard.live import run_service, viewer
+from dashboard.livechart import live_chart
 from pinncore import PROBLEMS, ConfigError
 from pinncore.store import metrics_frame
 
@@ -89,8 +91,8 @@ def render_charts() -> None:
         _overview(views)
     elif view == VIEWS[1]:
         c1, c2 = st.columns(2)
-        c1.plotly_chart(figures.loss_figure(views), key="fig_loss")
-        c2.plotly_chart(figures.lambda_figure(views), key="fig_lambda")
+        live_chart(c1, figures.loss_figure(views), key="fig_loss")
+        live_chart(c2, figures.lambda_figure(views), key="fig_lambda")
     elif view == VIEWS[2]:
         _histograms(views)
     elif view == VIEWS[3]:
@@ -144,16 +146,16 @@ def _overview(views) -> None:
             fig = _snapshot_figure(("hist", v.path, v.name, grad_step, layer, xrange),
                                    lambda v=v: overview.layer_histogram(v, overview.at(v.grads, grad_step),
                                                                         layers.index(layer), xrange))
-            col.plotly_chart(fig, key=f"fig_ov_hist{v is m2:d}")
+            live_chart(col, fig, key=f"fig_ov_hist{v is m2:d}", revision=f"layer {layer}")
     if eval_step is not None and all(v.reference is not None for v in ends):
         for col, v in zip(top[2:], ends):
             fig = _snapshot_figure(("field", v.path, v.name, eval_step), lambda v=v: overview.error_field(v, eval_step))
-            col.plotly_chart(fig, key=f"fig_ov_field{v is m4:d}")
+            live_chart(col, fig, key=f"fig_ov_field{v is m4:d}")
     c1, c2, c3 = st.columns([1.3, 1.3, 0.6])
-    c1.plotly_chart(_snapshot_figure(("lambda", runs, upto), lambda: overview.lambda_lines(views, upto)),
-                    key="fig_ov_lambda")
-    c2.plotly_chart(_snapshot_figure(("error", runs, upto), lambda: overview.error_lines(views, upto)),
-                    key="fig_ov_error")
+    live_chart(c1, _snapshot_figure(("lambda", runs, upto), lambda: overview.lambda_lines(views, upto)),
+               key="fig_ov_lambda")
+    live_chart(c2, _snapshot_figure(("error", runs, upto), lambda: overview.error_lines(views, upto)),
+               key="fig_ov_error")
     if grad_step is not None:
         c3.selectbox("Layer of the histograms", layers, index=layers.index(layer), key="w_ov_layer")
         c3.caption("Same x-range at every step. Other views: the tabs above.")
@@ -270,8 +272,8 @@ def _histograms(views) -> None:
         st.info("No gradient snapshot yet (the first one is taken at step 0).")
         return
     snap = _pick_snapshot(v.grads, "w_hist")
-    st.plotly_chart(figures.histogram_figure(snap, f"{v.name}: back-propagated gradients at step {snap.step}"),
-                    key="fig_hist")
+    live_chart(st, figures.histogram_figure(snap, f"{v.name}: back-propagated gradients at step {snap.step}"),
+               key="fig_hist")
     ratio = {t: snap.mean_abs[0].mean() / snap.mean_abs[i].mean() for i, t in enumerate(snap.terms) if i}
     st.caption("Mean |∇L_res| / mean |∇(λ·L_term)| over the layers: "
                + ", ".join(f"{t}: {r:.3g}" for t, r in ratio.items())
@@ -279,13 +281,13 @@ def _histograms(views) -> None:
 
 
 def _fields(views) -> None:
-    st.plotly_chart(figures.error_figure(views), key="fig_error")
+    live_chart(st, figures.error_figure(views), key="fig_error")
     v = _pick_run(views, "w_field_run")
     if not v.evals:
         st.info("No evaluation yet.")
         return
     snap = _pick_snapshot(v.evals, "w_field")
-    st.plotly_chart(figures.field_figure(v, v.evals.index(snap)), key="fig_field")
+    live_chart(st, figures.field_figure(v, v.evals.index(snap)), key="fig_field")
 
 
 def _stiffness(views) -> None:
@@ -293,8 +295,8 @@ def _stiffness(views) -> None:
         st.info("No stiffness snapshot yet: set *Stiffness every* > 0 under Diagnostics before Start.")
         return
     c1, c2 = st.columns([3, 2])
-    c1.plotly_chart(figures.sigma_figure(views), key="fig_stiffness")
-    c2.plotly_chart(figures.stability_figure(views), key="fig_stability")
+    live_chart(c1, figures.sigma_figure(views), key="fig_stiffness")
+    live_chart(c2, figures.stability_figure(views), key="fig_stability")
     rows = overview.stiffness_rows(views)
     st.dataframe(rows, hide_index=True, key="tbl_stiffness", column_config={
         k: st.column_config.NumberColumn(format="%.3g") for k in

@@ -19,6 +19,7 @@ from pinncore import ConfigError
 
 # what .streamlit/config.toml sets, for a server started from any directory
 OPTIONS = {"server.headless": "true", "server.runOnSave": "false", "server.fileWatcherType": "none",
+           "server.enableStaticServing": "true",
            "browser.gatherUsageStats": "false", "theme.base": "light", "client.toolbarMode": "minimal",
            "runner.postScriptGC": "false"}
 

@@ -98,6 +98,13 @@ def settled_box(page, selector: str, timeout_s: float = 10.0):
         page.wait_for_timeout(200)
 
 
+SAME_CHART = """sel => {  // the chart element (marked on the first call) and the last step it draws
+  const gd = document.querySelector(sel + ' .js-plotly-plot');
+  if (!gd) return null;
+  gd.pinnMark = gd.pinnMark || Math.random();
+  return [gd.pinnMark, Math.max(...gd._fullData.flatMap(t => Array.from(t.x || [])))];  // x as drawn (decoded)
+}"""
+
 OVERVIEW = ("fig_ov_hist0", "fig_ov_hist1", "fig_ov_lambda", "fig_ov_error", "fig_ov_field0", "fig_ov_field1")
 
 
@@ -127,6 +134,12 @@ def test_start_draws_the_overview_inside_1280x720_then_the_histograms(server, sh
             box = settled_box(page, f".st-key-{key} .js-plotly-plot")
             assert box and box["y"] >= 0 and box["y"] + box["height"] <= 720 and box["x"] + box["width"] <= 1280, \
                 (key, box)
+        # the live charts update in place (dashboard/livechart.py): after a few redraws the same element, which
+        # now draws later steps (st.plotly_chart made a new element for every changed figure)
+        mark, last = page.evaluate(SAME_CHART, ".st-key-fig_ov_lambda")
+        page.wait_for_timeout(5000)
+        assert page.evaluate(SAME_CHART, ".st-key-fig_ov_lambda")[0] == mark
+        assert page.evaluate(SAME_CHART, ".st-key-fig_ov_lambda")[1] > last
         assert page.locator("[data-testid='stException']").count() == 0
         # scoped to the view selector: the explainer (collapsed) also says *Gradient histograms*
         page.locator(".st-key-w_view").get_by_text("Gradient histograms", exact=True).click()

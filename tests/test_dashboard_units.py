@@ -161,3 +161,25 @@ def test_the_overview_draws_every_chart_up_to_one_shown_step(views):
     assert overview.common_step(views, "grads", upto=6) == 5 and overview.common_step(views, "grads") == 11
     assert overview.lambda_lines(views, upto=6).to_json() == lam.to_json()  # the same data, the same chart
     assert all(max(t.x) == 11 for t in overview.lambda_lines(views).data)
+
+
+def test_live_chart_serves_plotly_s_own_bundle_and_falls_back_where_it_cannot(tmp_path, monkeypatch):
+    """livechart copies the plotly package's plotly.min.js into the static folder (whole, or not at all), keeps a
+    copy of the right size, and reports False where the folder cannot be written (live_chart then falls back to
+    st.plotly_chart)."""
+    import filecmp
+
+    import plotly.io as pio
+
+    from dashboard import livechart
+
+    source = livechart.Path(pio.__file__).resolve().parent.parent / "package_data" / livechart.BUNDLE
+    monkeypatch.setattr(livechart, "STATIC", tmp_path / "static")
+    assert livechart._bundle_served()
+    assert filecmp.cmp(source, tmp_path / "static" / livechart.BUNDLE, shallow=False)
+    assert [p.name for p in (tmp_path / "static").iterdir()] == [livechart.BUNDLE]  # no partial copy left
+    (tmp_path / "static" / livechart.BUNDLE).write_text("truncated")
+    assert livechart._bundle_served() and filecmp.cmp(source, tmp_path / "static" / livechart.BUNDLE, shallow=False)
+    (tmp_path / "file").write_text("")
+    monkeypatch.setattr(livechart, "STATIC", tmp_path / "file" / "static")  # under a file: cannot be created
+    assert not livechart._bundle_served()
