@@ -60,8 +60,10 @@ def test_a_reload_reattaches_to_the_live_run(server, browser, shots):  # noqa: F
     page.locator(".st-key-btn_pause button").first.wait_for(state="visible", timeout=60_000)
     before = rising(page)  # the same run, still training, shown live after the reload
     assert page.get_by_text("owned by another session").count() == 0
-    page.locator(".st-key-btn_pause button").first.click()  # and its owner's controls act
-    page.wait_for_timeout(2500)
+    page.locator(".st-key-btn_pause button").first.click()  # and its owner's controls act: the card says
+    # "paused" once the worker ends its chunk (on a loaded machine the page may show that a few seconds later),
+    # and the counter stays where it stopped
+    page.locator(".st-key-card_0").get_by_text("paused").first.wait_for(timeout=30_000)
     frozen = step_count(page)
     page.wait_for_timeout(2000)
     assert frozen is not None and frozen >= before and step_count(page) == frozen
