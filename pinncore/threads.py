@@ -9,9 +9,14 @@ run, the dashboard, the Python thread itself) it waits a scheduler slice at a ti
 burn the other core meanwhile. The issue measured the compiled cavity step 3x slower with 2 threads than with 1
 on an idle 2-core machine (M1 184 -> 65, M4 47 -> 19 steps/s); on the same machine shared with other work
 (load 7-10), compiled cavity M4: 1 thread 29 and 45 steps/s, 2 threads 1.6 and 3.8 steps/s, and 2 threads used
-about 2.5x the CPU time per step of 1. One thread per run is therefore the choice at these sizes, and
-parallelism comes from running several runs at once (sweeps, the dashboard's side-by-side runs). Only a step
-whose operations are large (big batches, wide layers) is worth splitting.
+about 2.5x the CPU time per step of 1. Where the cost goes, measured on an idle 2-core VM (compiled cavity M1,
+400 steps x 3, steps/s at 1 / 2 threads): default 338 / 185; inductor's kernels kept serial
+(``cpp.min_chunk_size`` 1M, so only ATen's matrix products split) 326 / 113; ``OMP_WAIT_POLICY=ACTIVE`` 333 / 182;
+``PASSIVE`` 322 / 62. So it is OpenMP's fork/join and thread wake-up per small operation, not how inductor
+splits its loops, and waking a sleeping thread is the dearest part. One thread per run is therefore the choice
+at these sizes, and parallelism
+comes from running several runs at once (sweeps, the dashboard's side-by-side runs). Only a step whose
+operations are large (big batches, wide layers) is worth splitting.
 
 The answer depends on the work per operation, not on the problem's name: the rows of the largest jet stack
 (batch x points per term x derivative keys) times the width.
