@@ -31,6 +31,8 @@ from pinncore.catalog import list_runs  # noqa: E402
 
 RUNS_ROOT = Path(os.environ.get("PINN_RUNS_DIR", "runs"))
 MAX_URL_OPEN = 12  # runs a link may open; more are ignored, with one message
+NOTE_HOLD = 15.0  # s: a refusal stays on the page at least this long, also across the whole-page redraws that
+                  # a run's progress (or a reconnect) causes, so that a message is not gone before it is read
 # a projector-sized page: less padding above and between blocks, so the Overview fits 1280x720
 COMPACT = """<style>
 [data-testid="stHeader"] {height: 0; min-height: 0; background: transparent;}
@@ -50,6 +52,13 @@ def unique(name: str) -> str:
     while out in state.runs:
         out, n = f"{name} ({n})", n + 1
     return out
+
+
+def tell(lines: list[str], keep: bool = False) -> None:
+    """Say these one-line refusals under the buttons. A command's answer replaces what the last one said (unless
+    ``keep``: +1 with nothing shown creates the runs, then steps them), and it stays ``NOTE_HOLD`` seconds."""
+    now = time.monotonic()
+    state.errors = {**(state.errors if keep else {}), **{m: now for m in lines}}
 
 
 def open_run(path: Path, name: str | None = None, run=None) -> str:
@@ -94,7 +103,7 @@ if "runs" not in state:
     for key, value in values.items():
         state[f"w_{key}"] = value
     state.runs = {}             # run name -> run id (its directory) in the run service
-    state.errors = []
+    state.errors = {}           # one-line refusals and failures -> when they were said (see tell)
     state.stamp = uuid.uuid4().hex[:6]
     state.w_shown = []
     state.url_ignored = ignored + open_from_url(query.get("open", ""))
@@ -181,7 +190,7 @@ with st.sidebar:
                 try:
                     open_run(path)
                 except (ConfigError, OSError, RuntimeError, ValueError) as exc:
-                    state.errors = [f"Could not open {path}: {str(exc).splitlines()[0][:200]}"]
+                    tell([f"Could not open {path}: {str(exc).splitlines()[0][:200]}"])
         else:
             st.caption(f"No runs under `{RUNS_ROOT}/` yet.")
 
@@ -191,6 +200,7 @@ values = {s.key: state[f"w_{s.key}"] for s in SETTINGS}
 # -- commands ------------------------------------------------------------------------------------------------
 def launch(start: bool) -> list[str]:
     """Create this setup's runs (M1-M4 or one) as one group in the run service; one error line on bad input."""
+    tell([])  # a new command: what the last one said is old news
     try:
         configs = build_configs(values)
         if values["device"].startswith("cuda"):
@@ -199,7 +209,7 @@ def launch(start: bool) -> list[str]:
             if not torch.cuda.is_available():
                 raise ConfigError("device", "'cuda' requested but CUDA is not available on this machine")
     except ConfigError as exc:
-        state.errors = [f"Cannot start: {exc}"]
+        tell([f"Cannot start: {exc}"])
         return []
     stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{state.stamp}"
     names = [unique(c.label()) for c in configs]
@@ -212,7 +222,7 @@ def launch(start: bool) -> list[str]:
             if p.exists():
                 raise ConfigError("out", f"'{p}' exists already")
     except (ConfigError, OSError) as exc:  # e.g. an unwritable PINN_RUNS_DIR
-        state.errors = [f"Cannot start: {str(exc).splitlines()[0][:200]}"]
+        tell([f"Cannot start: {str(exc).splitlines()[0][:200]}"])
         return []
     runs = service.launch(configs, paths, names, me, start=start)
     for name, run in zip(names, runs):
@@ -255,24 +265,27 @@ if cols[0].button("Start", icon=":material/play_arrow:", type="primary", key="bt
                   help="create and train this setup's runs"):
     launch(start=True)
 if cols[1].button("Pause", icon=":material/pause:", key="btn_pause"):
-    state.errors += command_runs(service, shown(), "pause", me)
+    tell(command_runs(service, shown(), "pause", me))
 if cols[2].button("Resume", icon=":material/resume:", key="btn_resume"):
-    state.errors += command_runs(service, shown(), "resume", me)
+    tell(command_runs(service, shown(), "resume", me))
 for col, n in zip(cols[3:6], (1, 10, 100)):
     if col.button(f"+{n}", key=f"btn_step{n}", help=f"advance the shown (paused) runs by {n} step(s)"):
-        if not shown():
+        created = not shown()
+        if created:
             launch(start=False)
-        state.errors += command_runs(service, shown(), "step", me, n)
+        tell(command_runs(service, shown(), "step", me, n), keep=created)  # with what creating them said
 if cols[6].button("Stop", icon=":material/stop:", key="btn_stop", help="end the shown runs; they stay on disk"):
-    state.errors += command_runs(service, shown(), "stop", me)
+    tell(command_runs(service, shown(), "stop", me))
 if cols[7].button("Reset", icon=":material/restart_alt:", key="btn_reset",
                   help="stop your runs and clear this page (runs stay on disk)"):
     command_runs(service, list(state.runs.values()), "stop", me, quiet=True)
+    tell([])
     state.runs, state.w_shown = {}, []
 
-for msg in state.errors:  # shown once: the next interaction clears them
+now = time.monotonic()
+state.errors = {m: t for m, t in state.errors.items() if now - t < NOTE_HOLD}
+for msg in state.errors:
     st.error(msg)
-state.errors = []
 
 if state.runs:
     st.sidebar.multiselect("Runs shown (the buttons act on these)", list(state.runs), key="w_shown")

@@ -239,3 +239,17 @@ def test_the_cards_note_each_redraw_when_a_redraw_log_is_asked_for(app, tmp_path
     assert len(lines) >= 2 and len({session for session, _ in lines}) == 1
     times = [float(t) for _, t in lines]
     assert times == sorted(times) and times[-1] <= time.time()
+
+
+def test_a_refusal_stays_through_redraws_until_the_next_command_or_its_time(app):
+    app.run()
+    app.button(key="btn_pause").click().run()
+    said = "Nothing to pause: no run is shown. Press Start first."
+    assert [e.value for e in app.error] == [said]
+    app.run()  # a whole-page redraw that no click caused (a run's progress, a reconnect): still there
+    assert [e.value for e in app.error] == [said]
+    app.button(key="btn_stop").click().run()  # the next command's answer replaces it
+    assert [e.value for e in app.error] == ["Nothing to stop: no run is shown. Press Start first."]
+    app.session_state["errors"] = {m: t - 60 for m, t in app.session_state["errors"].items()}  # a minute later
+    app.run()
+    assert not app.error

@@ -43,6 +43,15 @@ def rising(page, timeout=60.0) -> int:
     pytest.fail(f"the step counter did not rise (stayed at {first})")
 
 
+def said(page, text: str, shot, timeout=30_000) -> None:
+    """Wait until the page shows this text; else fail with what the page showed instead (and a screenshot)."""
+    try:
+        page.get_by_text(text).first.wait_for(timeout=timeout)
+    except Exception:
+        page.screenshot(path=str(shot), full_page=True)
+        pytest.fail(f"the page never said {text!r}; it showed:\n{page.locator('body').inner_text()[:3000]}")
+
+
 def start(page, url):
     page.goto(url)
     button = page.locator(".st-key-btn_start button").first
@@ -84,7 +93,7 @@ def test_a_shared_link_shows_the_run_live_but_only_its_owner_controls_it(server,
     rising(guest)  # the owner's run, live
     guest.get_by_text("owned by another session").first.wait_for(timeout=30_000)
     guest.locator(".st-key-btn_pause button").first.click()
-    guest.get_by_text("cannot be controlled from here").first.wait_for(timeout=30_000)
+    said(guest, "cannot be controlled from here", shots / "e2e-shared-link-failure.png")
     rising(owner)  # the guest's Pause did nothing to it
     guest.screenshot(path=str(shots / "e2e-shared-link.png"), full_page=True)
     guest.locator(".st-key-btn_start button").first.click()  # a copy of its own

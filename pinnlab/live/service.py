@@ -59,11 +59,12 @@ def _cpus() -> int:
 class RunService:
     def __init__(self, workers: int | None = None, max_training: int | None = None, per_session: int | None = None,
                  warm: list[RunConfig] = (), grace: float = GRACE,
-                 is_active: Callable[[str], bool | None] | None = None):
+                 is_active: Callable[[str], bool | None] | None = None, nice: int = _worker.NICE):
         """``workers``: training processes (default: one per core); ``max_training``: runs training at once on
         the server (default 4 per core); ``per_session``: runs one owner may train at once (default 4, one
         compare); ``warm``: configs whose steps every worker compiles at start and keeps (and the disk cache holds);
-        ``is_active(session)``: True/False if the server knows whether a browser session is open, None if not."""
+        ``is_active(session)``: True/False if the server knows whether a browser session is open, None if not;
+        ``nice``: the workers' CPU priority, below the server's (0: the same)."""
         self.n_workers = workers or int(os.environ.get("PINN_WORKERS", 0) or _cpus())
         self.max_training = max_training or int(os.environ.get("PINN_MAX_RUNS", 0) or 4 * _cpus())
         self.per_session = per_session or int(os.environ.get("PINN_MAX_RUNS_PER_SESSION", 0) or 4)
@@ -83,7 +84,7 @@ class RunService:
         self._board = ctx.Array("q", _worker.BOARD * _worker.SLOTS, lock=False)  # lockstep, shared
         self._free = list(range(_worker.SLOTS))
         self._procs = [ctx.Process(target=_worker.main,
-                                   args=(i, q, self._out, shares[i], self._board),
+                                   args=(i, q, self._out, shares[i], self._board, nice),
                                    name=f"pinn-worker-{i}", daemon=True) for i, q in enumerate(self._inboxes)]
         with _plain_main():
             for p in self._procs:
@@ -116,7 +117,7 @@ class RunService:
             for r in runs:
                 r.want = "running" if start else "paused"
                 self.runs[r.id] = r
-            self.seen.setdefault(viewer.session, (viewer.identity, time.monotonic()))
+            self.seen[viewer.session] = (viewer.identity, time.monotonic())  # here now: it just pressed Start
             self.queue.append(runs)
             self._admit()
         return runs
@@ -151,6 +152,7 @@ class RunService:
     def command(self, run_id: str, action: str, viewer: Viewer, n: int = 0) -> None:
         """start | pause | resume | step | stop; Refused (one line) when the viewer may not or it cannot act."""
         with self._lock:
+            self.seen[viewer.session] = (viewer.identity, time.monotonic())  # here now: it just gave a command
             run = self.runs.get(run_id)
             if run is None:
                 raise Refused("no such run")

@@ -215,15 +215,16 @@ class Compiler:
                 slot.offer("failed" if twin is None else twin)
 
 
-def main(index: int, inbox, outbox, warm: list[dict] | None = None, board=None) -> None:
-    """The worker's loop (the target of its process); ``board``: the shared lockstep board."""
+def main(index: int, inbox, outbox, warm: list[dict] | None = None, board=None, nice: int = NICE) -> None:
+    """The worker's loop (the target of its process); ``board``: the shared lockstep board; ``nice``: how far
+    below the server's CPU priority it trains."""
     import os
 
     import torch
 
     torch.set_num_threads(1)
     try:
-        os.nice(NICE)
+        os.nice(nice)
     except OSError:  # not permitted here: train at the server's priority
         pass
     compiler = Compiler()
