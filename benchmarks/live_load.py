@@ -132,7 +132,10 @@ def follow(pages, t_click: float, timeout: float, log: Path) -> dict:
         end = finished_at.get(i, time.time())
         seen = [(t / 1e3, stamp) for t, stamp in page.evaluate(REDRAWS) if t_click < t / 1e3 < end]
         stamps = [t_click] + [t for t, _ in seen]
-        session = next((session_of[stamp] for _, stamp in seen if stamp in session_of), None)
+        # the session whose redraws this page showed: most of its stamps' (two sessions redrawn in the same
+        # millisecond share a stamp, so the first match alone may name another page's session)
+        votes = collections.Counter(session_of[stamp] for _, stamp in seen if stamp in session_of)
+        session = votes.most_common(1)[0][0] if votes else None
         ours = [float(m) for m in made.get(session, []) if seen and float(seen[0][1]) <= float(m) < end]
         server[i] = round(max((b - a for a, b in zip(ours, ours[1:])), default=0.0), 2)
         late[i] = round(max((t - float(stamp) for t, stamp in seen), default=0.0), 2)
