@@ -139,6 +139,63 @@ def pair(left: str, right: str) -> None:
     widget(right, c2)
 
 
+def folded(label: str, body, key: str, expanded: bool = False) -> None:
+    """An expander that draws ``body`` only while it is open (opening or closing it redraws the page): a closed
+    one costs the server and the browser nothing on each whole-page redraw, and on a server shared by a class
+    those are many. Its widgets keep their values while it is closed (the SETTINGS loop above)."""
+    box = st.expander(label, expanded=expanded, key=key, on_change="rerun")
+    if box.open:
+        with box:
+            body()
+
+
+def model_settings() -> None:
+    if state.w_mode == "single":
+        st.selectbox("Model", ("mlp", "modified-mlp"), key="w_model",
+                     format_func=lambda m: {"mlp": "MLP", "modified-mlp": "Modified MLP"}[m])
+        widget("weighting")
+    else:
+        st.caption("M1 = MLP + fixed, M2 = MLP + annealing, M3 = modified MLP + fixed, "
+                   "M4 = modified MLP + annealing.")
+    pair("depth", "width")
+    widget("activation")
+    widget("variant")
+    pair("beta", "every")
+    widget("weights")
+
+
+def optimiser_settings() -> None:
+    widget("lr")
+    pair("decay", "decay_steps")
+    pair("batch", "seed")
+    widget("steps")
+
+
+def diagnostics_settings() -> None:
+    pair("grad_every", "eval_every")
+    pair("hess_every", "hess_k")
+    widget("device")
+    widget("engine")
+
+
+def saved_runs() -> None:
+    """The runs under the runs root, newest first (read only while this expander is open: every run's summary)."""
+    saved = {str(path): summary for path, summary in list_runs(RUNS_ROOT)}
+    if not saved:
+        st.caption(f"No runs under `{RUNS_ROOT}/` yet.")
+        return
+    choice = st.selectbox(
+        "Run directory", list(saved), key="w_saved",
+        format_func=lambda p: f"{Path(p).name} · {saved[p].get('label', '?')} · "
+                              f"{saved[p].get('status', '?')} · {saved[p].get('steps_done', 0)} steps")
+    if st.button("Open", key="btn_open") and choice in saved:
+        path = Path(choice)
+        try:
+            open_run(path)
+        except (ConfigError, OSError, RuntimeError, ValueError) as exc:
+            tell([f"Could not open {path}: {str(exc).splitlines()[0][:200]}"])
+
+
 with st.sidebar:
     st.subheader("Setup")
     st.radio("Runs", options=("compare", "single"), key="w_mode", horizontal=True,
@@ -155,44 +212,11 @@ with st.sidebar:
              help="a class can wait for it: about a minute here for M1-M4", use_container_width=True)
     pp.button("Paper (40,000)", key="btn_paper", on_click=lambda: state.update(w_steps=40_000),
               help="the paper's protocol", use_container_width=True)
-    with st.expander("Model and weighting", expanded=state.w_mode == "single"):
-        if state.w_mode == "single":
-            st.selectbox("Model", ("mlp", "modified-mlp"), key="w_model",
-                         format_func=lambda m: {"mlp": "MLP", "modified-mlp": "Modified MLP"}[m])
-            widget("weighting")
-        else:
-            st.caption("M1 = MLP + fixed, M2 = MLP + annealing, M3 = modified MLP + fixed, "
-                       "M4 = modified MLP + annealing.")
-        pair("depth", "width")
-        widget("activation")
-        widget("variant")
-        pair("beta", "every")
-        widget("weights")
-    with st.expander("Optimiser and sampling"):
-        widget("lr")
-        pair("decay", "decay_steps")
-        pair("batch", "seed")
-        widget("steps")
-    with st.expander("Diagnostics and device"):
-        pair("grad_every", "eval_every")
-        pair("hess_every", "hess_k")
-        widget("device")
-        widget("engine")
-    with st.expander("Open a saved run"):
-        saved = {str(path): summary for path, summary in list_runs(RUNS_ROOT)}  # newest first
-        if saved:
-            choice = st.selectbox(
-                "Run directory", list(saved), key="w_saved",
-                format_func=lambda p: f"{Path(p).name} · {saved[p].get('label', '?')} · "
-                                      f"{saved[p].get('status', '?')} · {saved[p].get('steps_done', 0)} steps")
-            if st.button("Open", key="btn_open") and choice in saved:
-                path = Path(choice)
-                try:
-                    open_run(path)
-                except (ConfigError, OSError, RuntimeError, ValueError) as exc:
-                    tell([f"Could not open {path}: {str(exc).splitlines()[0][:200]}"])
-        else:
-            st.caption(f"No runs under `{RUNS_ROOT}/` yet.")
+    # the settings below draw their widgets only while their expander is open (``folded``)
+    folded("Model and weighting", model_settings, key=f"x_model_{state.w_mode}", expanded=state.w_mode == "single")
+    folded("Optimiser and sampling", optimiser_settings, key="x_optimiser")
+    folded("Diagnostics and device", diagnostics_settings, key="x_diagnostics")
+    folded("Open a saved run", saved_runs, key="x_saved")
 
 values = {s.key: state[f"w_{s.key}"] for s in SETTINGS}
 
@@ -311,5 +335,5 @@ active, training = any(s in ACTIVE for s in statuses), any(s in TRAINING for s i
 st.fragment(render_cards, run_every=CARDS_EVERY if active else None)(active, training)
 st.fragment(render_charts, run_every=CHARTS_EVERY if training else None)()
 
-with st.expander("What am I looking at?"):
-    st.markdown(open(Path(__file__).with_name("explainer.md"), encoding="utf-8").read())
+folded("What am I looking at?", lambda: st.markdown(Path(__file__).with_name("explainer.md").read_text(encoding="utf-8")),
+       key="x_explainer")

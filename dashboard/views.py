@@ -87,6 +87,9 @@ def render_charts() -> None:
         return
     view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="w_view", label_visibility="collapsed",
                                 required=True) or VIEWS[0]
+    if not any(v.steps or v.evals or v.grads for v in views):  # queued or starting: no axes without a line
+        st.caption(_nothing_yet(views))
+        return
     if view == VIEWS[0]:
         _overview(views)
     elif view == VIEWS[1]:
@@ -101,6 +104,19 @@ def render_charts() -> None:
         _stiffness(views)
     else:
         _compare(views)
+
+
+def _nothing_yet(views) -> str:
+    """What the panel says instead of empty charts. A page whose runs wait in the queue draws no chart at all:
+    with a class on one server most pages wait, and each empty chart costs their browsers as much as a full one."""
+    queued = [v for v in views if v.queue_position]
+    if queued:
+        first = min(v.queue_position for v in queued)
+        return (f"Queued, {_ordinal(first)} in line: the server trains at most its limit of runs at once. The "
+                "charts start with the first steps.")
+    if any(v.status in TRAINING for v in views):
+        return "Starting: the charts start with the first steps."
+    return "No steps yet: the charts start with the first one (+1 steps a paused run)."
 
 
 def start_trains() -> str:

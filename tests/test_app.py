@@ -157,6 +157,9 @@ def test_a_saved_run_reopens_with_its_records(app, tmp_path):
     from pinncore import RunConfig
     trained(tmp_path / "runs" / "cli-run", RunConfig(steps=8, depth=2, width=8, batch=16, eval_every=4, grad_every=4))
     app.run()
+    assert not [b for b in app.button if b.key == "btn_open"]  # closed: the runs root is not even listed
+    app.session_state["x_saved"] = True  # the user opens "Open a saved run"
+    app.run()
     app.button(key="btn_open").click().run()
     app.button(key="btn_open").click().run()  # twice: still one handle for the directory
     assert not app.exception
@@ -217,6 +220,10 @@ def test_a_third_start_past_the_limit_is_queued_and_trains_when_a_slot_frees(app
     app.run()
     assert view(app, "M1 (3)").status == "queued" and view(app, "M1 (3)").queue_position == 1
     assert any("queued, 1st in line" in m.value for m in app.markdown)
+    app.session_state["w_shown"] = ["M1 (3)"]  # a page showing only the queued run: words, no empty charts
+    app.run()
+    assert any(c.value.startswith("Queued, 1st in line") for c in app.caption)
+    assert not [e for e in app.main if "fig_" in str(getattr(e, "proto", ""))]
     app.session_state["w_shown"] = ["M1"]
     app.run()
     app.button(key="btn_stop").click().run()

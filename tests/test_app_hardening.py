@@ -45,6 +45,8 @@ def test_one_damaged_run_does_not_take_the_page_down(root, base, damage):
         target.write_bytes(b"\xff\xfe\x00garbage")
     shutil.copytree(base, root / "good")
     at = page()
+    at.session_state["x_saved"] = True  # "Open a saved run", opened
+    at.run()
     assert not at.exception
     assert at.button(key="btn_start") is not None and at.button(key="btn_open") is not None
     listed = at.selectbox(key="w_saved").options
