@@ -30,9 +30,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-CARDS = """() => {  // the run cards: this version's (st-key-card_i) or, before it, Streamlit metrics;
-  // none while a redraw is half applied (stale elements), so a sample never mixes two redraws
-  const cards = Array.from(document.querySelectorAll("[class*='st-key-card_']"));
+CARDS = """() => {  // the run cards: this version's (.pinn-card), earlier ones' (st-key-card_i) or, before
+  // them, Streamlit metrics; none while a redraw is half applied (stale elements), so a sample never mixes two redraws
+  const cards = Array.from(document.querySelectorAll(".pinn-card, [class*='st-key-card_']"));
   const metrics = Array.from(document.querySelectorAll("[data-testid='stMetric']"));
   const shown = cards.length ? cards : metrics;
   if (shown.some(c => c.closest("[data-stale='true']"))) return [];

@@ -23,7 +23,7 @@ def browser():
 
 def step_count(page) -> int | None:
     """The step counter of the first run card ("step 1,234"), None while there is none."""
-    card = page.locator(".st-key-card_0")
+    card = page.locator(".pinn-card").first
     if card.count() == 0:
         return None
     m = re.search(r"step ([\d,]+)", card.first.inner_text())
@@ -72,7 +72,7 @@ def test_a_reload_reattaches_to_the_live_run(server, browser, shots):  # noqa: F
     page.locator(".st-key-btn_pause button").first.click()  # and its owner's controls act: the card says
     # "paused" once the worker ends its chunk (on a loaded machine the page may show that a few seconds later),
     # and the counter stays where it stopped
-    page.locator(".st-key-card_0").get_by_text("paused").first.wait_for(timeout=30_000)
+    page.locator(".pinn-card").first.get_by_text("paused").first.wait_for(timeout=30_000)
     frozen = step_count(page)
     page.wait_for_timeout(2000)
     assert frozen is not None and frozen >= before and step_count(page) == frozen
