@@ -212,7 +212,8 @@ with st.sidebar:
              help="a class can wait for it: about a minute here for M1-M4", use_container_width=True)
     pp.button("Paper (40,000)", key="btn_paper", on_click=lambda: state.update(w_steps=40_000),
               help="the paper's protocol", use_container_width=True)
-    # the settings below draw their widgets only while their expander is open (``folded``)
+    # the settings below draw their widgets only while their expander is open (``folded``); the model's has a
+    # key per mode, so that it starts open in single mode and closed in compare mode, as before
     folded("Model and weighting", model_settings, key=f"x_model_{state.w_mode}", expanded=state.w_mode == "single")
     folded("Optimiser and sampling", optimiser_settings, key="x_optimiser")
     folded("Diagnostics and device", diagnostics_settings, key="x_diagnostics")

@@ -22,6 +22,7 @@ second, and all of Chromium from 0.62-0.65 of a core to 0.54.
 """
 from __future__ import annotations
 
+import html
 import io
 import os
 
@@ -109,9 +110,8 @@ def render_charts() -> None:
 def _nothing_yet(views) -> str:
     """What the panel says instead of empty charts. A page whose runs wait in the queue draws no chart at all:
     with a class on one server most pages wait, and each empty chart costs their browsers as much as a full one."""
-    queued = [v for v in views if v.queue_position]
-    if queued:
-        first = min(v.queue_position for v in queued)
+    first = min((v.queue_position for v in views if v.queue_position), default=None)
+    if first:
         return (f"Queued, {_ordinal(first)} in line: the server trains at most its limit of runs at once. The "
                 "charts start with the first steps.")
     if any(v.status in TRAINING for v in views):
@@ -218,7 +218,6 @@ def _status_line(views) -> None:
     elements it reconciles. Measured, one server, three pages (two training the default compare, one queued),
     renderer task time per second, two 10 s windows in each of two alternating servers: the queued page
     0.071-0.091 -> 0.043-0.063 of a core, the training pages 0.10-0.22 -> 0.11-0.19."""
-    import html
     import time
 
     # every card of one redraw carries its time, hidden: the browser applies a redraw element by element, and a

@@ -26,7 +26,7 @@ def step_count(page) -> int | None:
     card = page.locator(".pinn-card").first
     if card.count() == 0:
         return None
-    m = re.search(r"step ([\d,]+)", card.first.inner_text())
+    m = re.search(r"step ([\d,]+)", card.inner_text())
     return int(m.group(1).replace(",", "")) if m else None
 
 
