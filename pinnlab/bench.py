@@ -158,7 +158,44 @@ def run(methods: list[str] | None = None, steps: int = 1000, repeats: int = 3, c
             print(f"  repeat {r + 1}: {_label(job, threads)}: {rate:8.1f} steps/s{extra}", flush=True)
     med = {j: statistics.median(v) for j, v in rates.items() if v}
     _print_medians(jobs, med, threads, warmups, compile_)
+    _print_work(jobs)
     return med
+
+
+def matmul_mflop(method: str, problem: str = "helmholtz") -> float:
+    """Matrix-product MFLOP of one ordinary training step (not a weighting update or a snapshot) of ``method``
+    on ``problem`` at the benchmark's sizes, counted by ``torch.utils.flop_counter`` on the eager jet path. The
+    compiled step does the same products (it concatenates a layer's jet orders into one, and M2/M4's graph
+    runs each term's points through their own pass: the same rows, the same FLOPs)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from pinncore import Trainer
+
+    config = RunConfig.from_method(method, problem=problem, steps=4, grad_every=0, eval_every=0, compile=False)
+    trainer = Trainer(config)
+    trainer.step(1)  # step 0 updates the weights of M2/M4; step 1 is an ordinary one
+    with FlopCounterMode(display=False) as counter:
+        trainer.step(1)
+    return counter.get_total_flops() / 1e6
+
+
+def _print_work(jobs) -> None:
+    """The matrix-product work of each measured method against M1's on the same problem. At the paper's sizes
+    these products take about half of a compiled step or more, so with a share g of M1's step in them, a method
+    doing k times M1's products, and no less other work (the modified MLP's is more: gates, encoders), runs at
+    most 1 / (k g + 1 - g) times M1's steps/s."""
+    pairs = list(dict.fromkeys((p, m) for p, m, path, _ in jobs if path != "deepxde"))
+    if not pairs:
+        return
+    work = {pair: matmul_mflop(pair[1], pair[0]) for pair in pairs}
+    print("\nwork per ordinary step (matrix products)")
+    for (p, m), mflop in work.items():
+        head = m if p == "helmholtz" else f"{p} {m}"
+        row = f"  {head}: {mflop:.1f} MFLOP"
+        if m != "M1" and (p, "M1") in work:
+            ratio = mflop / work[(p, "M1")]
+            row += f", {ratio:.2f}x M1's"
+        print(row)
 
 
 def _compiles(path: str, compile_: bool) -> bool:
