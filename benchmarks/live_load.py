@@ -9,6 +9,10 @@ and every run ends finished and loadable from disk; the same gaps as the server 
 each redraw in a log, ``PINN_REDRAW_LOG``), how late the page showed them, and how many it never showed; the largest total RSS of the server and its worker processes;
 and the summed training rate, total steps / (first Start -> last finish), against the same four runs trained one
 after another headless with ``pinn train --compile`` in this invocation (steps / that wall time).
+
+To place a long gap, it also reports what each page did inside its longest one: the seconds its main thread spent
+in long tasks (the Long Tasks API), the messages its websocket received and the longest silence between them, and
+the same gaps read from the DOM by a MutationObserver (every redraw time any element held, not a 100 ms poll).
 """
 from __future__ import annotations
 
@@ -33,6 +37,23 @@ WATCH_REDRAWS = """() => { window.__redraws = []; let last = null;
   setInterval(() => { const el = document.querySelector('.pinn-redrawn');
     if (el && el.textContent !== last) { last = el.textContent; window.__redraws.push([Date.now(), last]); } }, 100); }"""
 REDRAWS = "() => window.__redraws || []"  # [when the page showed it (ms), the server's time of that redraw (s)]
+# and the page's long tasks (over 50 ms of its main thread, the Long Tasks API): [start (ms, wall clock), duration (ms)]
+WATCH_TASKS = """() => { window.__tasks = [];
+  new PerformanceObserver(list => { for (const e of list.getEntries())
+    window.__tasks.push([performance.timeOrigin + e.startTime, e.duration]); }).observe({type: 'longtask'}); }"""
+TASKS = "() => window.__tasks || []"
+# and when each message of the page's websocket arrived (wall clock, ms), installed before the app opens its socket
+WATCH_SOCKET = """(() => { window.__frames = []; const Native = window.WebSocket;
+  window.WebSocket = function (...args) { const ws = new Native(...args);
+    ws.addEventListener('message', () => window.__frames.push(Date.now())); return ws; };
+  window.WebSocket.prototype = Native.prototype; Object.assign(window.WebSocket, Native); })();"""
+FRAMES = "() => window.__frames || []"
+# and every redraw time the DOM holds, the moment it appears (a MutationObserver: no 100 ms polling, every element)
+WATCH_DOM = """() => { window.__dom = []; const seen = new Set();
+  new MutationObserver(() => { for (const el of document.querySelectorAll('.pinn-redrawn')) {
+    const t = el.textContent; if (!seen.has(t)) { seen.add(t); window.__dom.push([Date.now(), t]); } } })
+    .observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
+DOM = "() => window.__dom || []"
 
 
 def headless(steps: int, tmp: Path) -> float:
@@ -74,14 +95,18 @@ def main() -> int:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
                                              args=["--no-sandbox", "--disable-gpu"])
-                pages = [browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
-                         for _ in range(a.contexts)]
+                contexts = [browser.new_context(viewport={"width": 1280, "height": 720}) for _ in range(a.contexts)]
+                for context in contexts:
+                    context.add_init_script(WATCH_SOCKET)
+                pages = [context.new_page() for context in contexts]
                 for page in pages:
                     page.goto(f"{url}/?steps={a.steps}")
                     page.locator(".st-key-btn_start button").first.wait_for(state="visible", timeout=120_000)
                 warm = 0.0 if a.cold else wait_idle(proc.pid)  # the first page compiled the default setups
                 for page in pages:
                     page.evaluate(WATCH_REDRAWS)
+                    page.evaluate(WATCH_TASKS)
+                    page.evaluate(WATCH_DOM)
                 t0 = time.time()
                 for page in pages:
                     page.locator(".st-key-btn_start button").first.click(no_wait_after=True)
@@ -127,7 +152,8 @@ def follow(pages, t_click: float, timeout: float, log: Path) -> dict:
         session, _, stamp = line.rpartition(" ")
         made[session].append(stamp)
     session_of = {stamp: s for s, stamps in made.items() for stamp in stamps}
-    gaps, first, when, over, server, late, unseen = {}, {}, {}, {}, {}, {}, {}
+    gaps, first, when, over, server, late, unseen, busy, longest_task, socket, dom_gap = (
+        {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
     for i, page in enumerate(pages):
         end = finished_at.get(i, time.time())
         seen = [(t / 1e3, stamp) for t, stamp in page.evaluate(REDRAWS) if t_click < t / 1e3 < end]
@@ -145,6 +171,19 @@ def follow(pages, t_click: float, timeout: float, log: Path) -> dict:
         gaps[i] = round(max((b - a for a, b in pairs), default=0.0), 2)
         when[i] = round(max(pairs, key=lambda p: p[1] - p[0])[0] - t_click, 1) if pairs else None
         over[i] = sum(b - a > 2.0 for a, b in pairs)
+        # the page's main thread in its longest gap: the long tasks that overlap it (busy seconds, longest task)
+        tasks = [(t / 1e3, d / 1e3) for t, d in page.evaluate(TASKS) if t_click < t / 1e3 < end]
+        if pairs:
+            a, b = max(pairs, key=lambda p: p[1] - p[0])
+            inside = [max(0.0, min(b, t + d) - max(a, t)) for t, d in tasks]
+            busy[i] = (round(sum(inside), 2), round(max((d for (t, d), x in zip(tasks, inside) if x), default=0.0), 2))
+        longest_task[i] = round(max((d for _, d in tasks), default=0.0), 2)
+        # and the socket in that gap: messages received, and the longest silence between them (or the gap's ends)
+        if pairs:
+            frames = [a] + [t / 1e3 for t in page.evaluate(FRAMES) if a < t / 1e3 < b] + [b]
+            socket[i] = (len(frames) - 2, round(max(y - x for x, y in zip(frames, frames[1:])), 2))
+        shown = [t_click] + [t / 1e3 for t, _ in page.evaluate(DOM) if t_click < t / 1e3 < end]
+        dom_gap[i] = round(max((y - x for x, y in zip(shown[1:], shown[2:])), default=0.0), 2)
     return {"longest_redraw_gap_s": max(gaps.values()), "per_page_gap_s": gaps,
             # when (s after Start) each page's longest gap began, how many of its gaps exceeded 2 s, and when it
             # was first seen training (the queue let its runs in)
@@ -152,7 +191,14 @@ def follow(pages, t_click: float, timeout: float, log: Path) -> dict:
             "first_redraw_after_start_s": first, "pages_finished": len(finished_at),
             # the server's side: the longest gap between two redraws it made for the page (from the first the
             # page showed), how late the page showed one at worst, and how many it never showed
-            "server_redraw_gap_s": server, "page_lag_s": late, "redraws_never_shown": unseen}
+            "server_redraw_gap_s": server, "page_lag_s": late, "redraws_never_shown": unseen,
+            # the browser's side: seconds of long tasks (> 50 ms) inside each page's longest gap and the longest of
+            # them, and the page's longest task from Start to its runs' end
+            "longest_gap_busy_s": busy, "longest_task_s": longest_task,
+            # and the page's websocket in its longest gap: (messages received, longest silence in s)
+            "longest_gap_socket": socket,
+            # the same gaps from the DOM itself (a MutationObserver, every .pinn-redrawn element, stale ones too)
+            "dom_redraw_gap_s": dom_gap}
 
 
 if __name__ == "__main__":
