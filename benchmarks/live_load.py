@@ -12,7 +12,9 @@ after another headless with ``pinn train --compile`` in this invocation (steps /
 
 To place a long gap, it also reports what each page did inside its longest one: the seconds its main thread spent
 in long tasks (the Long Tasks API), the messages its websocket received and the longest silence between them, and
-the same gaps read from the DOM by a MutationObserver (every redraw time any element held, not a 100 ms poll).
+the same gaps read from the DOM by a MutationObserver (every redraw time any element held, not a 100 ms poll); and,
+per page, how many of the server's redraws reached its websocket (their time travels as text in the message) and
+how many of those its DOM never held.
 """
 from __future__ import annotations
 
@@ -43,11 +45,15 @@ WATCH_TASKS = """() => { window.__tasks = [];
     window.__tasks.push([performance.timeOrigin + e.startTime, e.duration]); }).observe({type: 'longtask'}); }"""
 TASKS = "() => window.__tasks || []"
 # and when each message of the page's websocket arrived (wall clock, ms), installed before the app opens its socket
-WATCH_SOCKET = """(() => { window.__frames = []; const Native = window.WebSocket;
+WATCH_SOCKET = """(() => { window.__frames = []; window.__arrived = []; const Native = window.WebSocket;
   window.WebSocket = function (...args) { const ws = new Native(...args);
-    ws.addEventListener('message', () => window.__frames.push(Date.now())); return ws; };
+    ws.addEventListener('message', e => { window.__frames.push(Date.now());
+      if (e.data instanceof ArrayBuffer) {  // a redraw of the cards: its time travels as text inside the message
+        const m = new TextDecoder('latin1').decode(e.data).match(/pinn-redrawn' style='display:none'>([0-9.]+)</);
+        if (m) window.__arrived.push([Date.now(), m[1]]); } }); return ws; };
   window.WebSocket.prototype = Native.prototype; Object.assign(window.WebSocket, Native); })();"""
 FRAMES = "() => window.__frames || []"
+ARRIVED = "() => window.__arrived || []"  # [when a cards redraw reached the page (ms), its time (s)]
 # and every redraw time the DOM holds, the moment it appears (a MutationObserver: no 100 ms polling, every element)
 WATCH_DOM = """() => { window.__dom = []; const seen = new Set();
   new MutationObserver(() => { for (const el of document.querySelectorAll('.pinn-redrawn')) {
@@ -152,8 +158,8 @@ def follow(pages, t_click: float, timeout: float, log: Path) -> dict:
         session, _, stamp = line.rpartition(" ")
         made[session].append(stamp)
     session_of = {stamp: s for s, stamps in made.items() for stamp in stamps}
-    gaps, first, when, over, server, late, unseen, busy, longest_task, socket, dom_gap = (
-        {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
+    gaps, first, when, over, server, late, unseen, busy, longest_task, socket, dom_gap, reached = (
+        {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
     for i, page in enumerate(pages):
         end = finished_at.get(i, time.time())
         seen = [(t / 1e3, stamp) for t, stamp in page.evaluate(REDRAWS) if t_click < t / 1e3 < end]
@@ -184,6 +190,12 @@ def follow(pages, t_click: float, timeout: float, log: Path) -> dict:
             socket[i] = (len(frames) - 2, round(max(y - x for x, y in zip(frames, frames[1:])), 2))
         shown = [t_click] + [t / 1e3 for t, _ in page.evaluate(DOM) if t_click < t / 1e3 < end]
         dom_gap[i] = round(max((y - x for x, y in zip(shown[1:], shown[2:])), default=0.0), 2)
+        # the server's redraws that reached this page's socket, and of those the ones its DOM never held
+        arrived = {stamp: t / 1e3 for t, stamp in page.evaluate(ARRIVED)}
+        held = {stamp for _, stamp in page.evaluate(DOM)}
+        mine = [f"{m:.3f}" for m in ours]
+        reached[i] = (sum(m in arrived for m in mine), len(mine), sum(m in arrived and m not in held for m in mine),
+                      round(max((arrived[m] - float(m) for m in mine if m in arrived), default=0.0), 2))
     return {"longest_redraw_gap_s": max(gaps.values()), "per_page_gap_s": gaps,
             # when (s after Start) each page's longest gap began, how many of its gaps exceeded 2 s, and when it
             # was first seen training (the queue let its runs in)
@@ -198,7 +210,9 @@ def follow(pages, t_click: float, timeout: float, log: Path) -> dict:
             # and the page's websocket in its longest gap: (messages received, longest silence in s)
             "longest_gap_socket": socket,
             # the same gaps from the DOM itself (a MutationObserver, every .pinn-redrawn element, stale ones too)
-            "dom_redraw_gap_s": dom_gap}
+            "dom_redraw_gap_s": dom_gap,
+            # the server's redraws of the page: (reached its socket, made, reached but never in its DOM, latest arrival s)
+            "redraws_reached": reached}
 
 
 if __name__ == "__main__":
