@@ -158,8 +158,8 @@ def follow(pages, t_click: float, timeout: float, log: Path) -> dict:
         session, _, stamp = line.rpartition(" ")
         made[session].append(stamp)
     session_of = {stamp: s for s, stamps in made.items() for stamp in stamps}
-    gaps, first, when, over, server, late, unseen, busy, longest_task, socket, dom_gap, reached = (
-        {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
+    gaps, first, when, over, server, late, unseen, busy, longest_task, socket, dom_gap, reached, inside_gap = (
+        {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
     for i, page in enumerate(pages):
         end = finished_at.get(i, time.time())
         seen = [(t / 1e3, stamp) for t, stamp in page.evaluate(REDRAWS) if t_click < t / 1e3 < end]
@@ -196,6 +196,12 @@ def follow(pages, t_click: float, timeout: float, log: Path) -> dict:
         mine = [f"{m:.3f}" for m in ours]
         reached[i] = (sum(m in arrived for m in mine), len(mine), sum(m in arrived and m not in held for m in mine),
                       round(max((arrived[m] - float(m) for m in mine if m in arrived), default=0.0), 2))
+        # the server's redraws between the two the page showed around its longest gap (their times, and whether
+        # each reached the page)
+        if pairs:
+            pos = stamps.index(a)
+            lo, hi = float(seen[pos - 1][1]), float(seen[pos][1])  # the stamps shown at the gap's two ends
+            inside_gap[i] = [(m, m in arrived) for m in mine if lo < float(m) < hi]
     return {"longest_redraw_gap_s": max(gaps.values()), "per_page_gap_s": gaps,
             # when (s after Start) each page's longest gap began, how many of its gaps exceeded 2 s, and when it
             # was first seen training (the queue let its runs in)
@@ -212,7 +218,7 @@ def follow(pages, t_click: float, timeout: float, log: Path) -> dict:
             # the same gaps from the DOM itself (a MutationObserver, every .pinn-redrawn element, stale ones too)
             "dom_redraw_gap_s": dom_gap,
             # the server's redraws of the page: (reached its socket, made, reached but never in its DOM, latest arrival s)
-            "redraws_reached": reached}
+            "redraws_reached": reached, "longest_gap_redraws": inside_gap}
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 The page only configures, commands and draws. Runs belong to the server's run service (``pinnlab.live``: worker
 processes, one per core), not to this browser session: the session keeps the ids of the runs it shows, so a
-reload or a shared link shows the same live runs. While anything shown trains, one fragment redraws the run
-cards every second and another the charts every two (``dashboard.views``).
+reload or a shared link shows the same live runs. While anything shown trains or waits, one fragment redraws the
+run cards every second and, with them, the charts, whose figures renew every two (``dashboard.views``).
 """
 from __future__ import annotations
 
@@ -24,8 +24,7 @@ from dashboard.custom_pde import CUSTOM  # noqa: E402
 from dashboard.live import command_runs, run_service, viewer  # noqa: E402
 from dashboard.settings import (BY_KEY, SETTINGS, build_configs, distinct_names, from_config, parse_query,  # noqa: E402
                                 to_query)
-from dashboard.views import (ACTIVE, CARDS_EVERY, CHARTS_EVERY, TRAINING, render_cards,  # noqa: E402
-                             render_charts, start_trains)
+from dashboard.views import ACTIVE, CARDS_EVERY, render_live, start_trains  # noqa: E402
 from pinncore import PROBLEMS, ConfigError  # noqa: E402
 from pinncore.catalog import list_runs  # noqa: E402
 
@@ -331,10 +330,8 @@ def shown_paths() -> str:
 opened = shown_paths()
 st.query_params.from_dict({**to_query(values), **({"open": opened} if opened else {})})
 
-statuses = [v.status for rid in shown() if (v := service.view(rid)) is not None]
-active, training = any(s in ACTIVE for s in statuses), any(s in TRAINING for s in statuses)
-st.fragment(render_cards, run_every=CARDS_EVERY if active else None)(active, training)
-st.fragment(render_charts, run_every=CHARTS_EVERY if training else None)()
+active = any(v.status in ACTIVE for rid in shown() if (v := service.view(rid)) is not None)
+st.fragment(render_live, run_every=CARDS_EVERY if active else None)(active)
 
 folded("What am I looking at?", lambda: st.markdown(Path(__file__).with_name("explainer.md").read_text(encoding="utf-8")),
        key="x_explainer")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import plotly.io as pio
@@ -35,6 +36,7 @@ export default function (component) {
     el.style.width = "100%";
     parentElement.appendChild(el);
   }
+  if (el.pinnDrawn === data) return;  // a redraw that brings the same figure: nothing to do
   el.pinnFigure = data;
   const ready = window.Plotly ? Promise.resolve() : (window.pinnPlotly ||= new Promise((ok, bad) => {
     const s = document.createElement("script");
@@ -49,6 +51,7 @@ export default function (component) {
     fig.layout.uirevision = revision;
     fig.layout.font = Object.assign({family: getComputedStyle(document.body).fontFamily}, fig.layout.font || {});
     window.Plotly.react(el, fig.data, fig.layout, {responsive: true, displaylogo: false});
+    el.pinnDrawn = data;
   }, () => { el.textContent = "The chart library did not load (./app/static/BUNDLE_NAME)."; });
 }
 """.replace("BUNDLE_NAME", BUNDLE)
@@ -78,6 +81,25 @@ def _component():
     return st.components.v2.component("pinn_live_chart", js=JS, isolate_styles=False)
 
 
+_JSON: dict[int, tuple[object, str]] = {}  # id(figure) -> (the figure, kept alive so its id stays its own; its JSON)
+_JSON_LOCK = threading.Lock()  # every session's script thread writes it
+
+
+def _json(fig) -> str:
+    """The figure's JSON, written once per figure object: the panel redraws every second, and a figure built once
+    per snapshot (``views._snapshot_figure``, shared by the server's sessions) comes back unchanged in most redraws."""
+    with _JSON_LOCK:
+        hit = _JSON.get(id(fig))
+    if hit is not None and hit[0] is fig:
+        return hit[1]
+    text = pio.to_json(fig, validate=False)
+    with _JSON_LOCK:
+        while len(_JSON) >= 64:
+            _JSON.pop(next(iter(_JSON)))
+        _JSON[id(fig)] = (fig, text)
+    return text
+
+
 def live_chart(container, fig, key: str, revision: str | None = None) -> None:
     """``fig`` in ``container`` (``st`` or a column) under ``key``; redraws update it in place. ``revision``: the
     zoom and legend state survive redraws while it stays the same (default: always)."""
@@ -85,7 +107,7 @@ def live_chart(container, fig, key: str, revision: str | None = None) -> None:
     if component is None:
         container.plotly_chart(fig, key=key)
         return
-    data = f'{{"revision": {json.dumps(revision or key)}, "figure": {pio.to_json(fig, validate=False)}}}'
+    data = f'{{"revision": {json.dumps(revision or key)}, "figure": {_json(fig)}}}'
     if container is st:
         component(data=data, key=key)
         return

@@ -1,11 +1,13 @@
-"""The live panel, from the run service's records, in two fragments: the run cards, redrawn every second while a
-shown run trains or waits in the queue (``render_cards``), and the selected view's charts, every ``CHARTS_EVERY``
-seconds while one trains (``render_charts``).
+"""The live panel, from the run service's records, in one fragment (``render_live``): the run cards, redrawn every
+second while a shown run trains or waits in the queue, and the selected view's charts, whose figures renew every
+``CHARTS_EVERY`` seconds; a redraw in between leaves them as they are in the browser (``livechart``).
 
 A browser spends far more on redrawing the panel than the server on building it, and on a 2-core server that
 also trains, that time is the training's. Measured in headless Chromium during the default compare (its
-renderer's CPU, medians of three 8 s windows): one fragment for the whole panel every second, charts renewed
-every 2 s, 0.37 of a core; these two fragments, 0.24; the cards alone, 0.07. Only the selected view is drawn.
+renderer's CPU, medians of three 8 s windows), with ``st.plotly_chart``: one fragment for the whole panel every
+second, charts renewed every 2 s, 0.37 of a core; two fragments (cards every second, charts every 2 s), 0.24; the
+cards alone, 0.07. Only the selected view is drawn. The panel went back to one fragment once its charts were
+``live_chart`` components that skip an unchanged figure (``render_live`` says why two fragments lost redraws).
 
 Where that time goes (2026-12-03, 4 pages on one server with the training limit at 4: one page training the
 default compare on the Overview, three queued; Chrome's Performance metrics and JS profiler, 15 s windows): the
@@ -51,28 +53,33 @@ def _views() -> list:
             and (v := _named(service.view(state.runs[n], me), n)) is not None]
 
 
-def render_cards(was_active: bool, was_training: bool) -> None:
-    """One card per shown run, and whose runs they are. When the last of them stops, the whole page redraws (its
-    buttons, and the polling ends); so it does when a queued run starts training: the charts redraw only while
-    some shown run trains (a page whose runs wait in the queue has nothing new to chart, and with a class of
-    browsers on one server most pages wait). Tried instead: the charts polling while the runs are queued too, so
-    that leaving the queue needs no whole-page redraw. It was worse: in benchmarks/live_load.py (8 pages, 2,000
-    steps, alternating runs on one machine) it gave 44 and 36 page redraw gaps over 2 s, against 15 and 9 for this
-    rule, because six queued pages redrawing their charts every 2 s cost the browser more than the whole-page
-    redraws saved."""
+def render_live(was_active: bool) -> None:
+    """The live panel: one card per shown run and whose runs they are, then the view picker and the selected view.
+
+    ONE fragment, redrawn every ``CARDS_EVERY`` seconds while a shown run trains or waits in the queue; the charts
+    it holds renew their figures every ``CHARTS_EVERY`` seconds (``_shown_step``), and a chart whose figure did
+    not change is left as it is in the browser (``live_chart``). It used to be two fragments, the cards every
+    second and the charts every 2 s: the browser fires both timers in the same tick every 2 s, and when the
+    cards' run had ended before the server read the charts' request, Streamlit (1.67) started a new script runner
+    for it and dropped the events the ended runner had not yet delivered, the cards' redraw among them.
+    benchmarks/live_load.py found it so (8 pages, 2,000 steps): every redraw a page never showed had never reached
+    its websocket, and in every page's longest gap (2.0-2.2 s, six runs) the page sat idle while the server lost
+    the redraw in between. One fragment sends one request a second, so no second request races the first.
+
+    When the last shown run stops, the whole page redraws (its buttons, and the polling ends). A page whose runs
+    wait in the queue draws its cards and a line of text, no chart."""
     views = _views()
     if views:
         _status_line(views)
         _ownership_note(views)
-    if (was_active and not any(v.status in ACTIVE for v in views)) or (
-            not was_training and any(v.status in TRAINING for v in views)):
+    if was_active and not any(v.status in ACTIVE for v in views):
         st.rerun(scope="app")
+    render_charts(views)
 
 
-def render_charts() -> None:
+def render_charts(views) -> None:
     """The view picker and the selected view; what Start would train while there is nothing to show."""
     state = st.session_state
-    views = _views()
     if not views:
         what = start_trains()
         st.info(f"No runs yet. **Start** trains {what}; **+1 / +10 / +100** creates "
