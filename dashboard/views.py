@@ -1,6 +1,6 @@
 """The live panel, from the run service's records, in one fragment (``render_live``): the run cards, redrawn every
-second while a shown run trains or waits in the queue, and the selected view's charts, whose figures renew every
-``CHARTS_EVERY`` seconds; a redraw in between leaves them as they are in the browser (``livechart``).
+second while a shown run trains or waits in the queue, and the selected view's charts (the Overview's figures renew
+every ``CHARTS_EVERY`` seconds); a chart whose figure did not change is left as it is in the browser (``livechart``).
 
 A browser spends far more on redrawing the panel than the server on building it, and on a 2-core server that
 also trains, that time is the training's. Measured in headless Chromium during the default compare (its
@@ -56,18 +56,22 @@ def _views() -> list:
 def render_live(was_active: bool) -> None:
     """The live panel: one card per shown run and whose runs they are, then the view picker and the selected view.
 
-    ONE fragment, redrawn every ``CARDS_EVERY`` seconds while a shown run trains or waits in the queue; the charts
-    it holds renew their figures every ``CHARTS_EVERY`` seconds (``_shown_step``), and a chart whose figure did
-    not change is left as it is in the browser (``live_chart``). It used to be two fragments, the cards every
-    second and the charts every 2 s: the browser fires both timers in the same tick every 2 s, and when the
-    cards' run had ended before the server read the charts' request, Streamlit (1.67) started a new script runner
-    for it and dropped the events the ended runner had not yet delivered, the cards' redraw among them.
-    benchmarks/live_load.py found it so (8 pages, 2,000 steps): every redraw a page never showed had never reached
-    its websocket, and in every page's longest gap (2.0-2.2 s, six runs) the page sat idle while the server lost
-    the redraw in between. One fragment sends one request a second, so no second request races the first.
+    ONE fragment, redrawn every ``CARDS_EVERY`` seconds while a shown run trains or waits in the queue. The
+    Overview's figures renew every ``CHARTS_EVERY`` seconds (``_shown_step``); the other views' with every redraw.
+    A chart whose figure did not change is left as it is in the browser (``live_chart``).
 
-    When the last shown run stops, the whole page redraws (its buttons, and the polling ends). A page whose runs
-    wait in the queue draws its cards and a line of text, no chart."""
+    It used to be two fragments, the cards every second and the charts every 2 s. benchmarks/live_load.py (8 pages,
+    2,000 steps, six runs) found every page's longest gap at 2.0-2.2 s with the page idle, and every redraw a page
+    never showed had never reached its websocket; with the server's message queue instrumented, those redraws were
+    made and never enqueued for sending, their run not interrupted. The likely cause, from Streamlit's (1.67) code:
+    the browser fires both timers in the same tick every 2 s; when the cards' run has ended before the server reads
+    the charts' request, that request starts a new script runner, and events of a replaced runner that were not
+    yet delivered are ignored. One fragment sends one request a second, and the gaps fell to 1.4-1.65 s (3 of 5
+    runs; the other two had one gap each, 2.07 and 2.23 s, on a queued page in the burst of Starts).
+
+    When the last shown run stops, the whole page redraws (its buttons, and the polling ends); a queued run that
+    starts needs no whole-page redraw any more. A page whose runs wait in the queue draws its cards and a line of
+    text, no chart (earlier, queued pages that redrew charts every 2 s cost the browser more than they saved)."""
     views = _views()
     if views:
         _status_line(views)
