@@ -175,32 +175,32 @@ def follow(pages, t_click: float, timeout: float, log: Path) -> dict:
         first[i] = round(stamps[1] - t_click, 2) if len(stamps) > 1 else None
         pairs = list(zip(stamps[1:], stamps[2:]))
         gaps[i] = round(max((b - a for a, b in pairs), default=0.0), 2)
-        when[i] = round(max(pairs, key=lambda p: p[1] - p[0])[0] - t_click, 1) if pairs else None
+        longest = max(pairs, key=lambda p: p[1] - p[0]) if pairs else None  # the longest gap's two ends
+        when[i] = round(longest[0] - t_click, 1) if longest else None
         over[i] = sum(b - a > 2.0 for a, b in pairs)
-        # the page's main thread in its longest gap: the long tasks that overlap it (busy seconds, longest task)
         tasks = [(t / 1e3, d / 1e3) for t, d in page.evaluate(TASKS) if t_click < t / 1e3 < end]
-        if pairs:
-            a, b = max(pairs, key=lambda p: p[1] - p[0])
-            inside = [max(0.0, min(b, t + d) - max(a, t)) for t, d in tasks]
-            busy[i] = (round(sum(inside), 2), round(max((d for (t, d), x in zip(tasks, inside) if x), default=0.0), 2))
         longest_task[i] = round(max((d for _, d in tasks), default=0.0), 2)
-        # and the socket in that gap: messages received, and the longest silence between them (or the gap's ends)
-        if pairs:
-            frames = [a] + [t / 1e3 for t in page.evaluate(FRAMES) if a < t / 1e3 < b] + [b]
-            socket[i] = (len(frames) - 2, round(max(y - x for x, y in zip(frames, frames[1:])), 2))
-        shown = [t_click] + [t / 1e3 for t, _ in page.evaluate(DOM) if t_click < t / 1e3 < end]
+        dom = page.evaluate(DOM)
+        shown = [t_click] + [t / 1e3 for t, _ in dom if t_click < t / 1e3 < end]
         dom_gap[i] = round(max((y - x for x, y in zip(shown[1:], shown[2:])), default=0.0), 2)
         # the server's redraws that reached this page's socket, and of those the ones its DOM never held
         arrived = {stamp: t / 1e3 for t, stamp in page.evaluate(ARRIVED)}
-        held = {stamp for _, stamp in page.evaluate(DOM)}
+        held = {stamp for _, stamp in dom}
         mine = [f"{m:.3f}" for m in ours]
         reached[i] = (sum(m in arrived for m in mine), len(mine), sum(m in arrived and m not in held for m in mine),
                       round(max((arrived[m] - float(m) for m in mine if m in arrived), default=0.0), 2))
-        # the server's redraws between the two the page showed around its longest gap (their times, and whether
-        # each reached the page)
-        if pairs:
+        if longest:
+            a, b = longest
+            # the page's main thread in its longest gap: the long tasks that overlap it (busy seconds, longest task)
+            inside = [max(0.0, min(b, t + d) - max(a, t)) for t, d in tasks]
+            busy[i] = (round(sum(inside), 2), round(max((d for (t, d), x in zip(tasks, inside) if x), default=0.0), 2))
+            # the socket in that gap: messages received, and the longest silence between them (or the gap's ends)
+            frames = [a] + [t / 1e3 for t in page.evaluate(FRAMES) if a < t / 1e3 < b] + [b]
+            socket[i] = (len(frames) - 2, round(max(y - x for x, y in zip(frames, frames[1:])), 2))
+            # the server's redraws between the two stamps the page showed at the gap's ends, and whether each
+            # reached the page
             pos = stamps.index(a)
-            lo, hi = float(seen[pos - 1][1]), float(seen[pos][1])  # the stamps shown at the gap's two ends
+            lo, hi = float(seen[pos - 1][1]), float(seen[pos][1])
             inside_gap[i] = [(m, m in arrived) for m in mine if lo < float(m) < hi]
     return {"longest_redraw_gap_s": max(gaps.values()), "per_page_gap_s": gaps,
             # when (s after Start) each page's longest gap began, how many of its gaps exceeded 2 s, and when it
