@@ -66,8 +66,8 @@ def render_live(was_active: bool) -> None:
     made and never enqueued for sending, their run not interrupted. The likely cause, from Streamlit's (1.67) code:
     the browser fires both timers in the same tick every 2 s; when the cards' run has ended before the server reads
     the charts' request, that request starts a new script runner, and events of a replaced runner that were not
-    yet delivered are ignored. One fragment sends one request a second, and the gaps fell to 1.4-1.65 s (3 of 5
-    runs; the other two had one gap each, 2.07 and 2.23 s, on a queued page in the burst of Starts).
+    yet delivered are ignored. One fragment sends one request a second, and the gaps fell to 1.3-1.65 s (13 of 15
+    runs; two had one gap each, 2.07 and 2.23 s, on a queued page in the burst of Starts).
 
     When the last shown run stops, the whole page redraws (its buttons, and the polling ends); a queued run that
     starts needs no whole-page redraw any more. A page whose runs wait in the queue draws its cards and a line of
