@@ -136,9 +136,9 @@ def main() -> int:
 
 
 def follow(pages, t_click: float, timeout: float, log: Path) -> dict:
-    """Read every page's cards until all its runs finished; then, per page, the longest gap between two redraws
-    (times taken in the page, WATCH_REDRAWS) from the click on Start to the moment its runs were seen finished
-    (the panel stops redrawing then), and the same from the server's side (``log``)."""
+    """Read every page's cards until all its runs finished; then, per page (``page_report``), the longest gap
+    between two redraws from the click on Start to the moment its runs were seen finished (the panel stops
+    redrawing then), and the same from the server's side (``log``)."""
     t0, finished_at, training_at = time.time(), {}, {}
     while time.time() - t0 < timeout and len(finished_at) < len(pages):
         for i, page in enumerate(pages):
@@ -158,67 +158,79 @@ def follow(pages, t_click: float, timeout: float, log: Path) -> dict:
         session, _, stamp = line.rpartition(" ")
         made[session].append(stamp)
     session_of = {stamp: s for s, stamps in made.items() for stamp in stamps}
-    gaps, first, when, over, server, late, unseen, busy, longest_task, socket, dom_gap, reached, inside_gap = (
-        {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
-    for i, page in enumerate(pages):
-        end = finished_at.get(i, time.time())
-        seen = [(t / 1e3, stamp) for t, stamp in page.evaluate(REDRAWS) if t_click < t / 1e3 < end]
-        stamps = [t_click] + [t for t, _ in seen]
-        # the session whose redraws this page showed: most of its stamps' (two sessions redrawn in the same
-        # millisecond share a stamp, so the first match alone may name another page's session)
-        votes = collections.Counter(session_of[stamp] for _, stamp in seen if stamp in session_of)
-        session = votes.most_common(1)[0][0] if votes else None
-        ours = [float(m) for m in made.get(session, []) if seen and float(seen[0][1]) <= float(m) < end]
-        server[i] = round(max((b - a for a, b in zip(ours, ours[1:])), default=0.0), 2)
-        late[i] = round(max((t - float(stamp) for t, stamp in seen), default=0.0), 2)
-        unseen[i] = len({f"{t:.3f}" for t in ours} - {stamp for _, stamp in seen})
-        first[i] = round(stamps[1] - t_click, 2) if len(stamps) > 1 else None
-        pairs = list(zip(stamps[1:], stamps[2:]))
-        gaps[i] = round(max((b - a for a, b in pairs), default=0.0), 2)
-        longest = max(pairs, key=lambda p: p[1] - p[0]) if pairs else None  # the longest gap's two ends
-        when[i] = round(longest[0] - t_click, 1) if longest else None
-        over[i] = sum(b - a > 2.0 for a, b in pairs)
-        tasks = [(t / 1e3, d / 1e3) for t, d in page.evaluate(TASKS) if t_click < t / 1e3 < end]
-        longest_task[i] = round(max((d for _, d in tasks), default=0.0), 2)
-        dom = page.evaluate(DOM)
-        shown = [t_click] + [t / 1e3 for t, _ in dom if t_click < t / 1e3 < end]
-        dom_gap[i] = round(max((y - x for x, y in zip(shown[1:], shown[2:])), default=0.0), 2)
-        # the server's redraws that reached this page's socket, and of those the ones its DOM never held
-        arrived = {stamp: t / 1e3 for t, stamp in page.evaluate(ARRIVED)}
-        held = {stamp for _, stamp in dom}
-        mine = [f"{m:.3f}" for m in ours]
-        reached[i] = (sum(m in arrived for m in mine), len(mine), sum(m in arrived and m not in held for m in mine),
-                      round(max((arrived[m] - float(m) for m in mine if m in arrived), default=0.0), 2))
-        if longest:
-            a, b = longest
-            # the page's main thread in its longest gap: the long tasks that overlap it (busy seconds, longest task)
-            inside = [max(0.0, min(b, t + d) - max(a, t)) for t, d in tasks]
-            busy[i] = (round(sum(inside), 2), round(max((d for (t, d), x in zip(tasks, inside) if x), default=0.0), 2))
-            # the socket in that gap: messages received, and the longest silence between them (or the gap's ends)
-            frames = [a] + [t / 1e3 for t in page.evaluate(FRAMES) if a < t / 1e3 < b] + [b]
-            socket[i] = (len(frames) - 2, round(max(y - x for x, y in zip(frames, frames[1:])), 2))
-            # the server's redraws between the two stamps the page showed at the gap's ends, and whether each
-            # reached the page
-            pos = stamps.index(a)
-            lo, hi = float(seen[pos - 1][1]), float(seen[pos][1])
-            inside_gap[i] = [(m, m in arrived) for m in mine if lo < float(m) < hi]
-    return {"longest_redraw_gap_s": max(gaps.values()), "per_page_gap_s": gaps,
+    reports = [page_report(page, t_click, finished_at.get(i, time.time()), made, session_of)
+               for i, page in enumerate(pages)]
+
+    def per_page(key: str) -> dict:
+        return {i: r[key] for i, r in enumerate(reports) if key in r}
+
+    return {"longest_redraw_gap_s": max(r["gap"] for r in reports), "per_page_gap_s": per_page("gap"),
             # when (s after Start) each page's longest gap began, how many of its gaps exceeded 2 s, and when it
             # was first seen training (the queue let its runs in)
-            "longest_gap_at_s": when, "gaps_over_2s": over, "training_from_s": training_at,
-            "first_redraw_after_start_s": first, "pages_finished": len(finished_at),
+            "longest_gap_at_s": per_page("when"), "gaps_over_2s": per_page("over"), "training_from_s": training_at,
+            "first_redraw_after_start_s": per_page("first"), "pages_finished": len(finished_at),
             # the server's side: the longest gap between two redraws it made for the page (from the first the
             # page showed), how late the page showed one at worst, and how many it never showed
-            "server_redraw_gap_s": server, "page_lag_s": late, "redraws_never_shown": unseen,
+            "server_redraw_gap_s": per_page("server"), "page_lag_s": per_page("late"),
+            "redraws_never_shown": per_page("unseen"),
             # the browser's side: seconds of long tasks (> 50 ms) inside each page's longest gap and the longest of
             # them, and the page's longest task from Start to its runs' end
-            "longest_gap_busy_s": busy, "longest_task_s": longest_task,
+            "longest_gap_busy_s": per_page("busy"), "longest_task_s": per_page("longest_task"),
             # and the page's websocket in its longest gap: (messages received, longest silence in s)
-            "longest_gap_socket": socket,
+            "longest_gap_socket": per_page("socket"),
             # the same gaps from the DOM itself (a MutationObserver, every .pinn-redrawn element, stale ones too)
-            "dom_redraw_gap_s": dom_gap,
+            "dom_redraw_gap_s": per_page("dom_gap"),
             # the server's redraws of the page: (reached its socket, made, reached but never in its DOM, latest arrival s)
-            "redraws_reached": reached, "longest_gap_redraws": inside_gap}
+            "redraws_reached": per_page("reached"), "longest_gap_redraws": per_page("inside_gap")}
+
+
+def page_report(page, t_click: float, end: float, made: dict, session_of: dict) -> dict:
+    """One page's redraws from the click to ``end``, as the page showed them (WATCH_REDRAWS) and as the server made
+    them (``made``: session -> stamps, ``session_of``: stamp -> session); and, inside the page's longest gap, its
+    main thread, socket and DOM."""
+    seen = [(t / 1e3, stamp) for t, stamp in page.evaluate(REDRAWS) if t_click < t / 1e3 < end]
+    stamps = [t_click] + [t for t, _ in seen]
+    # the session whose redraws this page showed: most of its stamps' (two sessions redrawn in the same
+    # millisecond share a stamp, so the first match alone may name another page's session)
+    votes = collections.Counter(session_of[stamp] for _, stamp in seen if stamp in session_of)
+    session = votes.most_common(1)[0][0] if votes else None
+    ours = [float(m) for m in made.get(session, []) if seen and float(seen[0][1]) <= float(m) < end]
+    pairs = list(zip(stamps[1:], stamps[2:]))
+    longest = max(pairs, key=lambda p: p[1] - p[0]) if pairs else None  # the longest gap's two ends
+    tasks = [(t / 1e3, d / 1e3) for t, d in page.evaluate(TASKS) if t_click < t / 1e3 < end]
+    dom = page.evaluate(DOM)
+    shown = [t_click] + [t / 1e3 for t, _ in dom if t_click < t / 1e3 < end]
+    # the server's redraws that reached this page's socket, and of those the ones its DOM never held
+    arrived = {stamp: t / 1e3 for t, stamp in page.evaluate(ARRIVED)}
+    held = {stamp for _, stamp in dom}
+    mine = [f"{m:.3f}" for m in ours]
+    report = {
+        "gap": round(max((b - a for a, b in pairs), default=0.0), 2),
+        "when": round(longest[0] - t_click, 1) if longest else None,
+        "over": sum(b - a > 2.0 for a, b in pairs),
+        "first": round(stamps[1] - t_click, 2) if len(stamps) > 1 else None,
+        "server": round(max((b - a for a, b in zip(ours, ours[1:])), default=0.0), 2),
+        "late": round(max((t - float(stamp) for t, stamp in seen), default=0.0), 2),
+        "unseen": len({f"{t:.3f}" for t in ours} - {stamp for _, stamp in seen}),
+        "longest_task": round(max((d for _, d in tasks), default=0.0), 2),
+        "dom_gap": round(max((y - x for x, y in zip(shown[1:], shown[2:])), default=0.0), 2),
+        "reached": (sum(m in arrived for m in mine), len(mine), sum(m in arrived and m not in held for m in mine),
+                    round(max((arrived[m] - float(m) for m in mine if m in arrived), default=0.0), 2))}
+    if longest:
+        a, b = longest
+        # the page's main thread in its longest gap: the long tasks that overlap it (busy seconds, longest task)
+        inside = [max(0.0, min(b, t + d) - max(a, t)) for t, d in tasks]
+        report["busy"] = (round(sum(inside), 2),
+                          round(max((d for (t, d), x in zip(tasks, inside) if x), default=0.0), 2))
+        # the socket in that gap: messages received, and the longest silence between them (or the gap's ends)
+        frames = [a] + [t / 1e3 for t in page.evaluate(FRAMES) if a < t / 1e3 < b] + [b]
+        report["socket"] = (len(frames) - 2, round(max(y - x for x, y in zip(frames, frames[1:])), 2))
+        # the server's redraws between the two stamps the page showed at the gap's ends, and whether each reached
+        # the page
+        pos = stamps.index(a)
+        lo, hi = float(seen[pos - 1][1]), float(seen[pos][1])
+        report["inside_gap"] = [(m, m in arrived) for m in mine if lo < float(m) < hi]
+    return report
 
 
 if __name__ == "__main__":
