@@ -85,7 +85,8 @@ def _run_parsers(sub) -> None:
     t.add_argument("--method", help=f"paper preset: {', '.join(f'{k} = {m}+{w}' for k, (m, w) in METHODS.items())}")
     docs = field_docs()
     for name, typ in FIELDS.items():
-        text = f"{docs.get(name, '')} (default {getattr(RunConfig(), name)!r})".replace("%", "%%")
+        default = True if name == "compile" else getattr(RunConfig(), name)  # pinn train: compile where it pays
+        text = f"{docs.get(name, '')} (default {default!r})".replace("%", "%%")
         if typ is bool:
             t.add_argument("--" + name.replace("_", "-"), dest=name, action=argparse.BooleanOptionalAction,
                            default=None, help=text)
@@ -150,6 +151,8 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
         if a.method not in METHODS:
             raise ConfigError("method", f"unknown '{a.method}'; allowed: {', '.join(METHODS)}")
         data["model"], data["weighting"] = METHODS[a.method]
+    if not a.config:  # a run of the command line may compile where it pays (pinncore.engine); --no-compile: eager
+        data["compile"] = True
     data.update({k: getattr(a, k) for k in FIELDS if getattr(a, k) is not None})
     if a.param:
         data["params"] = {**data.get("params", {}), **dict(a.param)}

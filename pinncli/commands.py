@@ -20,13 +20,14 @@ from .problem_file import with_problem_file_config
 
 
 def train_command(a: argparse.Namespace) -> int:
-    config = config_from_args(a)
-    return drive(Run.create(config, a.out or default_out(config)), fresh=True)
+    config = config_from_args(a)  # a run allowed to compile starts eager: the Autopilot decides (pinncore.engine)
+    return drive(Run.create(config, a.out or default_out(config), engine="eager" if config.compile else None),
+                 fresh=True)
 
 
 def resume_command(a: argparse.Namespace) -> int:
     # every file is checked and the lock taken before --steps is written or anything trained
-    return drive(Run.open(a.dir, steps=a.steps, restart=a.restart))
+    return drive(Run.open(a.dir, steps=a.steps, restart=a.restart, engine="eager"))
 
 
 def eval_command(a: argparse.Namespace) -> int:
@@ -61,31 +62,30 @@ def drive(run: Run, fresh: bool = False) -> int:
     ``fresh``: a run this command created; if its first step fails (out of memory, say) its directory is removed."""
     from tqdm import tqdm
 
+    from pinncore.autopilot import Autopilot
+
     t = run.trainer
     bar = tqdm(total=t.config.steps, initial=t.steps_done, unit="step", mininterval=1.0, dynamic_ncols=True,
                file=sys.stderr, desc=t.config.label())
     interrupted: list[int] = []  # Ctrl-C takes effect between chunks, so the saved state is consistent
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1)) if main_thread else None
-    compiling = t.config.compile and not t.done
-    if compiling:  # the first compiled step waits for the compiler: say so, or the bar looks hung at 0
-        bar.set_postfix_str("compiling the training step (once per run, seconds to a minute)…", refresh=True)
-    start, wall0 = t.steps_done, t.wall
+    # the engine: eager, and compiled once it pays (the decision and a compile are said on their own line)
+    pilot = Autopilot(run, say=lambda line: bar.write(f"{t.config.label()}: {line}", file=sys.stderr))
+    rate = _Rate(t.steps_done)
     try:
-        while not t.done and not interrupted:
+        while not run.trainer.done and not interrupted:
+            t = run.trainer  # the compiled twin, once it has taken over
             before = t.steps_done
-            run.advance(100)
+            pilot.advance(100)
+            t = run.trainer
             bar.update(t.steps_done - before)
-            if compiling and t.compile_seconds is not None:
-                compiling = False
-                bar.write(f"{t.config.label()}: step compiled in {t.compile_seconds:.1f} s", file=sys.stderr)
             m = run.metrics[-1] if run.metrics else None
-            if m is not None and not compiling:
+            if m is not None:
                 post = {"loss": f"{sum(m.lambdas[k] * v for k, v in m.losses.items()):.3e}"}
                 post.update({f"λ_{k}": f"{v:.3g}" for k, v in m.lambdas.items() if k != "res"})
-                post["steps/s"] = _rate(t, start, wall0)
-                if t.compile_seconds is not None:
-                    post["compile"] = f"{t.compile_seconds:.1f}s"
+                post["steps/s"] = rate.update(t.steps_done)
+                post["engine"] = pilot.engine
                 bar.set_postfix(post, refresh=False)
         if interrupted:
             t.status = "paused"
@@ -109,16 +109,23 @@ def drive(run: Run, fresh: bool = False) -> int:
     return 0
 
 
-def _rate(t, start: int, wall0: float) -> str:
-    """Steps/s of this command's training so far, the one-off compilation left out."""
-    wall = t.wall - wall0 - (t.compile_seconds or 0.0)
-    return f"{(t.steps_done - start) / wall:.0f}" if wall > 0 and t.steps_done > start else "-"
+class _Rate:
+    """Steps/s over the last few seconds of this command (the speed now: eager, then compiled)."""
+
+    def __init__(self, steps: int):
+        self.marks = [(time.monotonic(), steps)]
+
+    def update(self, steps: int) -> str:
+        now = time.monotonic()
+        self.marks = [m for m in self.marks if now - m[0] < 10.0] + [(now, steps)]
+        (t0, s0), (t1, s1) = self.marks[0], self.marks[-1]
+        return f"{(s1 - s0) / (t1 - t0):.0f}" if t1 > t0 and s1 > s0 else "-"
 
 
 def sweep_command(a: argparse.Namespace, argv: list[str]) -> int:
     from pinnlab.sweep import default_out, expand, parse_grid, plan, run_sweep
 
-    base = RunConfig()
+    base = RunConfig(compile=True)  # sweeps run long: each run compiles where it pays (pinncore.engine)
     if a.config:
         try:
             base = RunConfig.from_json(Path(a.config).read_text())

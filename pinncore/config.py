@@ -46,7 +46,9 @@ class RunConfig:
     dtype: str = "float32"                # float32 (paper) or float64
     device: str = "cpu"                   # "cpu", "cuda", "cuda:1", ...
     derivatives: str = "jet"              # jet (forward-mode, fast) or autograd (nested autograd, reference)
-    compile: bool = False                 # each step one compiled graph (pinncore.fused): ~3x faster; compiling costs 5-100 s
+    compile: bool = False                 # a Trainer: each step one compiled graph (pinncore.fused), 2-3x faster after a
+                                          # compile of 5-60 s; a run (pinn train, sweeps, the dashboard): the compiled
+                                          # step is allowed and used where it pays (pinncore.engine decides per run)
     grad_every: int = 500                 # gradient snapshot cadence (0: never)
     eval_every: int = 500                 # evaluation snapshot cadence (0: never; the last step always)
     hessian_every: int = 0                # stiffness snapshot cadence: sigma_max of the Hessian (0: never)

@@ -42,6 +42,8 @@ class Run:
         self.checkpoint_seconds = checkpoint_seconds
         self._saved_at = trainer.steps_done
         self._saved_time = time.monotonic()
+        # the run's config allows the compiled step (it may train eager for now: pinncore.engine decides)
+        self.compile_allowed = trainer.config.compile
 
     @property
     def path(self) -> Path:
@@ -68,6 +70,7 @@ class Run:
             acquire_lock(store.path)
             store.write_reference(trainer.grid, trainer.reference_field)
             run = cls(trainer, store, checkpoint_seconds=checkpoint_seconds)
+            run.compile_allowed = config.compile
             run.locked = True
             run.save()
         except BaseException:
@@ -87,13 +90,16 @@ class Run:
 
     @classmethod
     def open(cls, path: str | os.PathLike, lock: bool = True, steps: int | None = None, restart: bool = False,
-             checkpoint_seconds: float | None = CHECKPOINT_SECONDS) -> "Run":
+             checkpoint_seconds: float | None = CHECKPOINT_SECONDS, engine: str | None = None) -> "Run":
         """Restore a run from its checkpoint. ``lock``: claim it for training (ConfigError if another process
         or session trains it); without the lock it may be read and evaluated, not trained, and nothing is
         written. ``steps``: a new total number of steps (written to config.json only once the lock is held and
         the run checked). A run whose checkpoint.pt or metrics.parquet is missing is refused, saying which,
         unless ``restart``: then it trains again from step 0 (its metrics and snapshots are dropped).
-        Every file is checked first: ConfigError (one line, naming the file) for a damaged one."""
+        Every file is checked first: ConfigError (one line, naming the file) for a damaged one. ``engine="eager"``:
+        as for ``create``."""
+        if engine not in (None, "eager"):
+            raise ConfigError("engine", f"must be None or 'eager', got {engine!r}")
         if restart and not lock:
             raise ConfigError("restart", "a restart trains the run: it needs the lock")
         store = RunStore(path)
@@ -104,7 +110,7 @@ class Run:
                 config = dataclasses.replace(stored, steps=steps).validated()
             except TypeError as exc:
                 raise ConfigError("steps", first_line(exc)) from None
-        trainer = Trainer(config)
+        trainer = Trainer(dataclasses.replace(config, compile=False) if engine == "eager" else config)
         if lock:
             acquire_lock(store.path)
         try:
@@ -116,6 +122,7 @@ class Run:
                 metrics, snaps = cls._restore(store, trainer, lock, steps)
             run = cls(trainer, store, metrics, snaps["eval"][-1] if snaps["eval"] else None,
                       checkpoint_seconds=checkpoint_seconds)
+            run.compile_allowed = config.compile
             run.snapshots = snaps
             if lock:  # checked: from here on it writes
                 run.locked = True

@@ -50,7 +50,8 @@ def paper_configs(problems: Iterable[str] = PROBLEMS, methods: Iterable[str] = t
             for variant in runs_variants:
                 for seed in range(n):
                     data = {**RunConfig().to_dict(), **PROTOCOL[problem], "problem": problem, "model": model,
-                            "weighting": weighting, "annealing_variant": variant, "seed": seed, "steps": steps}
+                            "weighting": weighting, "annealing_variant": variant, "seed": seed, "steps": steps,
+                            "compile": True}  # long runs: compiled where it pays (--set compile=false: eager)
                     data.update(overrides)
                     if "params" in overrides:
                         data["params"] = {**PROTOCOL[problem]["params"], **overrides["params"]}

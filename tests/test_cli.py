@@ -96,13 +96,18 @@ def test_train_resume_eval_list(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "nope")]) == 2
 
 
-def test_a_compiled_run_says_it_is_compiling_and_what_it_cost(tmp_path, capsys):
+def test_a_run_says_which_engine_it_trains_on_and_why(tmp_path, capsys):
+    """pinn train may compile by default; a short run is told, in a line of its own, that it stays eager."""
     out = tmp_path / "r"
     assert main(["train", "--problem", "poisson1d", "--method", "M2", "--steps", "120", "--depth", "1", "--width",
-                 "8", "--batch", "16", "--eval-points", "10", "--compile", "--out", str(out)]) == 0
+                 "8", "--batch", "16", "--eval-points", "10", "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "compiling the training step" in err  # before the first step returns: not hung
-    assert re.search(r"M2: step compiled in \d+\.\d s", err) and re.search(r"compile=\d+\.\ds", err)
+    assert re.search(r"M2: eager: 60 steps finish sooner than compiling would \(~\d+ s eager against", err), err
+    assert "engine=eager" in err
+    assert json.loads((out / "config.json").read_text())["compile"] is True  # allowed: a resume decides again
+    assert main(["train", "--problem", "poisson1d", "--steps", "120", "--depth", "1", "--width", "8", "--batch",
+                 "16", "--eval-points", "10", "--no-compile", "--out", str(tmp_path / "e")]) == 0
+    assert "finish sooner" not in capsys.readouterr().err
 
 
 def test_diverging_run_exits_1_and_says_so(tmp_path, capsys):

@@ -78,6 +78,7 @@ def train_task(config: dict, path: str, env: dict[str, str] | None = None, chunk
 
     import torch
 
+    from pinncore.autopilot import Autopilot
     from pinncore.run import Run
 
     os.environ.update(env or {})
@@ -96,17 +97,18 @@ def train_task(config: dict, path: str, env: dict[str, str] | None = None, chunk
         if (p / "config.json").is_file():
             stored = RunStore(p).config()
             # extend, as ``pinn resume --steps``: config.json is rewritten only once the lock is held
-            run = Run.open(p, steps=cfg.steps if stored.steps < cfg.steps else None)
+            run = Run.open(p, steps=cfg.steps if stored.steps < cfg.steps else None, engine="eager")
         else:
             if p.exists():  # a create killed before its config.json: nothing in it to keep
                 shutil.rmtree(p)
-            run = Run.create(cfg, p)
+            run = Run.create(cfg, p, engine="eager")
+        pilot = Autopilot(run)  # eager, then compiled where it pays
         try:
             while not run.trainer.done and not stop:
                 if not driver_alive(driver):
                     gone = True
                     break
-                run.advance(chunk)
+                pilot.advance(chunk)
             if not run.trainer.done:
                 run.trainer.status = "paused"
                 run.save()
@@ -254,7 +256,7 @@ def _follow(ray, todo: list[Task], out: Path, meta: dict, progress: bool, log, e
                    for t in todo)
 
     pending, failed = list(refs), 0
-    compiled, initial = any(t.config.compile for t in todo), sum(t.steps_done for t in todo)
+    initial = sum(t.steps_done for t in todo)
     try:
         while pending:
             ready, pending = ray.wait(pending, num_returns=1, timeout=1.0)
@@ -277,10 +279,10 @@ def _follow(ray, todo: list[Task], out: Path, meta: dict, progress: bool, log, e
                 write_sweep(out, meta)
                 write_results(out, meta)
             bar.n = steps_now()
-            starting = bar.n == initial and compiled  # the bar moves at each run's checkpoint
+            starting = bar.n == initial  # the bar moves at each run's checkpoint
             bar.set_postfix_str(f"{len(refs) - len(pending)}/{len(refs)} runs"
                                 + (f", {failed} failed" if failed else "")
-                                + (", starting: each run compiles its step first" if starting else ""),
+                                + (", starting (a long run compiles its step first)" if starting else ""),
                                 refresh=False)
             bar.refresh()
     except KeyboardInterrupt:

@@ -135,9 +135,11 @@ def expand(grid: dict[str, list[Any]], base: RunConfig | None = None) -> list[Ru
 
 # -- naming ---------------------------------------------------------------------------------------------------
 def identity(config: RunConfig) -> dict[str, Any]:
-    """What makes two runs the same run: every field but ``steps``, which a run can be extended in."""
+    """What makes two runs the same run: every field but ``steps``, which a run can be extended in, and
+    ``compile``, which says how fast it trains, not what (eager and compiled steps agree to round-off)."""
     d = canonical(config).to_dict()
     d.pop("steps")
+    d.pop("compile")
     return d
 
 
