@@ -22,9 +22,10 @@ def _is_active(session_id: str) -> bool:
 
 
 def _warm_configs():
-    """The default compare (compiled): every worker compiles its steps when the server starts and keeps them, so
-    that a Start of this setup (any steps, seed, lr, cadences) trains compiled from its first step (PINN_WARM=0:
-    not)."""
+    """The default compare's setups, warmed at start (PINN_WARM=0: not): compiled into the disk cache by the
+    service's idle compiler process, then kept by every worker while it trains nothing, so that a later Start of
+    this setup (any steps, seed, lr, cadences) may train compiled from its first step. Nothing of it takes a
+    core from a run: the compiler runs at the idle priority and the workers load only while idle."""
     from dashboard.settings import build_configs, defaults
 
     return [] if os.environ.get("PINN_WARM") == "0" else build_configs(defaults())

@@ -241,9 +241,13 @@ def _status_line(views) -> None:
         err = f"error {v.evals[-1].rel_l2:.2e} (step {v.evals[-1].step:,})" if v.evals else "no evaluation yet"
         status = f"queued, {_ordinal(v.queue_position)} in line" if v.queue_position else v.status
         speed = f" · {v.steps_per_s:.0f} steps/s" if v.steps_per_s and v.status == "running" else ""
-        engine = f" · {v.engine}" if v.status in ("running", "paused", "starting") and v.engine != "-" else ""
+        active = v.status in ("running", "paused", "starting")
+        engine = f" · {v.engine}" if active and v.engine != "-" else ""
         lines = [f"{err}{speed}{engine}"] + ([v.message] if v.message else [])
         small = "".join(f"<br><span style='{SMALL}'>{html.escape(line)}</span>" for line in lines)
+        if active and v.engine_reason and v.engine_reason != v.engine:  # which engine and why; numbers on hover
+            small += (f"<br><span class='pinn-engine' style='{SMALL}' title='{html.escape(v.engine_detail)}'>"
+                      f"{html.escape(v.engine_reason)}</span>")
         cells.append(f"<span class='pinn-card'>{ICONS.get(v.status, ':material/error:')} **{html.escape(v.name)}** · "
                      f"{html.escape(status)} · **step {v.steps_done:,}**{stamp}{small}</span>")
     grid = CARD_GRID.format(n=min(len(views), 6))

@@ -1,6 +1,7 @@
-"""The worker's own rules, in this process (no worker processes): what its compiler thread compiles first, that a
-compiled run's twin waits until every running run of the worker has its first points out, and that a setup
-compiled once in a worker trains the next run of that setup compiled from its first step."""
+"""The worker's engine rules, in this process (no worker processes): a short run trains eagerly from start to end,
+a long one asks for a compile, a twin takes over only if it measured faster, a compile failure leaves the run eager
+with one line for its card, a setup kept compiled in a worker trains the next run compiled from its first step,
+and the loader builds a run's twin before the warm-up's setups."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,81 +11,158 @@ import pytest
 import torch
 
 from pinncore import ConfigError, RunConfig, Trainer
+from pinncore.engine import Profile
 from pinncore.run import Run
-from pinnlab.live import worker
+from pinnlab.live import engines, worker
 
 SMALL = dict(depth=2, width=8, batch=16, eval_points=12, eval_every=5, grad_every=5, steps=1000)
 
 
-def test_a_run_s_twin_is_compiled_before_the_configs_warmed_at_start(tmp_path):
-    compiler = worker.Compiler(start=False)  # no thread: the queue is read here
-    run = Run.create(RunConfig(compile=True, **SMALL), tmp_path / "a", engine="eager")
-    try:
-        slot = worker.Slot(run, True, compiler)
-        compiler.submit({"warm": 1})
-        compiler.submit({"warm": 2})
-        compiler.submit(slot)
-        assert [compiler.todo.get()[2] for _ in range(3)] == [slot, {"warm": 1}, {"warm": 2}]
-    finally:
-        run.close()
+@pytest.fixture(autouse=True)
+def _profile(tmp_path, monkeypatch):
+    """A machine profile of this test's own (the decisions read it)."""
+    monkeypatch.setenv("PINNCORE_CACHE", str(tmp_path / "cache"))
 
 
-class Recorder:
+class Loader:
+    """Records what the worker asks its loader for."""
+
     def __init__(self):
         self.submitted = []
-        self.engines = worker.Engines()
 
     def submit(self, item):
         self.submitted.append(item)
 
 
-def test_twins_are_compiled_only_once_every_running_run_has_its_first_points(tmp_path):
-    compiler, outbox, slots = Recorder(), queue.Queue(), {}
-    runs = [Run.create(RunConfig(compile=True, seed=i, **SMALL), tmp_path / f"r{i}", engine="eager")
-            for i in range(3)]
+def engine_for(run, requests=None, loader=None, kept=None):
+    return engines.RunEngine(run, kept or engines.Engines(), loader or Loader(),
+                             (requests if requests is not None else []).append)
+
+
+def test_the_loader_builds_a_run_s_twin_before_the_warm_up_s_setups(tmp_path):
+    loader = engines.Loader(engines.Engines(), start=False)  # no thread: the queue is read here
+    run = Run.create(RunConfig(compile=True, **SMALL), tmp_path / "a", engine="eager")
     try:
-        for i, run in enumerate(runs):
-            slots[f"r{i}"] = worker.Slot(run, True, compiler)
-        slots["r0"].state = slots["r1"].state = "running"  # r2 stays paused: it must not hold the others back
-        worker._advance("r0", slots["r0"], 3, outbox, slots)
-        assert compiler.submitted == []  # r1 has no points yet: compiling now would slow its first steps
-        worker._advance("r1", slots["r1"], 3, outbox, slots)
-        assert compiler.submitted == [slots["r0"], slots["r1"]]
-        slots["r2"].pending = 2  # +2 on the paused run: its twin once it has trained
-        worker._advance("r2", slots["r2"], 2, outbox, slots)
-        assert compiler.submitted == [slots["r0"], slots["r1"], slots["r2"]]
-        assert all(s.engine == "eager, compiling…" for s in slots.values())
+        item = engine_for(run)
+        loader.submit({"warm": 1})
+        loader.submit({"warm": 2})
+        loader.submit(item)
+        assert [loader.todo.get()[2] for _ in range(3)] == [item, {"warm": 1}, {"warm": 2}]
     finally:
-        for run in runs:
-            run.close()
+        run.close()
+
+
+def test_a_short_run_trains_eagerly_from_start_to_end(tmp_path):
+    run = Run.create(RunConfig(compile=True, **{**SMALL, "steps": 3000}), tmp_path / "r", engine="eager")
+    requests, loader = [], Loader()
+    try:
+        e = engine_for(run, requests, loader)
+        e.timed(engines.MEASURE, engines.MEASURE * 0.004)  # 4 ms a step: 3,000 steps take 12 s eager
+        assert e.decided and e.engine == "eager" and requests == [] and loader.submitted == []
+        assert e.reason.startswith("eager: 3,000 steps") and "finish sooner than compiling would" in e.reason
+        assert "cold compile" in e.detail
+    finally:
+        run.close()
+
+
+def test_a_long_run_asks_for_a_compile_and_loads_it_when_the_cache_has_it(tmp_path):
+    config = RunConfig(compile=True, **{**SMALL, "steps": 400_000})
+    run = Run.create(config, tmp_path / "r", engine="eager")
+    requests, loader = [], Loader()
+    try:
+        e = engine_for(run, requests, loader)
+        e.timed(engines.MEASURE, engines.MEASURE * 0.004)  # 400,000 steps: 27 min eager
+        assert e.engine == "eager, compiling…" and e.reason.startswith("compiling: ")
+        assert requests == [dataclasses.asdict(dataclasses.replace(config, compile=True))]
+        e.compiled(True)  # the service's compiler put it in the cache: the loader builds it here
+        assert e.engine == "eager, loading the compiled step…" and loader.submitted == [e]
+    finally:
+        run.close()
+
+
+def test_a_long_run_of_a_setup_compiled_here_before_loads_it_without_the_compiler(tmp_path):
+    config = RunConfig(compile=True, **{**SMALL, "steps": 400_000})
+    Profile().record(config, warm_s=5.0, compiled_s=0.001)  # compiled into this cache before
+    run = Run.create(config, tmp_path / "r", engine="eager")
+    requests, loader = [], Loader()
+    try:
+        e = engine_for(run, requests, loader)
+        e.timed(engines.MEASURE, engines.MEASURE * 0.004)
+        assert requests == [] and loader.submitted == [e]
+    finally:
+        run.close()
+
+
+class Twin:
+    """A stand-in for a compiled trainer: whatever takes over from the run is this trainer."""
+
+    def __init__(self, config, probe_s):
+        self.inner = Trainer(dataclasses.replace(config, compile=True))  # never stepped: never compiles
+        self.probe_s, self.compile_seconds = probe_s, 1.0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize("probe_s, adopted", [(0.001, True), (0.010, False)])
+def test_a_twin_takes_over_only_if_it_measured_faster(tmp_path, probe_s, adopted):
+    run = Run.create(RunConfig(compile=True, **{**SMALL, "steps": 400_000}), tmp_path / "r", engine="eager")
+    kept = engines.Engines()
+    try:
+        e = engine_for(run, kept=kept)
+        e.timed(engines.MEASURE, engines.MEASURE * 0.004)  # eager: 4 ms a step
+        twin = Twin(run.trainer.config, probe_s)
+        e.offer(twin)
+        e.maybe_switch()
+        assert (run.trainer is twin) == adopted
+        assert e.engine == ("compiled" if adopted else "eager")
+        if not adopted:
+            assert e.reason == "eager: the compiled step is slower here" and "10.00 against 4.00 ms" in e.detail
+    finally:
+        run.close()
+
+
+def test_a_compile_failure_leaves_the_run_eager_with_one_line(tmp_path):
+    run = Run.create(RunConfig(compile=True, **{**SMALL, "steps": 400_000}), tmp_path / "r", engine="eager")
+    try:
+        e = engine_for(run)
+        e.timed(engines.MEASURE, engines.MEASURE * 0.004)
+        e.compiled(False)
+        assert e.engine == "eager" and e.reason == "eager: compilation is unavailable here"
+        e.offer("failed")  # or the loader's build failed
+        e.maybe_switch()
+        assert e.engine == "eager" and e.reason == "eager: compilation is unavailable here"
+    finally:
+        run.close()
 
 
 def test_a_setup_compiled_before_in_the_worker_trains_the_next_run_compiled_from_its_first_step(tmp_path):
     base = RunConfig(compile=True, **SMALL)
     compiled = Trainer(base)
-    compiled.step(12)  # compiles (or loads) the step, as the compiler thread does
+    compiled.step(12)  # compiles (or loads) the step, as the loader does
     assert compiled.compile_seconds is not None
-    compiler = Recorder()
-    compiler.engines.give(compiled)
+    kept = engines.Engines()
+    kept.give(compiled)
     # another seed, length, lr and cadences: the same compiled step serves; another width would not
     other = dataclasses.replace(base, seed=3, steps=40, lr=2e-3, eval_every=7)
-    assert compiler.engines.take(dataclasses.replace(other, width=9)) is None
+    assert kept.take(dataclasses.replace(other, width=9)) is None
     run = Run.create(other, tmp_path / "r", engine="eager")
-    outbox, slots = queue.Queue(), {}
+    w = worker.Worker(0, queue.Queue(), start_loader=False)
+    w.engines = kept
     try:
-        slot = slots["r"] = worker.Slot(run, True, compiler)
-        assert slot.twin is compiled and compiler.submitted == []  # nothing to compile
+        slot = w.slots["r"] = worker.Slot(run, w.engine_for("r", run))
+        assert slot.engine.reason == "compiled: ready in memory"
         slot.state = "running"
-        slot.maybe_switch()
-        assert (slot.engine, slot.switch_step) == ("compiled", 0) and run.trainer is compiled
+        slot.engine.maybe_switch()
+        assert (slot.engine.engine, slot.engine.switch_step) == ("compiled", 0) and run.trainer is compiled
         assert run.trainer.config == other and run.trainer.steps_done == 0
-        worker._advance("r", slot, 20, outbox, slots)
+        worker._advance("r", slot, 20, w)
         eager = Trainer(dataclasses.replace(other, compile=False))  # the same run on eager: same trajectory
         eager.step(20)
         for pc, pe in zip(compiled.model.parameters(), eager.model.parameters()):
             assert torch.allclose(pc, pe, rtol=1e-4, atol=1e-6)
-        worker._end("r", slot, outbox, slots, "stopped")
-        assert compiler.engines.take(other) is compiled  # back in the pool for the next run
+        worker._end("r", slot, w, "stopped")
+        assert kept.take(other) is compiled  # back in the pool for the next run
     finally:
         run.close()
 

@@ -36,7 +36,9 @@ class RunView:
     hess: list = field(repr=False)
     reference: object = field(repr=False)  # the reference field on the evaluation grid
     path: Path | None = None
-    engine: str = "-"        # eager, "eager, compiling…", compiled
+    engine: str = "-"        # eager, "eager, compiling…", "eager, loading the compiled step…", compiled
+    engine_reason: str = ""  # which engine and why, in words ("eager: 3,000 steps finish sooner than compiling would")
+    engine_detail: str = ""  # the numbers behind it
     mine: bool = True        # the viewer owns the run (may command it)
     queue_position: int | None = None  # 1 = next in line
     message: str = ""        # the last refusal or failure, in words
@@ -58,6 +60,7 @@ class LiveRun:
         self.steps_done = 0
         self.wall = 0.0
         self.engine = "-"
+        self.engine_reason = self.engine_detail = ""
         self.message = ""
         self.slot: int | None = None  # its place on the workers' shared lockstep board
         self.want = "paused"   # what the owner asked for: running or paused
@@ -100,6 +103,7 @@ class LiveRun:
             lists[type(r)].append(r)
         self.steps_done, self.wall = info["steps_done"], info["wall"]
         self.engine, self.status = info["engine"], info["status"]
+        self.engine_reason, self.engine_detail = info.get("engine_reason", ""), info.get("engine_detail", "")
         if self.status == "paused" and self.want == "running":
             self.status = "starting"  # created or opened; the start command is on its way
         self._rate.append((time.monotonic(), self.steps_done))

@@ -17,35 +17,28 @@ Ray actors later; this module is pure Python and imports no UI library.
 """
 from __future__ import annotations
 
-import contextlib
 import itertools
 import multiprocessing as mp
 import os
-import sys
 import threading
 import time
-import types
 from pathlib import Path
 from typing import Callable
 
 from pinncore import RunConfig
 
 from . import worker as _worker
+from .compiler import Compilers
 from .runs import LiveRun, Refused, RunView, Viewer  # noqa: F401 (re-exported)
+from .spawn import plain_main
 
 GRACE = 60.0  # seconds an owner may be gone (a reload, a dropped connection) before its runs stop
 
 
-@contextlib.contextmanager
-def _plain_main():
-    """Start worker processes as from a plain interpreter. A spawned child re-runs the parent's ``__main__``
-    module, and under Streamlit that is the page script (which would start a service of its own)."""
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        sys.modules["__main__"] = main
+def _setup(config: RunConfig) -> str:
+    from pinncore.engine import setup_key
+
+    return setup_key(config)
 
 
 def _cpus() -> int:
@@ -77,21 +70,36 @@ class RunService:
         ctx = mp.get_context("spawn")  # never fork a process that runs threads (Streamlit, torch)
         self._out = ctx.Queue()
         self._inboxes = [ctx.Queue() for _ in range(self.n_workers)]
-        warm_dicts = [c.to_dict() for c in warm]
-        n = self.n_workers  # each worker warms every config (it keeps the compiled trainers), its own share first:
-        # on a cold disk cache the workers compile different graphs at once, then load the others' from the cache
-        shares = [warm_dicts[i::n] + [d for j, d in enumerate(warm_dicts) if j % n != i] for i in range(n)]
         self._board = ctx.Array("q", _worker.BOARD * _worker.SLOTS, lock=False)  # lockstep, shared
         self._free = list(range(_worker.SLOTS))
-        self._procs = [ctx.Process(target=_worker.main,
-                                   args=(i, q, self._out, shares[i], self._board, nice),
+        self._procs = [ctx.Process(target=_worker.main, args=(i, q, self._out, self._board, nice),
                                    name=f"pinn-worker-{i}", daemon=True) for i, q in enumerate(self._inboxes)]
-        with _plain_main():
+        with plain_main():
             for p in self._procs:
                 p.start()
+        self._compilers = Compilers(ctx, self._out, nice)
+        self._held: list[set[str]] = [set() for _ in range(self.n_workers)]  # setups each worker keeps compiled
+        self._warm_up([c.to_dict() for c in warm])
         self._closed = False
         threading.Thread(target=self._pump, name="run-service-pump", daemon=True).start()
         threading.Thread(target=self._reaper, name="run-service-reaper", daemon=True).start()
+
+    def _warm_up(self, configs: list[dict]) -> None:
+        """The warm-up's setups: compiled into the cache by the idle compiler process (or found there), then
+        loaded by every worker while it trains nothing."""
+        from pinncore import RunConfig
+        from pinncore.engine import Profile
+
+        profile = Profile()
+        for config in configs:
+            if profile.costs(RunConfig.from_dict(config)).warm:
+                self._broadcast(("warm", None, config))
+            else:
+                self._compilers.submit(config, "warm")
+
+    def _broadcast(self, message: tuple) -> None:
+        for q in self._inboxes:
+            q.put(message)
 
     # -- sessions -------------------------------------------------------------------------------------------
     def touch(self, viewer: Viewer) -> None:
@@ -214,7 +222,8 @@ class RunService:
             position = next((i + 1 for i, g in enumerate(self.queue) if r in g), None)
             return RunView(r.name, r.label, r.config, r.status, r.steps_done, r.steps_per_s(), list(r.steps),
                            list(r.evals), list(r.grads), list(r.hess), r.reference(), r.path, r.engine,
-                           viewer is None or r.owner in (None, viewer.identity), position, r.message)
+                           r.engine_reason, r.engine_detail, viewer is None or r.owner in (None, viewer.identity),
+                           position, r.message)
 
     # -- admission, dispatch, lockstep ------------------------------------------------------------------------
     def _training(self, owner: str | None = None) -> int:
@@ -242,7 +251,10 @@ class RunService:
         for r in self.runs.values():
             if r.live and r.worker is not None:
                 load[r.worker] += cost(Task(r.config, r.path, "new", r.steps_done))
-        run.worker = min(range(self.n_workers), key=lambda i: load[i])
+        # the least loaded worker; one that keeps this setup's compiled step counts as less loaded by half a run
+        mine = cost(Task(run.config, run.path, "new", run.steps_done))
+        key = _setup(run.config) if run.config.compile else None
+        run.worker = min(range(self.n_workers), key=lambda i: load[i] - (0.5 * mine if key in self._held[i] else 0))
         run.slot = self._free.pop(0)
         b, k = self._board, _worker.BOARD * run.slot
         b[k], b[k + 1], b[k + 2] = int(run.group[1:]), run.steps_done, 0
@@ -287,6 +299,9 @@ class RunService:
                 kind, run_id, *rest = self._out.get(timeout=0.5)
             except (_q.Empty, EOFError, OSError):
                 continue
+            if kind in ("compile", "compiled", "loaded"):
+                self._engine_message(kind, run_id, rest)
+                continue
             with self._lock:
                 run = self.runs.get(run_id)
                 if run is None:
@@ -305,6 +320,21 @@ class RunService:
                     if info["status"].startswith("error"):
                         run.message = info["status"]
                     self._admit()
+
+    def _engine_message(self, kind: str, run_id, rest: list) -> None:
+        """A worker asks for a setup's compile; a compiler reports one; a worker keeps a compiled step."""
+        if kind == "compile":  # run_id: the run that waits for it
+            (config,) = rest
+            ok = self._compilers.submit(config, "run")
+            if ok is not None:  # compiled (or failed) before: tell the workers at once
+                self._broadcast(("compiled", None, config, ok, False))
+        elif kind == "compiled":
+            config, ok, warm = rest
+            self._compilers.finished(config, ok, warm)
+            self._broadcast(("compiled", None, config, ok, warm))
+        else:  # loaded: run_id is the worker's index
+            (key,) = rest
+            self._held[run_id].add(key)
 
     def _reaper(self) -> None:
         while not self._closed:
@@ -331,6 +361,7 @@ class RunService:
         while time.monotonic() < deadline and any(r.live for r in self.runs.values()):
             time.sleep(0.05)
         self._closed = True
+        self._compilers.shutdown()
         for q in self._inboxes:
             q.put(("shutdown", None))
         for p in self._procs:

@@ -1,0 +1,234 @@
+"""A worker's engines: which step each of its runs trains on, and the compiled steps it keeps.
+
+A run allowed to compile (``config.compile``) starts on the eager step at once. Its worker times the eager step
+over the first ``MEASURE`` steps and asks ``pinncore.engine.plan`` whether compiling pays for the steps left,
+with this machine's measured costs (``pinncore.engine.Profile``). The answer is one of:
+
+* **compiled, ready in memory**: a compiled trainer of this setup is kept here (``Engines``: from an earlier run or
+  the warm-up); it takes over the run's exact state at once;
+* **compile**: if the compile cache holds the graph, this worker's ``Loader`` thread traces and loads it (seconds);
+  otherwise the service's compiler process compiles it first (``pinnlab.live.compiler``: a process of its own,
+  one compile at a time, so the cold compile never runs on this worker's core), and the loader loads it after;
+* **eager**: the run finishes sooner eager (a short run), or the compiled step measured slower here.
+
+A loaded twin is timed on throwaway steps and takes over only if it measured faster than the run's eager step,
+so a switch is a speed-up, never a slow-down. A worker never interrupts its runs to load a step for a run with
+less than ``LOAD_MIN_S`` of eager work left, and loads the warm-up's steps only while it trains nothing.
+Eager and compiled steps agree to float round-off, so such a run follows eager training up to the switch step and
+compiled training after it; ``pinn resume`` continues it on whatever engine pays then.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import queue
+import threading
+from typing import Any, Callable
+
+MEASURE = 50        # eager steps a run times before its engine is decided
+LOAD_MIN_S = 60.0   # a worker pauses its runs to load a compiled step only for a run with more eager work left
+KEEP = 8            # idle compiled trainers a worker keeps for the next runs (the least recently used go first)
+
+
+def setup_of(config) -> str:
+    from pinncore.engine import setup_key
+
+    return setup_key(config)
+
+
+class Engines:
+    """The idle compiled trainers of a worker, by setup, the most recently used kept (``KEEP``). Taking one spares
+    a run its compilation: tracing alone takes seconds, even when the disk cache has the kernels. Shared by the
+    training loop and the loader thread."""
+
+    def __init__(self, keep: int = KEEP):
+        self.keep = keep
+        self._idle: list[tuple[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def give(self, trainer) -> None:
+        if not trainer.config.compile or trainer.compile_seconds is None:  # never compiled, or fell back
+            return
+        with self._lock:
+            self._idle.append((setup_of(trainer.config), trainer))
+            del self._idle[:-self.keep]
+
+    def take(self, config):
+        """An idle compiled trainer for this config's setup (to be rebound and loaded), or None."""
+        key = setup_of(config)
+        with self._lock:
+            for i in range(len(self._idle) - 1, -1, -1):
+                if self._idle[i][0] == key:
+                    return self._idle.pop(i)[1]
+        return None
+
+    def has(self, config) -> bool:
+        key = setup_of(config)
+        with self._lock:
+            return any(k == key for k, _ in self._idle)
+
+
+class Loader:
+    """The worker's thread that builds compiled trainers from the compile cache, one at a time (building holds the
+    GIL much of the time). A run's twin goes first; the warm-up's setups are built only while the worker trains
+    nothing (``idle``), so the warm-up yields to every run."""
+
+    def __init__(self, engines: Engines, on_loaded: Callable[[str], None] | None = None, start: bool = True):
+        self.engines, self.on_loaded = engines, on_loaded or (lambda key: None)
+        self.idle = threading.Event()
+        self.todo: "queue.PriorityQueue[tuple[int, int, Any]]" = queue.PriorityQueue()
+        self._order = itertools.count()
+        if start:
+            threading.Thread(target=self._loop, name="loader", daemon=True).start()
+
+    def submit(self, item) -> None:
+        """A ``RunEngine`` (its run's twin) or a config dict (a warm-up setup, built when idle)."""
+        self.todo.put((0 if isinstance(item, RunEngine) else 1, next(self._order), item))
+
+    def _loop(self) -> None:
+        while True:
+            self.serve(self.todo.get()[2])
+
+    def serve(self, item) -> None:
+        from pinncore import RunConfig
+        from pinncore.engine import compile_twin
+
+        if isinstance(item, RunEngine):
+            if item.gone:
+                return  # stopped or ended before its turn
+            twin = self.engines.take(item.config) or compile_twin(item.config)
+            item.offer("failed" if twin is None else getattr(twin, "trainer", twin))
+            return
+        config = RunConfig.from_dict({**item, "compile": True})
+        self.idle.wait()
+        if self.engines.has(config):
+            return
+        twin = compile_twin(config)
+        if twin is not None:
+            self.engines.give(twin.trainer)
+            self.on_loaded(setup_of(config))
+
+
+class RunEngine:
+    """The engine of one run in a worker: the choice, its reason for the run card, and the switch."""
+
+    def __init__(self, run, engines: Engines, loader: Loader, request: Callable[[dict], None],
+                 sharers: Callable[[], int] = lambda: 1):
+        """``request(config_dict)``: ask the service to compile this setup into the cache (a process of its own);
+        ``sharers()``: how many runs this worker trains now (a load here pauses them all)."""
+        from pinncore.engine import to_eager
+
+        self.run, self.engines, self.loader, self.request, self.sharers = run, engines, loader, request, sharers
+        self.allowed = run.compile_allowed
+        self.config = dataclasses.replace(run.trainer.config, compile=True)  # its setup, allowed to compile
+        if run.trainer.config.compile:
+            run.trainer = to_eager(run.trainer)
+        self.engine, self.reason, self.detail = "eager", "eager" if self.allowed else "eager (engine setting)", ""
+        self.switch_step: int | None = None
+        self.waiting: str | None = None  # "compile" (the service compiles it) or "load" (the loader builds it)
+        self.gone = False
+        self._twin: Any = None
+        self._handover = threading.Lock()  # the twin passes between the loader thread and the training loop
+        self._chunks: list[tuple[int, float]] = []  # (steps, seconds) of the eager chunks timed
+        self.decided = not self.allowed
+        twin = engines.take(self.config) if self.allowed else None
+        if twin is not None:  # a setup trained here before: compiled from its first step
+            self._twin, self.decided = twin, True
+            self.reason, self.detail = "compiled: ready in memory", "kept from an earlier run or the warm-up"
+
+    @property
+    def eager_s(self) -> float | None:
+        """Seconds per eager step: the median over the chunks timed (a chunk with an evaluation or a snapshot, the
+        first one above all, is slower than the steps that make up a run)."""
+        from pinncore.engine import median_rate
+
+        return median_rate(self._chunks)
+
+    def timed(self, steps: int, seconds: float) -> None:
+        """A chunk of ``steps`` trained in ``seconds`` (on the eager step): decide once enough are timed."""
+        if self.engine != "eager" or steps <= 0:
+            return
+        self._chunks = (self._chunks + [(steps, seconds)])[-20:]
+        if not self.decided and sum(n for n, _ in self._chunks) >= MEASURE:
+            self.decide()
+
+    def decide(self) -> None:
+        from pinncore.engine import Profile, plan
+
+        self.decided = True
+        t = self.run.trainer
+        profile = Profile()
+        profile.record(self.config, eager_s=self.eager_s)
+        costs = profile.costs(self.config)
+        choice = plan(self.config, t.config.steps - t.steps_done, costs, self.engines.has(self.config),
+                      sharers=self.sharers(), eager_s=self.eager_s, min_eager_s=LOAD_MIN_S)
+        self.reason, self.detail = choice.reason, choice.detail
+        if choice.engine == "eager" or t.done:
+            return
+        if self.engines.has(self.config) or costs.warm:
+            self.waiting, self.engine = "load", "eager, loading the compiled step…"
+            self.loader.submit(self)
+        else:
+            self.waiting, self.engine = "compile", "eager, compiling…"
+            self.request(dataclasses.asdict(self.config))
+
+    def compiled(self, ok: bool) -> None:
+        """The service's word that this setup's compile ended (``ok``: it is in the cache now)."""
+        if self.waiting != "compile" or self.gone:
+            return
+        if not ok:
+            self.waiting, self.engine = None, "eager"
+            self.reason, self.detail = "eager: compilation is unavailable here", "the compile failed; see the log"
+            return
+        self.waiting, self.engine = "load", "eager, loading the compiled step…"
+        self.loader.submit(self)
+
+    def offer(self, twin) -> None:
+        """The loader's result: the twin (or "failed"); back to the worker's engines if the run has left."""
+        with self._handover:
+            if not self.gone:
+                self._twin = twin
+                return
+        if twin != "failed":
+            self.engines.give(twin)
+
+    def maybe_switch(self) -> None:
+        """In the training loop, between chunks: a twin that arrived takes over if it is faster."""
+        from pinncore.engine import adopt
+
+        with self._handover:
+            twin, self._twin = self._twin, None
+        if twin is None:
+            return
+        self.waiting = None
+        if twin == "failed":
+            self.engine = "eager"
+            self.reason, self.detail = "eager: compilation is unavailable here", "the compile failed; see the log"
+            return
+        probe = getattr(twin, "probe_s", None)
+        if probe is not None and self.eager_s is not None and not probe < 0.95 * self.eager_s:
+            self.engines.give(twin)
+            self.engine, self.reason = "eager", "eager: the compiled step is slower here"
+            self.detail = f"{probe * 1e3:.2f} against {self.eager_s * 1e3:.2f} ms per step, measured"
+            return
+        t = self.run.trainer
+        self.run.trainer = adopt(t, twin)
+        self.engine, self.switch_step = "compiled", t.steps_done
+        if not self.reason.startswith("compiled"):
+            self.reason = f"compiled from step {t.steps_done:,}"
+
+    def release(self, keep: bool = True) -> None:
+        """The run leaves this worker: its compiled trainer (or a twin it did not switch to) waits for the next run
+        of the same setup, unless not ``keep``."""
+        with self._handover:
+            self.gone = True
+            twin, self._twin = self._twin, None
+        if not keep:
+            return
+        for trainer in (self.run.trainer if self.engine == "compiled" else None, twin):
+            if trainer is not None and trainer != "failed":
+                self.engines.give(trainer)
+
+    def info(self) -> dict:
+        return {"engine": self.engine, "engine_reason": self.reason, "engine_detail": self.detail,
+                "switch_step": self.switch_step}
