@@ -137,11 +137,14 @@ def cards(page) -> list[tuple[str, str, int]]:
     return out
 
 
-def compare(page, url: str, steps: int, timeout: float) -> dict:
-    page.goto(f"{url}/?steps={steps}")
+def compare(page, url: str, steps: int, timeout: float, settle: int = 1500, query: str = "") -> dict:
+    """Load the page with ``steps`` (and ``query``), wait ``settle`` ms once Start shows, click it and follow
+    the cards to the end."""
+    page.goto(f"{url}/?steps={steps}" + (f"&{query}" if query else ""))
     start = page.locator(".st-key-btn_start button").first
     start.wait_for(state="visible", timeout=120_000)
-    page.wait_for_timeout(1500)
+    if settle:
+        page.wait_for_timeout(settle)
     t0 = time.time()
     start.click()
     first, worst, samples, began = None, 0, [], False
