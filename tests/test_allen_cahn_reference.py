@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from pinncore.allen_cahn_reference import allen_cahn_reference, refine, solve_allen_cahn
+from pinncore.allen_cahn_reference import allen_cahn_reference, solve_allen_cahn
 from pinncore.problems.references import REFERENCES
 
 SAVE = 0.01
