@@ -21,11 +21,11 @@ import numbers
 import numpy as np
 import torch
 
-from . import checks
 from .checks import GeometryError
+from .csg import Shape
 from .curves import PROBE, CurveTable, active_intervals
 from .moments import moments
-from .shapes import QUAD_SEGS, Primitive, Shape
+from .shapes import QUAD_SEGS, Primitive
 
 MAX_SAMPLES = 10_000_000
 MIN_FILL = 1e-4  # the region's share of its bounding box (rejection sampling's acceptance rate)
