@@ -39,7 +39,7 @@ class RunConfig:
     weights: dict[str, float] = field(default_factory=dict)  # initial / fixed lambda per term (default 1)
     lr: float = 1e-3                      # Adam learning rate at step 0
     decay_rate: float = 0.9               # lr = lr * decay_rate ** (step / decay_steps), continuous
-    decay_steps: int = 1000
+    decay_steps: int = 1000               # steps per decay_rate factor (paper: 0.9 every 1000 steps)
     batch: int = 128                      # fresh uniform points per step, per term and per boundary edge
     steps: int = 40_000                   # paper: 40,000 (its code runs 40,001 iterations)
     seed: int = 0                         # network init and sampling

@@ -244,12 +244,12 @@ def test_an_installed_package_adds_problems_by_entry_point(monkeypatch):
 
 
 def test_the_plugin_example_of_the_docs_trains(tmp_path):
-    """The Python problem of the README's "Your own PDE", registered, trains and evaluates (the block is the project's
-    own documentation, run as a module)."""
+    """The Python problem of the docs' "Problems from a Python package", registered, trains and evaluates (the
+    block is the project's own documentation, run as a module)."""
     import importlib.util
     import re
 
-    doc = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "pde" / "python-problems.md").read_text()
     code = re.search(r"```python\n(# mypkg/problems.py\n.*?)```", doc, re.S).group(1)
     module = tmp_path / "mypkg_problems.py"
     module.write_text(code)
