@@ -80,7 +80,8 @@ def joint(u: Callable[[Tensor], Tensor], requests: list[tuple[Tensor, tuple[str,
         return [compute(u, x, names, inputs, method) for x, names in requests]
     keys = [tuple(parse(n, inputs) for n in names) for _, names in requests]
     top = [max([len(k) for k in ks] + [0]) for ks in keys]
-    if max(top) == 0 or not any(x.shape[0] for (x, _), t in zip(requests, top) if t):
+    if (max(top) == 0 or not any(x.shape[0] for (x, _), t in zip(requests, top) if t)) \
+            and not torch.compiler.is_compiling():  # compiled, values go through the jet path's products too
         values = u(torch.cat([x for x, _ in requests]) if len(requests) > 1 else requests[0][0])
         sizes = [x.shape[0] for x, _ in requests]
         return [Derivatives(x, inputs, {(): v}) for (x, _), v in zip(requests, values.split(sizes))]

@@ -140,6 +140,10 @@ class FusedTraining:
         self.eps = group["eps"]
         self.per_term = per_term
         self._graph = Compiled(self._graph_fn if per_term else self._joint_fn, compile_options(self.params))
+        # the graph's small inputs, made once and refilled (a new tensor per step costs more than the fill)
+        self._flags = (torch.tensor(False), torch.tensor(True))
+        self._lr = torch.zeros(1, dtype=torch.float64)  # (1,): a 0-d input would be traced as a Python float
+        self._state_lists = None  # the optimizer's state tensors, as ``_state`` found them
 
     @property
     def failed(self) -> bool:
@@ -172,8 +176,8 @@ class FusedTraining:
 
     def _run(self, points, lam, lr, apply: bool):
         exp_avg, exp_avg_sq, count = self._state()
-        lr_t = torch.tensor([lr], dtype=torch.float64)  # (1,): a 0-d input would be traced as a Python float
-        return self._graph(self.views, exp_avg, exp_avg_sq, count, lam, lr_t, torch.tensor(apply), *points)
+        self._lr.fill_(lr)
+        return self._graph(self.views, exp_avg, exp_avg_sq, count, lam, self._lr, self._flags[apply], *points)
 
     # -- the graph --------------------------------------------------------------------------------------------
     def _graph_fn(self, params, exp_avg, exp_avg_sq, count, lam, lr, apply, *points):
@@ -224,7 +228,15 @@ class FusedTraining:
         return ok
 
     def _state(self) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
-        """The optimizer's per-parameter state, created as ``torch.optim.Adam`` creates it on its first step."""
+        """The optimizer's per-parameter state, created as ``torch.optim.Adam`` creates it on its first step (the
+        lists are kept while the state holds the same tensors: ``load_state_dict`` replaces them)."""
+        cached = self._state_lists
+        if cached is not None and self.optimizer.state.get(self.params[0], {}).get("exp_avg") is cached[0][0]:
+            return cached
+        self._state_lists = self._make_state()
+        return self._state_lists
+
+    def _make_state(self) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
         fused = bool(self.optimizer.param_groups[0].get("fused"))
         exp_avg, exp_avg_sq, count = [], [], []
         for p in self.params:

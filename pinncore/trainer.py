@@ -27,6 +27,7 @@ from .diagnostics import term_eigenvalues
 from .errors import ConfigError
 from .fused import FusedTraining, TermLosses
 from .models import make_model
+from .problems.base import Term
 from .records import EvalSnapshot, GradSnapshot, Record, StepRecord, StiffnessSnapshot
 from .weighting import make_weighting
 
@@ -80,6 +81,8 @@ class Trainer:
         self.weighting = make_weighting(c.weighting, self.term_names, initial=c.weights, beta=c.beta,
                                         every=c.update_every, variant=c.annealing_variant)
         self.generator = torch.Generator().manual_seed(c.seed)
+        self._boxes = self._box_sampler()
+        self._lam = None  # (weights, their tensor) for the compiled step
         self.loss_module = TermLosses(self.model, self.terms, self.problem.inputs, c.derivatives)
         if c.compile:  # build the jet plan outside the compiled region, so tracing finds it cached
             joint_plan([t.needs for t in self.terms], self.problem.inputs)
@@ -151,7 +154,25 @@ class Trainer:
         return dict(zip(self.term_names, self.loss_module(*self._sample(generator or self.generator))))
 
     def _sample(self, generator: torch.Generator) -> list[torch.Tensor]:
-        return [t.sample(self.config.batch, generator, self.dtype).to(self.device) for t in self.terms]
+        """Every term's fresh points (``Term.sample``'s numbers: one draw for all the terms' boxes gives the same
+        sequence as a draw per term, with three operations a step instead of three per term)."""
+        if self._boxes is None:
+            return [t.sample(self.config.batch, generator, self.dtype).to(self.device) for t in self.terms]
+        lo, span, sizes, shapes = self._boxes
+        r = torch.rand(lo.shape, generator=generator, dtype=torch.float64)
+        flat = torch.addcmul(lo, span, r).to(self.dtype)
+        return [p.view(shape).to(self.device) for p, shape in zip(flat.split(sizes), shapes)]
+
+    def _box_sampler(self):
+        """(lo, span, sizes, shapes) laid out as ``Term.sample`` draws each term's points, all terms in a row;
+        None where a term samples otherwise."""
+        if not all(hasattr(t, "_lo") and type(t).sample is Term.sample for t in self.terms):
+            return None
+        b = self.config.batch
+        lo = [t._lo.expand(-1, b, -1).reshape(-1) for t in self.terms]
+        span = [t._span.expand(-1, b, -1).reshape(-1) for t in self.terms]
+        shapes = [(t._lo.shape[0] * b, t._lo.shape[2]) for t in self.terms]
+        return torch.cat(lo), torch.cat(span), [x.numel() for x in lo], shapes
 
     def stiffness(self, k: int | None = None, iters: int = 80, tol: float = 1e-3) -> StiffnessSnapshot:
         """Top-k Hessian eigenvalues (Lanczos on Hessian-vector products) of each weighted term lambda_t L_t and
@@ -194,8 +215,7 @@ class Trainer:
         fused = self._fused if self._fused is not None and not self._fused.failed else None
         per_term = losses = None
         if fused is not None and not (due or snapshot):  # the whole step in one compiled graph
-            lam = [w.lambdas[t] for t in names]
-            out = fused.step(points, torch.tensor(lam, dtype=self.dtype, device=self.device), lr)
+            out = fused.step(points, self._lambda_tensor(), lr)
             if out is not None:
                 loss, finite = out
                 return (dict(zip(names, loss.tolist())), dict(w.lambdas), lr) if finite else None
@@ -236,6 +256,13 @@ class Trainer:
             group["lr"] = lr
         self.optimizer.step()
         return values, dict(lam), lr
+
+    def _lambda_tensor(self) -> torch.Tensor:
+        """The weights as the compiled step takes them, made again only when they change."""
+        lam = tuple(self.weighting.lambdas[t] for t in self.term_names)
+        if self._lam is None or self._lam[0] != lam:
+            self._lam = (lam, torch.tensor(lam, dtype=self.dtype, device=self.device))
+        return self._lam[1]
 
     def _fill(self, grads) -> list[torch.Tensor]:
         """Zeros for a parameter no term depends on (the cavity's output bias: constants vanish from psi_x,
