@@ -21,19 +21,21 @@ import os
 import queue
 import signal
 
-from .spawn import plain_main
+from .pool import Channel, Pool, watch_parent
 
 KINDS = ("run", "warm")
 
 
-def main(kind: str, inbox, outbox, nice: int) -> None:
-    """A compiler process: compile each config dict it is sent (``compile_twin``: its costs go to the machine's
-    profile), report it, until None or the server's death."""
-    parent = os.getppid()
+def main(index: int, inbox, conn, nice: int) -> None:
+    """A compiler process (``KINDS[index]``): compile each config dict it is sent (``compile_twin``: its costs go
+    to the machine's profile), report it on its pipe, until None or the server's death (then it ends at once,
+    with its C++ compiler processes: it holds nothing to save)."""
+    kind = KINDS[index]
     try:
         os.setpgrp()  # its C++ compiler processes in its group: the service can end them with it
     except OSError:
         pass
+    watch_parent(_end_group)
     _lower_priority(kind, nice)
     import torch
 
@@ -41,12 +43,11 @@ def main(kind: str, inbox, outbox, nice: int) -> None:
     from pinncore.engine import compile_twin
 
     torch.set_num_threads(1)
+    out = Channel(conn)
     while True:
         try:
             config = inbox.get(timeout=1.0)
         except queue.Empty:
-            if os.getppid() != parent:
-                return  # the server is gone
             continue
         if config is None:
             return
@@ -54,7 +55,14 @@ def main(kind: str, inbox, outbox, nice: int) -> None:
             ok = compile_twin(RunConfig.from_dict(config)) is not None
         except Exception:  # noqa: BLE001 -- a config the workers will not load either
             ok = False
-        outbox.put(("compiled", None, config, ok, kind == "warm"))
+        out.put(("compiled", None, config, ok, kind == "warm"))
+
+
+def _end_group() -> None:
+    """The server died: end this process and its C++ compiler processes at once (nothing here to save)."""
+    if os.getpgrp() == os.getpid():  # it leads a group of its own (never the server's)
+        os.killpg(os.getpid(), signal.SIGKILL)
+    os._exit(3)
 
 
 def _lower_priority(kind: str, nice: int) -> None:
@@ -71,12 +79,11 @@ class Compilers:
     """The service's side: starts a compiler process on first use, compiles each setup once (its result is
     remembered), and keeps one compile at a time (a ``run`` compile ends a busy ``warm`` process)."""
 
-    def __init__(self, ctx, outbox, nice: int):
-        self.ctx, self.outbox, self.nice = ctx, outbox, nice
-        self.procs: dict[str, object] = {}
-        self.inboxes: dict[str, object] = {}
+    def __init__(self, ctx, nice: int):
+        self.pool = Pool(ctx, main, lambda index: (nice,), "pinn-compiler")
         self.queued: dict[str, list[dict]] = {k: [] for k in KINDS}  # sent, not reported yet, in order
         self.done: dict[str, bool] = {}  # setup key -> compiled (True) or failed (False)
+        self.warmed: list[dict] = []  # the warm-up's setups now in the cache (a new worker loads them when idle)
 
     @staticmethod
     def key(config: dict) -> str:
@@ -105,23 +112,32 @@ class Compilers:
         key = self.key(config)
         self.done[key] = ok
         self.queued[kind] = [c for c in self.queued[kind] if self.key(c) != key]
-        if kind == "run" and not self.queued["run"] and self.queued["warm"] and "warm" not in self.procs:
+        if warm and ok:
+            self.warmed.append(config)
+        warm_index = KINDS.index("warm")
+        if kind == "run" and not self.queued["run"] and self.queued["warm"] and warm_index not in self.pool.procs:
             for c in self.queued["warm"]:  # the run compiles are done: the warm-up goes on
                 self._send("warm", c)
 
+    def warm_done(self) -> list[dict]:
+        return list(self.warmed)
+
+    def died(self, index: int) -> None:
+        """A compiler process died (not ended by ``_stop``): its setups are sent again to a new one."""
+        self.pool.forget(index)
+        for config in self.queued[KINDS[index]]:
+            self._send(KINDS[index], config)
+
     def _send(self, kind: str, config: dict) -> None:
-        if kind not in self.procs:
-            self.inboxes[kind] = self.ctx.Queue()
-            proc = self.ctx.Process(target=main, args=(kind, self.inboxes[kind], self.outbox, self.nice),
-                                    name=f"pinn-compiler-{kind}", daemon=True)
-            with plain_main():
-                proc.start()
-            self.procs[kind] = proc
-        self.inboxes[kind].put(config)
+        index = KINDS.index(kind)
+        if index not in self.pool.procs:
+            self.pool.start(index)
+        self.pool.send(index, config)
 
     def _stop(self, kind: str) -> None:
-        proc = self.procs.pop(kind, None)
-        self.inboxes.pop(kind, None)
+        index = KINDS.index(kind)
+        proc = self.pool.procs.get(index)
+        self.pool.forget(index)
         if proc is not None and proc.is_alive():
             try:
                 os.killpg(proc.pid, signal.SIGKILL)  # it and its C++ compiler processes
@@ -130,5 +146,5 @@ class Compilers:
             proc.join(5)
 
     def shutdown(self) -> None:
-        for kind in list(self.procs):
+        for kind in KINDS:
             self._stop(kind)

@@ -108,6 +108,24 @@ class LiveRun:
             self.status = "starting"  # created or opened; the start command is on its way
         self._rate.append((time.monotonic(), self.steps_done))
 
+    def truncate_to_disk(self) -> int:
+        """After its worker died: the run as its directory holds it, its records past the last checkpoint dropped
+        (a Resume continues from that checkpoint and trains those steps again). Returns the steps saved."""
+        from pinncore.store import RunStore
+
+        try:
+            saved = RunStore(self.path).summary().get("steps_done")
+        except (ConfigError, OSError, ValueError):
+            saved = None
+        saved = saved if isinstance(saved, int) and 0 <= saved <= self.steps_done else 0
+        self.steps = [r for r in self.steps if r.step < saved]
+        self.evals, self.grads, self.hess = ([r for r in records if r.step < saved]
+                                             for records in (self.evals, self.grads, self.hess))
+        self.steps_done = saved
+        self.wall = self.steps[-1].wall if self.steps else 0.0
+        self._rate.clear()
+        return saved
+
     def steps_per_s(self) -> float | None:
         if self.status == "running" and len(self._rate) > 1:
             (t0, s0), (t1, s1) = self._rate[0], self._rate[-1]

@@ -29,8 +29,9 @@ from pinncore import RunConfig
 
 from . import worker as _worker
 from .compiler import Compilers
+from .pool import Pool
+from .supervise import Supervisor
 from .runs import LiveRun, Refused, RunView, Viewer  # noqa: F401 (re-exported)
-from .spawn import plain_main
 
 GRACE = 60.0  # seconds an owner may be gone (a reload, a dropped connection) before its runs stop
 
@@ -49,7 +50,7 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-class RunService:
+class RunService(Supervisor):
     def __init__(self, workers: int | None = None, max_training: int | None = None, per_session: int | None = None,
                  warm: list[RunConfig] = (), grace: float = GRACE,
                  is_active: Callable[[str], bool | None] | None = None, nice: int = _worker.NICE):
@@ -68,40 +69,18 @@ class RunService:
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         ctx = mp.get_context("spawn")  # never fork a process that runs threads (Streamlit, torch)
-        self._out = ctx.Queue()
-        self._inboxes = [ctx.Queue() for _ in range(self.n_workers)]
         self._board = ctx.Array("q", _worker.BOARD * _worker.SLOTS, lock=False)  # lockstep, shared
         self._free = list(range(_worker.SLOTS))
-        self._procs = [ctx.Process(target=_worker.main, args=(i, q, self._out, self._board, nice),
-                                   name=f"pinn-worker-{i}", daemon=True) for i, q in enumerate(self._inboxes)]
-        with plain_main():
-            for p in self._procs:
-                p.start()
-        self._compilers = Compilers(ctx, self._out, nice)
+        self._workers = Pool(ctx, _worker.main, lambda index: (self._board, nice), "pinn-worker")
+        for i in range(self.n_workers):
+            self._workers.start(i)
+        self._compilers = Compilers(ctx, nice)
         self._held: list[set[str]] = [set() for _ in range(self.n_workers)]  # setups each worker keeps compiled
         self._warm_up([c.to_dict() for c in warm])
         self._closed = False
         threading.Thread(target=self._pump, name="run-service-pump", daemon=True).start()
         threading.Thread(target=self._reaper, name="run-service-reaper", daemon=True).start()
 
-    def _warm_up(self, configs: list[dict]) -> None:
-        """The warm-up's setups: compiled into the cache by the idle compiler process (or found there), then
-        loaded by every worker while it trains nothing."""
-        from pinncore import RunConfig
-        from pinncore.engine import Profile
-
-        profile = Profile()
-        for config in configs:
-            if profile.costs(RunConfig.from_dict(config)).warm:
-                self._broadcast(("warm", None, config))
-            else:
-                self._compilers.submit(config, "warm")
-
-    def _broadcast(self, message: tuple) -> None:
-        for q in self._inboxes:
-            q.put(message)
-
-    # -- sessions -------------------------------------------------------------------------------------------
     def touch(self, viewer: Viewer) -> None:
         """The viewer's page is there (called on every redraw)."""
         with self._lock:
@@ -288,54 +267,9 @@ class RunService:
 
     def _send(self, run: LiveRun, command: str, *args) -> None:
         if run.worker is not None:
-            self._inboxes[run.worker].put((command, run.id, *args))
+            self._workers.send(run.worker, (command, run.id, *args))
 
     # -- threads --------------------------------------------------------------------------------------------
-    def _pump(self) -> None:
-        import queue as _q
-
-        while not self._closed:
-            try:
-                kind, run_id, *rest = self._out.get(timeout=0.5)
-            except (_q.Empty, EOFError, OSError):
-                continue
-            if kind in ("compile", "compiled", "loaded"):
-                self._engine_message(kind, run_id, rest)
-                continue
-            with self._lock:
-                run = self.runs.get(run_id)
-                if run is None:
-                    continue
-                if kind == "records":
-                    run.add(*rest)
-                elif kind == "refused":  # could not be created or opened (in use elsewhere, unwritable...)
-                    run.message = rest[0]
-                    self._release(run)
-                    run.status = run.previous if run.exists and run.previous else f"error: {rest[0]}"
-                    self._admit()
-                elif kind == "ended":
-                    (info,) = rest
-                    run.add([], info)
-                    self._release(run)
-                    if info["status"].startswith("error"):
-                        run.message = info["status"]
-                    self._admit()
-
-    def _engine_message(self, kind: str, run_id, rest: list) -> None:
-        """A worker asks for a setup's compile; a compiler reports one; a worker keeps a compiled step."""
-        if kind == "compile":  # run_id: the run that waits for it
-            (config,) = rest
-            ok = self._compilers.submit(config, "run")
-            if ok is not None:  # compiled (or failed) before: tell the workers at once
-                self._broadcast(("compiled", None, config, ok, False))
-        elif kind == "compiled":
-            config, ok, warm = rest
-            self._compilers.finished(config, ok, warm)
-            self._broadcast(("compiled", None, config, ok, warm))
-        else:  # loaded: run_id is the worker's index
-            (key,) = rest
-            self._held[run_id].add(key)
-
     def _reaper(self) -> None:
         while not self._closed:
             time.sleep(2.0)
@@ -362,9 +296,10 @@ class RunService:
             time.sleep(0.05)
         self._closed = True
         self._compilers.shutdown()
-        for q in self._inboxes:
-            q.put(("shutdown", None))
-        for p in self._procs:
+        procs = dict(self._workers.procs)
+        for i in procs:
+            self._workers.send(i, ("shutdown", None))
+        for p in procs.values():
             p.join(max(0.1, deadline - time.monotonic()))
             if p.is_alive():
                 p.terminate()

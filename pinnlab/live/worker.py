@@ -7,7 +7,7 @@ Messages in (a ``multiprocessing`` queue per worker), each a tuple ``(command, r
 dict: a setup to load while idle) and ``shutdown``. Lockstep needs no messages: every run has a slot on a board
 shared by the server and all workers (``BOARD`` integers per slot: its group, its steps done, whether it is meant
 to run), and a running run of a group may go at most ``CHUNK`` steps past the slowest running member, read from
-the board before each chunk. Messages out (one queue shared by all workers): ``("records", run_id, records,
+the board before each chunk. Messages out (on the worker's own pipe to the service, ``pool.Channel``): ``("records", run_id, records,
 info)`` after each chunk, ``("ended", run_id, info)`` when a run finished, diverged, stopped or failed (it is
 saved and unlocked then), ``("compile", run_id, config dict)`` to have a setup compiled into the cache (by the
 service's compiler process), ``("loaded", index, setup key)`` when a compiled step is kept here.
@@ -88,12 +88,17 @@ class Worker:
                          lambda config: self.outbox.put(("compile", run_id, config)), sharers=self.running)
 
 
-def main(index: int, inbox, outbox, board=None, nice: int = NICE) -> None:
-    """The worker's loop (the target of its process); ``board``: the shared lockstep board; ``nice``: how far
-    below the server's CPU priority it trains."""
+def main(index: int, inbox, conn, board=None, nice: int = NICE) -> None:
+    """The worker's loop (the target of its process): commands from ``inbox``, messages out on its pipe ``conn``;
+    ``board``: the shared lockstep board; ``nice``: how far below the server's CPU priority it trains. When the
+    server's process dies, it saves its runs (each stopped at its current step) and exits within seconds."""
     import os
 
     import torch
+
+    from .pool import Channel, watch_parent
+
+    orphaned = watch_parent()
 
     torch.set_num_threads(1)
     try:
@@ -104,8 +109,8 @@ def main(index: int, inbox, outbox, board=None, nice: int = NICE) -> None:
     # trains (and imports lazily too), a circular import handed one of them half-initialised (seen: "'_inductor_
     # test' object has no attribute 'realize'", and the run stayed eager)
     import torch._inductor.compile_fx  # noqa: F401
-    w = Worker(index, outbox, board)
-    while True:
+    w = Worker(index, Channel(conn), board)
+    while not orphaned.is_set():
         busy = any(s.chunk() for s in w.slots.values())
         # held back by lockstep (a running run waits for its group): look again soon, not in 50 ms
         waiting = w.running() > 0
