@@ -86,6 +86,9 @@ OTHERS = [  # (what, define, residual, field, words)
      + "\"", "s_xxx", "terms[0].residual", "estimated before it is taken"),
     ("a sum raised to the 16th, nested 38 deep", "p = \"" + "(" * 38 + "u + x" + "".join(")^16 + u" for _ in range(38))
      + "\"", "p_xxx", "terms[0].residual", "estimated before it is taken"),
+    ("sines nested 20 deep in each of 16 definitions", "\n".join(
+        [f'w1 = "{"sin(" * 20}u{")" * 20}"'] + [f'w{i} = "{"sin(" * 20}w{i - 1}{")" * 20}"' for i in range(2, 17)]),
+     "u_t - w16", "define.w8", "nested more than 160 levels deep"),
     ("a tower of exponentials", "c = \"exp(exp(exp(exp(100))))\"", "u - c", "define.c", "beyond 1.8e308"),
     ("powers of a large number", "c = \"((1e12^16)^16)^16\"", "u - c", "define.c", "digits"),
     ("abs of a root, differentiated", "r = \"abs(sqrt(u_t) + u)\"", "r_x",

@@ -5,7 +5,7 @@ definitions is cheap, but every walk over the result (``diff``, ``preorder_trave
 the expanded tree, which doubles with each link of the chain. Everything here is counted over the shared graph
 instead (each distinct node once, memoised by identity, no recursion), so it costs as much as building did:
 
-* ``size(ex)``: the nodes of the expanded tree, exactly ``len(list(preorder_traversal(ex)))``;
+* ``size(ex)``: the nodes of the expanded tree, exactly ``len(list(preorder_traversal(ex)))``, and ``depth(ex)``;
 * ``diff_size(ex, x)``: an estimate, before it is taken, of ``size(sympy.diff(ex, x))`` from the rules sympy
   differentiates by (the product rule copies every other factor once per factor, the chain rule copies the
   argument); it is an upper bound up to sympy's own folding (a number times a sum is distributed: at most about
@@ -28,11 +28,11 @@ import sympy
 from sympy.core.function import AppliedUndef
 
 MAX_BITS = 2048  # of an exact number's numerator or denominator (float64 ends at 2^1024)
-# what one more derivative adds to the size of the function it is taken of: f'(a) in place of f(a)
 _FLOAT = {sympy.sin: cmath.sin, sympy.cos: cmath.cos, sympy.tan: cmath.tan, sympy.exp: cmath.exp,
           sympy.log: cmath.log, sympy.tanh: cmath.tanh, sympy.sinh: cmath.sinh, sympy.cosh: cmath.cosh,
           sympy.Abs: abs, sympy.sign: lambda z: z / abs(z) if z else 0j}
 OVERFLOW = "overflow"
+# what one more derivative adds to the size of the function it is taken of: f'(a) in place of f(a)
 _OUTER = {sympy.sin: 0, sympy.cos: 2, sympy.tan: 4, sympy.exp: 0, sympy.log: 1, sympy.tanh: 6, sympy.sinh: 0,
           sympy.cosh: 0, sympy.Abs: 2, sympy.sign: 3}
 
@@ -51,6 +51,7 @@ class Sizes:
         self._deps: dict[int, tuple] = {}
         self._diff: dict[tuple, tuple] = {}
         self._value: dict[int, tuple] = {}
+        self._depth: dict[int, tuple] = {}
 
     @staticmethod
     def _fold(memo: dict, key, ex, combine):
@@ -73,6 +74,11 @@ class Sizes:
     def size(self, ex) -> int:
         """Nodes of the expanded tree (as ``preorder_traversal`` visits them)."""
         return self._fold(self._size, id, ex, lambda node, sizes: 1 + sum(sizes))
+
+    def depth(self, ex) -> int:
+        """Levels of nesting (a symbol: 1). sympy walks trees recursively and some of its checks on a function's
+        argument walk the whole argument each time: their cost grows with the square of the depth."""
+        return self._fold(self._depth, id, ex, lambda node, depths: 1 + max(depths, default=0))
 
     def bits(self, ex) -> int:
         """The largest numerator or denominator of an exact number in ``ex``, in bits."""
@@ -150,7 +156,7 @@ def _value(node, below: list):
             z = complex(_FLOAT[type(node)](below[0]))
         else:
             return None
-    except (OverflowError, ValueError):
+    except (OverflowError, ValueError):  # beyond float64, or undefined there (a domain error)
         return OVERFLOW
     except ZeroDivisionError:
         return None  # sympy's own zoo: "infinite or undefined" is said later

@@ -243,7 +243,15 @@ def _grid_file(path: Path, inputs, points: np.ndarray) -> np.ndarray:
 
 
 def latex(spec: Spec, e: Expression) -> str:
-    """LaTeX of an expression as written (parameters by name, derivatives as subscripts)."""
+    """LaTeX of an expression as written (parameters by name, derivatives as subscripts); its powers of numbers
+    bounded as in ``build`` (with a parameter by name, not by value, a number may grow where it did not)."""
+    from .bounds import Sizes, check_power
     from .expr import to_sympy
 
-    return sympy.latex(to_sympy(e.tree, sympy.Symbol))
+    sizes = Sizes()
+
+    def guard(kind, value, *operands):
+        why = check_power(sizes, *operands) if value is None else None
+        if why:
+            raise SpecError(e.path, why, locate(spec.text, e.path))
+    return sympy.latex(to_sympy(e.tree, sympy.Symbol, guard))

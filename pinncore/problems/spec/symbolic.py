@@ -26,6 +26,7 @@ MAX_DERIVED = 3000  # nodes of one derivative
 MAX_ESTIMATE = 2 * MAX_DERIVED  # nodes a derivative is estimated to have before sympy takes it
 MAX_EXPANDED = 2 * MAX_DERIVED  # nodes of one expression (any part of it) with its definitions written out
 MAX_TOTAL = 20_000  # nodes of all the expressions of a spec at one set of parameter values
+MAX_NESTING = 160  # levels of one expression with its definitions written out (4 times what one may write)
 
 
 class Symbols:
@@ -94,12 +95,16 @@ class Symbols:
             if size > MAX_EXPANDED:
                 self.fail(e, f"has more than {MAX_EXPANDED} terms and operators with its definitions written out "
                              f"({size:,}): write a simpler expression or fewer nested definitions")
+            if self.sizes.depth(value) > MAX_NESTING:
+                self.fail(e, f"is nested more than {MAX_NESTING} levels deep with its definitions written out: write "
+                             f"fewer nested definitions")
             if self.sizes.bits(value) > MAX_BITS:
                 self.fail(e, f"makes a number of more than {MAX_BITS * 0.30103:.0f} digits: write smaller "
                              f"constants")
             known = self.sizes.value(value)
             if known is OVERFLOW:
-                self.fail(e, "has a constant part beyond 1.8e308 (a power or exponential of a large number?)")
+                self.fail(e, "has a constant part beyond 1.8e308 or undefined in floating point (a power or "
+                             "exponential of a large number?)")
             if known is not None and known.imag != 0:
                 self.fail(e, f"the constant {_short(value)} is not a finite real number")
         return check
