@@ -365,9 +365,9 @@ def _compare(views) -> None:
         return buf.getvalue().encode()
 
     def html() -> bytes:
-        from pinnlab.export import comparison_html
+        from pinnlab.export import download_page
 
-        return comparison_html([v.path for v in views if v.path]).encode("utf-8")
+        return download_page([v.path for v in views if v.path])
 
     c1, c2 = st.columns(2)
     c1.download_button("Download this comparison (one HTML page)", data=html, file_name="pinn-comparison.html",

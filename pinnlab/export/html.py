@@ -1,8 +1,9 @@
 """A comparison of runs as one standalone HTML page: Plotly's JavaScript embedded (``include_plotlyjs=True``,
 once), no server and no network needed to view it.
 
-The page holds the setup of the runs (problem and its equation, model, weighting, steps, seed, ...), the project
-version and commit that exported it, the compare table, the share link of the setup (the dashboard's URL query),
+The page holds the setup of the runs (problem and its equation, model, weighting, steps, seed, ...), a spec run's
+equations typeset from the spec stored in its config.json, the project version and commit that exported it, the
+compare table, the share link of the setup (the dashboard's URL query),
 losses and lambda against step, relative L2 error against step, sigma_max where recorded, per run the per-layer
 gradient histograms with a step slider over the stored snapshots and the fields at the last evaluation.
 
@@ -18,21 +19,13 @@ from pathlib import Path
 from typing import Sequence
 from urllib.parse import urlencode
 
-from pinncore import METHODS, RunConfig
+from pinncore import METHODS, ConfigError, RunConfig
 
 from . import figures
 from .data import RunData, check_target_file, load_runs, write_file_atomically
+from .equations import EQUATIONS, equation, spec_sections  # noqa: F401 - EQUATIONS: re-exported
 
 DASHBOARD_URL = "http://localhost:8501/"
-EQUATIONS = {
-    "helmholtz": "u_xx + u_yy + λu = q(x, y) on [−1, 1]², exact u = sin(a1·πx)·sin(a2·πy), "
-                 "u = exact on the boundary",
-    "klein-gordon": "u_tt + α·u_xx + β·u + γ·u³ = f(t, x) on [0, 1]², exact u = x·cos(5πt) + (xt)³; "
-                    "u(0, x) = x, u_t(0, x) = 0; u = exact at x = 0 and x = 1",
-    "cavity": "steady Navier-Stokes (u·∇)u + ∇p − Δu / Re = 0 on [0, 1]², u = (ψ_y, −ψ_x); "
-              "lid u = (1, 0) at y = 1, no slip on the other walls",
-    "poisson1d": "u_xx = −C²·sin(Cx) on [0, 1], exact u = sin(Cx), u = exact at x = 0 and x = 1",
-}
 CSS = """
 body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 24px auto; max-width: 1400px;
        color: #222; padding: 0 16px; }
@@ -42,20 +35,10 @@ th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-al
 th { background: #f5f5f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .meta { color: #555; font-size: 0.9em; } code, .link { font-family: ui-monospace, monospace; font-size: 0.85em; }
 .link { word-break: break-all; background: #f7f7f7; padding: 6px; display: block; }
+.eq-svg { vertical-align: middle; max-width: 100%; height: auto; } pre { font-size: 0.85em; background: #f7f7f7; }
 """
 PLOT_CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "png", "scale": 2},
                "showSendToCloud": False, "plotlyServerURL": ""}  # no button that goes online
-
-
-def equation(problem: str) -> str:
-    """The problem's equation: from this table for the known problems, else its module's first docstring line."""
-    if problem in EQUATIONS:
-        return EQUATIONS[problem]
-    from pinncore import PROBLEMS
-    import sys
-
-    doc = (sys.modules[PROBLEMS[problem].__module__].__doc__ or "").strip()
-    return doc.splitlines()[0] if doc else ""
 
 
 def provenance() -> str:
@@ -76,9 +59,15 @@ def provenance() -> str:
 
 # -- share link ------------------------------------------------------------------------------------------------
 def share_query(config: RunConfig, compare: bool) -> dict[str, str]:
-    """The dashboard's URL query for this setup (dashboard/settings.py's keys)."""
+    """The dashboard's URL query for this setup (dashboard/settings.py's keys); a spec run's link carries the spec
+    itself (compressed, as the dashboard's own links do) and its parameter values."""
     q = {"mode": "compare" if compare else "single", "problem": config.problem}
-    q.update({f"p_{k}": f"{v:g}" for k, v in sorted(config.params.items())})
+    if config.spec:
+        from dashboard.custom_pde import CUSTOM, encode, format_params
+
+        q.update(problem=CUSTOM, spec=encode(config.spec), spec_params=format_params(config.params))
+    else:
+        q.update({f"p_{k}": f"{v:g}" for k, v in sorted(config.params.items())})
     q.update(model=config.model, weighting=config.weighting, depth=str(config.depth), width=str(config.width),
              activation=config.activation, variant=config.annealing_variant, beta=f"{config.beta:g}",
              every=str(config.update_every or 0),
@@ -130,7 +119,8 @@ def setup_table(runs: Sequence[RunData]) -> str:
         return w + (f"; initial λ {', '.join(f'{k}={v:g}' for k, v in c.weights.items())}" if c.weights else "")
 
     fields = [
-        ("problem", lambda r: r.problem().describe()), ("equation", lambda r: equation(r.config.problem)),
+        ("problem", lambda r: r.problem().describe()),
+        ("equation", lambda r: equation(r.config.problem, r.config.spec)),
         ("model", lambda r: f"{r.config.model}, {r.config.depth}×{r.config.width}, {r.config.activation}"),
         ("weighting", lambda r: weighting(r.config)),
         ("optimiser", lambda r: f"Adam, lr {r.config.lr:g} × {r.config.decay_rate:g}^(step/{r.config.decay_steps})"
@@ -183,7 +173,7 @@ def page(runs: Sequence[RunData]) -> str:
              f"<p class=meta>Exported {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with "
              f"{html.escape(provenance())}. Standalone page: every chart is interactive (zoom, hover, "
              f"PNG download in its toolbar), no network needed.</p>",
-             "<h2>Setup</h2>", setup_table(runs), "<h2>Compare</h2>", compare_table(runs),
+             "<h2>Setup</h2>", setup_table(runs), spec_sections(runs), "<h2>Compare</h2>", compare_table(runs),
              "<h2>Share link of the setup</h2><p class=meta>Opens this setup in the dashboard "
              "(<code>streamlit run dashboard/app.py</code>):</p>"]
     for what, url in share_links(runs):
@@ -211,6 +201,17 @@ def page(runs: Sequence[RunData]) -> str:
 def comparison_html(run_dirs: Sequence[str | os.PathLike]) -> str:
     """The standalone page of these runs (ConfigError, one line naming it, for a directory that is no run)."""
     return page(load_runs(run_dirs))
+
+
+def download_page(run_dirs: Sequence[str | os.PathLike]) -> bytes:
+    """The page for a download button (the dashboard's): the comparison, or where a run cannot be read (damaged
+    since it was shown), a small page that says so in one line instead of an exception in the server."""
+    try:
+        return comparison_html(run_dirs).encode("utf-8")
+    except ConfigError as exc:
+        return (f"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>PINN runs: not exported</title>"
+                f"</head><body><p>This comparison could not be exported: {html.escape(str(exc))}</p></body>"
+                f"</html>\n").encode("utf-8")
 
 
 def write_html(run_dirs: Sequence[str | os.PathLike], path: str | os.PathLike) -> Path:

@@ -1,12 +1,12 @@
 """A checked ``Spec`` -> an ordinary ``Problem`` subclass whose ``Term``s ask for the derivatives they read.
 
-``problem_class(text)`` builds (and caches) the class; instances take the spec's parameters like any built-in
-problem. Per parameter values the residuals are derived and compiled once (``symbolic``) and probed: each term's
-residual on sampled points with a small random network, and the reference on a coarse grid, must be finite.
+``problem_class(text)`` builds (and caches, refusals too: ``memo``) the class; instances take the spec's
+parameters like any built-in problem. Per parameter values the residuals are derived and compiled once
+(``symbolic``, every size bounded before sympy works: ``bounds``) and probed: each term's residual on sampled
+points with a small random network, and the reference on a coarse grid, must be finite.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,6 +18,7 @@ from torch import Tensor
 
 from ..base import Param, Problem, Term
 from .locate import locate
+from .memo import remember
 from .schema import Expression, Spec, SpecError, read
 from .symbolic import Symbols, compile_columns
 
@@ -137,12 +138,12 @@ class _Points:
         self.x = x
 
 
-@functools.lru_cache(maxsize=64)
+@remember(maxsize=64)
 def read_cached(text: str) -> Spec:
     return read(text)
 
 
-@functools.lru_cache(maxsize=64)
+@remember(maxsize=64)
 def _build_cached(text: str, values: tuple) -> Built:
     spec = read_cached(text)
     built = build(spec, dict(values))
@@ -150,7 +151,7 @@ def _build_cached(text: str, values: tuple) -> Built:
     return built
 
 
-@functools.lru_cache(maxsize=64)
+@remember(maxsize=64)
 def problem_class(text: str) -> type[SpecProblem]:
     """The ``Problem`` subclass of a spec text (checked; SpecError on the first problem)."""
     spec = read_cached(text)
@@ -242,7 +243,15 @@ def _grid_file(path: Path, inputs, points: np.ndarray) -> np.ndarray:
 
 
 def latex(spec: Spec, e: Expression) -> str:
-    """LaTeX of an expression as written (parameters by name, derivatives as subscripts)."""
+    """LaTeX of an expression as written (parameters by name, derivatives as subscripts); its powers of numbers
+    bounded as in ``build`` (with a parameter by name, not by value, a number may grow where it did not)."""
+    from .bounds import Sizes, check_power
     from .expr import to_sympy
 
-    return sympy.latex(to_sympy(e.tree, sympy.Symbol))
+    sizes = Sizes()
+
+    def guard(kind, value, *operands):
+        why = check_power(sizes, *operands) if value is None else None
+        if why:
+            raise SpecError(e.path, why, locate(spec.text, e.path))
+    return sympy.latex(to_sympy(e.tree, sympy.Symbol, guard))

@@ -211,29 +211,36 @@ def names(tree: tuple) -> set[str]:
     return set().union(*(names(t) for t in children))
 
 
-def to_sympy(tree: tuple, resolve):
+def to_sympy(tree: tuple, resolve, guard=None):
     """The sympy expression of ``tree``; ``resolve(name)`` gives the sympy object of every non-constant name.
-    (sympy runs on this tree, never on the user's text.)"""
+    (sympy runs on this tree, never on the user's text.) ``guard(kind, value, *operands)``, if given, sees every
+    node: before a power is built (value None) and after each node is built; it raises to refuse."""
     import sympy
+
+    def node(kind, value, *operands):
+        if guard is not None:
+            guard(kind, value, *operands)
+        return value
 
     kind = tree[0]
     if kind == "num":
         v = tree[1]
         return sympy.Integer(int(v)) if v == int(v) else sympy.Rational(repr(v))
     if kind == "name":
-        return sympy.pi if tree[1] == "pi" else resolve(tree[1])
+        return node(kind, sympy.pi if tree[1] == "pi" else resolve(tree[1]))
     if kind == "call":
         fn = {"abs": sympy.Abs}.get(tree[1]) or getattr(sympy, tree[1])
-        return fn(to_sympy(tree[2], resolve))
+        return node(kind, fn(to_sympy(tree[2], resolve, guard)))
     if kind == "neg":
-        return -to_sympy(tree[1], resolve)
-    a, b = to_sympy(tree[1], resolve), to_sympy(tree[2], resolve)
+        return node(kind, -to_sympy(tree[1], resolve, guard))
+    a, b = to_sympy(tree[1], resolve, guard), to_sympy(tree[2], resolve, guard)
+    if kind == "^":
+        node("^", None, a, b)  # before sympy computes it: a power of a large number is a larger one
+        return node(kind, a ** b)
     if kind == "+":
-        return a + b
+        return node(kind, a + b)
     if kind == "-":
-        return a - b
+        return node(kind, a - b)
     if kind == "*":
-        return a * b
-    if kind == "/":
-        return a / b
-    return a ** b
+        return node(kind, a * b)
+    return node(kind, a / b)

@@ -17,11 +17,16 @@ import torch
 from sympy.core.function import AppliedUndef
 from torch import Tensor
 
+from .bounds import MAX_BITS, OVERFLOW, NotDifferentiable, Sizes, check_power
 from .expr import to_sympy
 from .locate import locate
 from .schema import MAX_ORDER, Expression, Spec, SpecError, split_name
 
-MAX_DERIVED = 3000  # nodes of one derived expression
+MAX_DERIVED = 3000  # nodes of one derivative
+MAX_ESTIMATE = 2 * MAX_DERIVED  # nodes a derivative is estimated to have before sympy takes it
+MAX_EXPANDED = 2 * MAX_DERIVED  # nodes of one expression (any part of it) with its definitions written out
+MAX_TOTAL = 20_000  # nodes of all the expressions of a spec at one set of parameter values
+MAX_NESTING = 160  # levels of one expression with its definitions written out (4 times what one may write)
 
 
 class Symbols:
@@ -31,6 +36,8 @@ class Symbols:
         self.spec = spec
         self.x = tuple(sympy.Symbol(n, real=True) for n in spec.inputs)
         self.values = {k: sympy.Rational(repr(float(v))) for k, v in values.items()}
+        self.sizes = Sizes()
+        self.spent = 0  # nodes of the expressions derived so far (MAX_TOTAL)
         self.funcs = {o: sympy.Function(o, real=True)(*self.x) for o in spec.outputs}
         self.exact = {o: self.derive(e) for o, e in spec.solution}
         self.defs: dict[str, sympy.Expr] = {}
@@ -51,19 +58,56 @@ class Symbols:
         return self._exact_defs
 
     def diff(self, key: tuple, target: sympy.Expr, suffix: str, e: Expression) -> sympy.Expr:
-        """d^suffix target, one order at a time, refused once it grows past MAX_DERIVED nodes (a product of many
-        factors differentiated three times has thousands of terms: hostile input must not keep sympy busy)."""
+        """d^suffix target, one order at a time. Each derivative's size is estimated before sympy takes it and
+        counted after: refused past MAX_ESTIMATE or MAX_DERIVED nodes (a product of many factors differentiated
+        three times has thousands of terms; a chain of definitions doubles with each: hostile input must not keep
+        sympy busy)."""
         for n in range(1, len(suffix) + 1):
             done = self._diffs.get((key, suffix[:n]))
             if done is None:
-                done = sympy.diff(target, self.x[self.spec.inputs.index(suffix[n - 1])])
-                size = sum(1 for _ in sympy.preorder_traversal(done))
+                x = self.x[self.spec.inputs.index(suffix[n - 1])]
+                try:
+                    guess = self.sizes.diff_size(target, x)
+                except NotDifferentiable as exc:
+                    self.fail(e, f"the derivative {key[1]}_{suffix[:n]}: {exc}")
+                if guess > MAX_ESTIMATE:
+                    self.fail(e, f"the derivative {key[1]}_{suffix[:n]} would have about {guess:,} terms and "
+                                 f"operators (estimated before it is taken), more than {MAX_DERIVED}: write a "
+                                 f"simpler expression")
+                done = sympy.diff(target, x)
+                size = self.sizes.size(done)
                 if size > MAX_DERIVED:
                     self.fail(e, f"the derivative {key[1]}_{suffix[:n]} has {size} terms and operators, more than "
                                  f"{MAX_DERIVED}: write a simpler expression")
                 self._diffs[(key, suffix[:n])] = done
             target = done
         return target
+
+    def guard(self, e: Expression):
+        """What ``to_sympy`` calls on every node of ``e``: its size and its numbers bounded while it is built."""
+        def check(kind, value, *operands):
+            if value is None:
+                why = check_power(self.sizes, *operands)
+                if why:
+                    self.fail(e, why)
+                return
+            size = self.sizes.size(value)
+            if size > MAX_EXPANDED:
+                self.fail(e, f"has more than {MAX_EXPANDED} terms and operators with its definitions written out "
+                             f"({size:,}): write a simpler expression or fewer nested definitions")
+            if self.sizes.depth(value) > MAX_NESTING:
+                self.fail(e, f"is nested more than {MAX_NESTING} levels deep with its definitions written out: write "
+                             f"fewer nested definitions")
+            if self.sizes.bits(value) > MAX_BITS:
+                self.fail(e, f"makes a number of more than {MAX_BITS * 0.30103:.0f} digits: write smaller "
+                             f"constants")
+            known = self.sizes.value(value)
+            if known is OVERFLOW:
+                self.fail(e, "has a constant part beyond 1.8e308 or undefined in floating point (a power or "
+                             "exponential of a large number?)")
+            if known is not None and known.imag != 0:
+                self.fail(e, f"the constant {_short(value)} is not a finite real number")
+        return check
 
     def derive(self, e: Expression, exact: bool = False) -> sympy.Expr:
         """The sympy expression of ``e``; ``exact``: with the closed form in place of every network output."""
@@ -82,19 +126,23 @@ class Symbols:
             return self.diff(key, target, suffix, e) if suffix else target
 
         try:
-            out = to_sympy(e.tree, resolve)
+            out = to_sympy(e.tree, resolve, self.guard(e))
         except SpecError:
             raise
         except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:
             self.fail(e, f"cannot be formed ({type(exc).__name__})")
         if out.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
             self.fail(e, "is infinite or undefined (a division by zero?)")
+        self.spent += self.sizes.size(out)
+        if self.spent > MAX_TOTAL:
+            self.fail(e, f"brings the spec's expressions to more than {MAX_TOTAL} terms and operators in all (with "
+                         f"their definitions written out): write fewer or simpler expressions")
         return out
 
     def network_form(self, ex: sympy.Expr, e: Expression) -> tuple[sympy.Expr, dict[sympy.Symbol, tuple[int, str]]]:
         """``ex`` with every psi-derivative replaced by a symbol; symbol -> (output index, derivative letters)."""
         mapping, reads = {}, {}
-        for atom in ex.atoms(sympy.Derivative) | ex.atoms(AppliedUndef):
+        for atom in ex.atoms(sympy.Derivative, AppliedUndef):
             fn = atom.expr if isinstance(atom, sympy.Derivative) else atom
             out = type(fn).__name__
             if out not in self.funcs or fn != self.funcs[out]:
@@ -110,10 +158,8 @@ class Symbols:
             sym = sympy.Symbol(f"{out}_{letters}" if letters else out, real=True)
             mapping[atom] = sym
             reads[sym] = (self.spec.outputs.index(out), letters)
-        # replace the highest derivatives first so that psi(x, y) inside them is not replaced early
-        ordered = sorted(mapping.items(), key=lambda kv: -len(reads[kv[1]][1]))
-        for atom, sym in ordered:
-            ex = ex.xreplace({atom: sym})
+        # one pass, from the root down: a derivative is replaced whole, before psi(x, y) inside it is reached
+        ex = ex.xreplace(mapping)
         return ex, reads
 
 
@@ -122,6 +168,11 @@ FUNCS: dict[type, Callable[[Tensor], Tensor]] = {
     sympy.log: torch.log, sympy.tanh: torch.tanh, sympy.sinh: torch.sinh, sympy.cosh: torch.cosh,
     sympy.Abs: torch.abs, sympy.sign: torch.sign,
 }
+
+
+def _short(node, limit: int = 60) -> str:
+    text = str(node)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 class Compiler:
@@ -134,9 +185,9 @@ class Compiler:
         try:
             value = complex(node.evalf(30))
         except (TypeError, ValueError, OverflowError):
-            self.fail(f"the constant {node} cannot be evaluated")
+            self.fail(f"the constant {_short(node)} cannot be evaluated")
         if value.imag != 0 or not math.isfinite(value.real):
-            self.fail(f"the constant {node} is not a finite real number")
+            self.fail(f"the constant {_short(node)} is not a finite real number")
         return value.real
 
     def __call__(self, node):
