@@ -65,8 +65,22 @@ def cpu_model() -> str:
 
 
 def machine_key() -> str:
-    """What the costs depend on besides the setup: the CPU, how many cores, the torch build."""
-    return f"{cpu_model()} | {os.cpu_count()} cores | torch {torch.__version__}"
+    """What the costs depend on besides the setup: the CPU, how many cores, the torch build, and this pinncore's
+    code (a changed step is a new graph: the compile cache does not hold it, whatever was compiled before)."""
+    return f"{cpu_model()} | {os.cpu_count()} cores | torch {torch.__version__} | pinncore {code_version()}"
+
+
+_CODE: list[str] = []
+
+
+def code_version() -> str:
+    """A hash of pinncore's source files, computed once per process."""
+    if not _CODE:
+        digest = hashlib.sha1()
+        for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
+            digest.update(path.read_bytes())
+        _CODE.append(digest.hexdigest()[:10])
+    return _CODE[0]
 
 
 def setup_key(config: RunConfig) -> str:

@@ -7,9 +7,10 @@ weighted gradient sum_t lambda_t grad L_t and Adam's update of the parameters an
 points are disjoint, so separate forward passes cost the FLOPs of a joint one, and the per-term gradients come
 at the price of one backward pass: the graph returns them on every step.
 
-A weighting that never needs per-term gradients (``per_term=False``: fixed weights, M1 and M3) gets the
-joint variant instead: one forward pass for all terms, one backward pass of sum_t lambda_t L_t, Adam; its rare
-snapshot steps compute the per-term gradients eagerly. Either way a run compiles one graph.
+The weights are an input, so every weighting of a setup shares this graph: M1 and M2 compile one graph, M3 and
+M4 another (a fixed weighting used a graph of its own, with one backward pass of sum_t lambda_t L_t: measured
+within the timing noise of this one, 1-4 %, on Helmholtz M1 and M3, and it doubled the default compare's cold
+compiles). Gradient snapshots of a fixed weighting take their per-term gradients from the graph too.
 
 * ``step``: an ordinary step, the update applied;
 * ``term_grads``: the steps that update the weights or take a gradient snapshot call the same graph with the
@@ -125,7 +126,7 @@ class FusedTraining:
     unweighted losses (``TermLosses``); ``optimizer``: the ``torch.optim.Adam`` over its parameters, whose state
     the compiled step reads and updates in place."""
 
-    def __init__(self, losses: nn.Module, optimizer: torch.optim.Optimizer, per_term: bool = True):
+    def __init__(self, losses: nn.Module, optimizer: torch.optim.Optimizer):
         self.module = losses
         named = dict(losses.named_parameters())
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -138,8 +139,7 @@ class FusedTraining:
             raise ValueError("the fused step implements plain Adam only")
         self.beta1, self.beta2 = group["betas"]
         self.eps = group["eps"]
-        self.per_term = per_term
-        self._graph = Compiled(self._graph_fn if per_term else self._joint_fn, compile_options(self.params))
+        self._graph = Compiled(self._graph_fn, compile_options(self.params))
         # the graph's small inputs, made once and refilled (a new tensor per step costs more than the fill)
         self._flags = (torch.tensor(False), torch.tensor(True))
         self._lr = torch.zeros(1, dtype=torch.float64)  # (1,): a 0-d input would be traced as a Python float
@@ -166,10 +166,7 @@ class FusedTraining:
 
     def term_grads(self, points: list[Tensor]) -> tuple[Tensor, tuple[Tensor, ...]] | None:
         """(L, J): the unweighted losses (n_terms,) and, per parameter, the stacked gradients (n_terms, *shape)
-        of every term; nothing is updated. None when not compiled, or compiled without them (``per_term``
-        False: the caller computes them eagerly, e.g. on the rare snapshot steps of a fixed weighting)."""
-        if not self.per_term:
-            return None
+        of every term; nothing is updated. None when not compiled."""
         lam = torch.ones(len(points), dtype=points[0].dtype, device=points[0].device)
         out = self._run(points, lam, 0.0, False)
         return None if out is None else out[:2]
@@ -195,18 +192,6 @@ class FusedTraining:
             grads = [sum(lam[i] * g[i] for i in range(len(points))) for g in jac]
             ok = self._adam(params, exp_avg, exp_avg_sq, count, grads, loss, lr, apply)
             return loss, jac, ok
-
-    def _joint_fn(self, params, exp_avg, exp_avg_sq, count, lam, lr, apply, *points):
-        """The step without per-term gradients: one forward pass for all terms and one backward pass of
-        sum_t lambda_t L_t (a fixed weighting needs nothing else)."""
-        with torch.no_grad():
-            def total(p):
-                loss = torch.func.functional_call(self.module, dict(zip(self.names, p)), tuple(points))
-                return (lam * loss).sum(), loss
-
-            grads, loss = torch.func.grad(total, has_aux=True)(tuple(params))
-            ok = self._adam(params, exp_avg, exp_avg_sq, count, list(grads), loss, lr, apply)
-            return loss, ok
 
     def _adam(self, params, exp_avg, exp_avg_sq, count, grads, loss, lr, apply):
         norm = torch.stack([g.square().sum() for g in grads]).sum()

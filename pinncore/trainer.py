@@ -36,11 +36,16 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 # built trainer, its compiled step above all, can train any run whose config differs from its own in these only
 PER_RUN = ("steps", "seed", "lr", "decay_rate", "decay_steps", "grad_every", "eval_every", "hessian_every",
            "hessian_k", "hist_bins", "checkpoint_every")
+# the fields of the weighting: the compiled step takes the weights as an input, so one compiled graph serves every
+# weighting of a setup (M1 and M2, M3 and M4); ``rebind`` builds the new weighting
+WEIGHTING = ("weighting", "annealing_variant", "beta", "update_every", "weights")
 
 
 def build_key(config: RunConfig) -> str:
-    """What a built trainer is made of: its config without the ``PER_RUN`` fields (equal keys, same trainer)."""
-    return json.dumps({k: v for k, v in config.to_dict().items() if k not in PER_RUN}, sort_keys=True)
+    """What a built trainer is made of: its config without the ``PER_RUN`` and ``WEIGHTING`` fields (equal keys:
+    the same network, problem and compiled step)."""
+    skip = PER_RUN + WEIGHTING
+    return json.dumps({k: v for k, v in config.to_dict().items() if k not in skip}, sort_keys=True)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -78,16 +83,14 @@ class Trainer:
         self.layers = self.model.layer_weights()
         self._layer_index = [next(i for i, p in enumerate(self.params) if p is w) for w in self.layers.values()]
         self.optimizer = make_adam(self.params, c.lr)
-        self.weighting = make_weighting(c.weighting, self.term_names, initial=c.weights, beta=c.beta,
-                                        every=c.update_every, variant=c.annealing_variant)
+        self.weighting = self._new_weighting(c)
         self.generator = torch.Generator().manual_seed(c.seed)
         self._boxes = self._box_sampler()
         self._lam = None  # (weights, their tensor) for the compiled step
         self.loss_module = TermLosses(self.model, self.terms, self.problem.inputs, c.derivatives)
         if c.compile:  # build the jet plan outside the compiled region, so tracing finds it cached
             joint_plan([t.needs for t in self.terms], self.problem.inputs)
-        self._fused = (FusedTraining(self.loss_module, self.optimizer, per_term=self.weighting.needs != "none")
-                       if c.compile else None)
+        self._fused = FusedTraining(self.loss_module, self.optimizer) if c.compile else None
         self.steps_done = 0
         self.wall = 0.0
         self.status = "ready"
@@ -95,6 +98,10 @@ class Trainer:
         self.grid = grid
         self.reference_field = self.problem.reference(grid).reshape(self.grid_shape)
         self._grid_t = torch.as_tensor(grid, dtype=self.dtype, device=self.device)
+
+    def _new_weighting(self, c: RunConfig):
+        return make_weighting(c.weighting, self.term_names, initial=c.weights, beta=c.beta, every=c.update_every,
+                              variant=c.annealing_variant)
 
     # -- public -----------------------------------------------------------------------------------------------
     @property
@@ -296,12 +303,16 @@ class Trainer:
 
     # -- state ------------------------------------------------------------------------------------------------
     def rebind(self, config: RunConfig) -> None:
-        """Train under ``config`` from now on, a config of the same ``build_key`` (ConfigError otherwise); the
-        run's state comes with ``load_state_dict``. Re-uses a compiled step for another run of the same setup."""
+        """Train under ``config`` from now on, a config of the same ``build_key`` (ConfigError otherwise), with a
+        weighting built afresh if the config's differs; the run's state comes with ``load_state_dict``. Re-uses a
+        compiled step for another run of the same setup, whatever its weighting."""
         config = config.validated()
         if build_key(config) != build_key(self.config):
-            raise ConfigError("config", "differs from the trainer's in more than steps, seed, lr schedule and "
-                                        "diagnostic cadences: build a new trainer")
+            raise ConfigError("config", "differs from the trainer's in more than steps, seed, lr schedule, "
+                                        "weighting and diagnostic cadences: build a new trainer")
+        if any(getattr(config, k) != getattr(self.config, k) for k in WEIGHTING):
+            self.weighting = self._new_weighting(config)
+            self._lam = None
         self.config = config
 
     def state_dict(self) -> dict:

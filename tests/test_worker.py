@@ -173,3 +173,25 @@ def test_a_trainer_rebinds_only_to_a_config_of_the_same_build():
     assert trainer.config.seed == 5
     with pytest.raises(ConfigError, match="config"):
         trainer.rebind(dataclasses.replace(trainer.config, batch=17))
+
+
+def test_one_compiled_step_serves_every_weighting_of_a_setup(tmp_path):
+    """M1's compiled trainer trains an M2 run: the weights are an input of the graph, the weighting is rebuilt."""
+    m1 = RunConfig.from_method("M1", compile=True, **SMALL)
+    compiled = Trainer(m1)
+    compiled.step(12)
+    kept = engines.Engines()
+    kept.give(compiled)
+    m2 = dataclasses.replace(RunConfig.from_method("M2", compile=True, **SMALL), seed=2)
+    twin = kept.take(m2)
+    assert twin is compiled
+    eager = Trainer(dataclasses.replace(m2, compile=False))
+    from pinncore.engine import adopt
+
+    adopted = adopt(eager, twin)
+    assert adopted.weighting.name == "annealing" and adopted.config.weighting == "annealing"
+    adopted.step(30)
+    eager.step(30)
+    assert adopted.weighting.lambdas["bc"] == pytest.approx(eager.weighting.lambdas["bc"], rel=1e-3)
+    for pc, pe in zip(adopted.model.parameters(), eager.model.parameters()):
+        assert torch.allclose(pc, pe, rtol=1e-4, atol=1e-6)

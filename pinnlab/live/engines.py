@@ -37,35 +37,51 @@ def setup_of(config) -> str:
 
 
 class Engines:
-    """The idle compiled trainers of a worker, by setup, the most recently used kept (``KEEP``). Taking one spares
-    a run its compilation: tracing alone takes seconds, even when the disk cache has the kernels. Shared by the
-    training loop and the loader thread."""
+    """The compiled steps of a worker, by setup. Once this process has compiled a setup's step (any run of it, or
+    the warm-up), dynamo's cache holds the graph and a new compiled trainer of that setup, whatever its weighting,
+    seed or length, compiles in milliseconds; the idle trainers of finished runs are kept too (``KEEP``, the most
+    recently used), which spares building one. Shared by the training loop and the loader thread."""
 
     def __init__(self, keep: int = KEEP):
         self.keep = keep
         self._idle: list[tuple[str, Any]] = []
+        self._compiled: dict[str, float | None] = {}  # setup key -> its measured compiled step (s), if known
         self._lock = threading.Lock()
 
     def give(self, trainer) -> None:
         if not trainer.config.compile or trainer.compile_seconds is None:  # never compiled, or fell back
             return
+        key = setup_of(trainer.config)
         with self._lock:
-            self._idle.append((setup_of(trainer.config), trainer))
+            self._compiled[key] = getattr(trainer, "probe_s", None) or self._compiled.get(key)
+            self._idle.append((key, trainer))
             del self._idle[:-self.keep]
 
     def take(self, config):
-        """An idle compiled trainer for this config's setup (to be rebound and loaded), or None."""
+        """A compiled trainer for this config's setup (to be rebound and loaded): a kept one, else a new one when
+        this process has compiled the setup (its first step then finds the graph in dynamo's cache), else None."""
+        from pinncore import Trainer
+
         key = setup_of(config)
         with self._lock:
             for i in range(len(self._idle) - 1, -1, -1):
                 if self._idle[i][0] == key:
                     return self._idle.pop(i)[1]
-        return None
+            if key not in self._compiled:
+                return None
+            probe = self._compiled[key]
+        trainer = Trainer(dataclasses.replace(config, compile=True))
+        trainer.probe_s = probe
+        return trainer
 
     def has(self, config) -> bool:
-        key = setup_of(config)
         with self._lock:
-            return any(k == key for k, _ in self._idle)
+            return setup_of(config) in self._compiled
+
+    def mark(self, config, probe_s: float | None) -> None:
+        """This process has compiled the setup of ``config`` (its step measured ``probe_s`` seconds)."""
+        with self._lock:
+            self._compiled[setup_of(config)] = probe_s
 
 
 class Loader:
@@ -96,8 +112,14 @@ class Loader:
         if isinstance(item, RunEngine):
             if item.gone:
                 return  # stopped or ended before its turn
-            twin = self.engines.take(item.config) or compile_twin(item.config)
-            item.offer("failed" if twin is None else getattr(twin, "trainer", twin))
+            twin = self.engines.take(item.config)
+            if twin is None:
+                built = compile_twin(item.config)
+                twin = None if built is None else built.trainer
+                if twin is not None:
+                    self.engines.mark(item.config, built.compiled_s)
+                    self.on_loaded(setup_of(item.config))
+            item.offer("failed" if twin is None else twin)
             return
         config = RunConfig.from_dict({**item, "compile": True})
         self.idle.wait()
@@ -105,6 +127,7 @@ class Loader:
             return
         twin = compile_twin(config)
         if twin is not None:
+            self.engines.mark(config, twin.compiled_s)
             self.engines.give(twin.trainer)
             self.on_loaded(setup_of(config))
 
