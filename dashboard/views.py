@@ -238,16 +238,20 @@ def _status_line(views) -> None:
     stamp = f"<span class='pinn-stamp' style='display:none'>{now:.3f}</span>"
     cells = []
     for v in views:
-        err = f"error {v.evals[-1].rel_l2:.2e} (step {v.evals[-1].step:,})" if v.evals else "no evaluation yet"
+        # the error's evaluation step on hover: one line fewer per card keeps the charts inside 1280x720
+        err = (f"<span title='evaluated at step {v.evals[-1].step:,}'>error {v.evals[-1].rel_l2:.2e}</span>"
+               if v.evals else "no evaluation yet")
         status = f"queued, {_ordinal(v.queue_position)} in line" if v.queue_position else v.status
         speed = f" · {v.steps_per_s:.0f} steps/s" if v.steps_per_s and v.status == "running" else ""
         active = v.status in ("running", "paused", "starting")
-        engine = f" · {v.engine}" if active and v.engine != "-" else ""
-        lines = [f"{err}{speed}{engine}"] + ([v.message] if v.message else [])
-        small = "".join(f"<br><span style='{SMALL}'>{html.escape(line)}</span>" for line in lines)
-        if active and v.engine_reason and v.engine_reason != v.engine:  # which engine and why; numbers on hover
-            small += (f"<br><span class='pinn-engine' style='{SMALL}' title='{html.escape(v.engine_detail)}'>"
-                      f"{html.escape(v.engine_reason)}</span>")
+        why = active and v.engine_reason and v.engine_reason != v.engine  # which engine and why; numbers on hover
+        engine = f" · {v.engine}" if active and v.engine != "-" and not why else ""
+        small = f"<br><span style='{SMALL}'>{err}{speed}{engine}</span>"
+        if v.message:
+            small += f"<br><span style='{SMALL}'>{html.escape(v.message)}</span>"
+        if why:
+            small += (f"<br><span class='pinn-engine' style='{SMALL};font-size:0.8rem;line-height:1.35;display:"
+                      f"inline-block' title='{html.escape(v.engine_detail)}'>{html.escape(v.engine_reason)}</span>")
         cells.append(f"<span class='pinn-card'>{ICONS.get(v.status, ':material/error:')} **{html.escape(v.name)}** · "
                      f"{html.escape(status)} · **step {v.steps_done:,}**{stamp}{small}</span>")
     grid = CARD_GRID.format(n=min(len(views), 6))

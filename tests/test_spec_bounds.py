@@ -205,21 +205,28 @@ def pinn_train(spec_file: Path, out: Path) -> tuple[subprocess.CompletedProcess,
 
 def test_the_cli_refuses_each_shape_in_one_line_exit_2_within_2_s_of_a_plain_refusal(tmp_path):
     """The process's own start (Python, torch) is the same for any spec: timed against a spec refused at its first
-    line, the difference is what the spec costs."""
+    line, the difference is what the spec costs. Other tests' processes only ever slow a run down, so each side's
+    fastest of up to three tries is its cost (a parallel test suite once added 3 s to one try)."""
     plain = tmp_path / "plain.toml"
     plain.write_text('name = "Bad Name"\n[inputs]\nx = [0, 1]\n')
-    base, base_s = pinn_train(plain, tmp_path / "r0")
-    assert base.returncode == 2 and base.stderr.startswith("pinn: error: spec ")
+    base_s = float("inf")
     for shape, text in SHAPES.items():
         f = tmp_path / f"{shape}.toml"
         f.write_text(text)
-        proc, seconds = pinn_train(f, tmp_path / f"r-{shape}")
-        err = proc.stderr
-        print(f"pinn train {shape}: {seconds:.2f} s (a plain refusal: {base_s:.2f} s): {err.strip()}")
-        assert proc.returncode == 2 and err.count("\n") == 1 and err.startswith("pinn: error: spec line "), err
-        assert ONE_LINE.fullmatch(err.strip().removeprefix("pinn: error: ")), err
+        seconds = float("inf")
+        for _ in range(3):
+            base, b = pinn_train(plain, tmp_path / "r0")
+            assert base.returncode == 2 and base.stderr.startswith("pinn: error: spec ")
+            proc, s = pinn_train(f, tmp_path / f"r-{shape}")
+            base_s, seconds = min(base_s, b), min(seconds, s)
+            err = proc.stderr
+            print(f"pinn train {shape}: {s:.2f} s (a plain refusal: {b:.2f} s): {err.strip()}")
+            assert proc.returncode == 2 and err.count("\n") == 1 and err.startswith("pinn: error: spec line "), err
+            assert ONE_LINE.fullmatch(err.strip().removeprefix("pinn: error: ")), err
+            assert not (tmp_path / f"r-{shape}").exists()
+            if seconds - base_s < LIMIT_S:
+                break
         assert seconds - base_s < LIMIT_S, (shape, seconds, base_s)
-        assert not (tmp_path / f"r-{shape}").exists()
 
 
 def test_a_sweep_of_a_blow_up_spec_is_refused_too(tmp_path, capsys):
