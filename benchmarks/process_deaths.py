@@ -82,7 +82,9 @@ def worker_kill(tmp: Path, rng: random.Random) -> dict:
         wait_until(lambda: min(service.view(r.id).steps_done for r in runs) > 0, 120)
         time.sleep(rng.uniform(2, 20))
         index = rng.randrange(2)
-        dead, partners = [r for r in runs if r.worker == index], [r for r in runs if r.worker != index]
+        out["at_kill"] = [(r.name, service.view(r.id).status, service.view(r.id).steps_done, r.worker) for r in runs]
+        dead = [r for r in runs if r.worker == index]
+        partners = [r for r in runs if r.worker is not None and r.worker != index]
         shown = {r.id: service.view(r.id).steps_done for r in dead}
         os.kill(service._workers.procs[index].pid, signal.SIGKILL)
         service.touch(who)
@@ -91,6 +93,8 @@ def worker_kill(tmp: Path, rng: random.Random) -> dict:
         before = {r.id: service.view(r.id).steps_done for r in partners}
         if not wait_until(lambda: all(service.view(r.id).steps_done > before[r.id] for r in partners), 60):
             out["partners_stalled"] = len(partners)
+            out["stalled"] = [(r.name, service.view(r.id).status, service.view(r.id).steps_done, r.worker,
+                               service.view(r.id).message) for r in partners]
         fresh = service.launch([RunConfig.from_method("M1", steps=100_000, seed=7)], [tmp / "fresh"], ["fresh"],
                                Viewer("bob", "tab-b"))
         service.touch(Viewer("bob", "tab-b"))
