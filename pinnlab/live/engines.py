@@ -28,7 +28,10 @@ import threading
 from typing import Any, Callable
 
 MEASURE = 50        # eager steps a run times before its engine is decided
-LOAD_MIN_S = 60.0   # a worker pauses its runs to load a compiled step only for a run with more eager work left
+LOAD_MIN_S = 120.0  # a worker slows its runs to load a compiled step only for a run with more eager work left:
+                    # at 60 s, the default compare on a warm cache loaded for its slower runs (their eager work,
+                    # measured with four runs and a browser on two cores, crossed 60 s) and finished ~10 s later
+                    # than eager (benchmarks/live_first_minute.py, 2026-12-07, AMD EPYC)
 KEEP = 8            # idle compiled trainers a worker keeps for the next runs (the least recently used go first)
 
 

@@ -179,7 +179,7 @@ def _apply(command: str, run_id: str, args: list, w: Worker) -> None:
 
 
 def _advance(run_id: str, slot: Slot, n: int, w: Worker) -> None:
-    t0 = time.perf_counter()
+    t0, done0 = time.perf_counter(), slot.run.trainer.steps_done
     try:
         records = slot.run.advance(n)
     except Exception as exc:  # noqa: BLE001 -- a bug or a device error: this run ends, saved, the rest goes on
@@ -188,7 +188,8 @@ def _advance(run_id: str, slot: Slot, n: int, w: Worker) -> None:
         traceback.print_exc()
         _end(run_id, slot, w, f"error: {type(exc).__name__}: {str(exc)[:200]}")
         return
-    slot.engine.timed(sum(1 for r in records if type(r).__name__ == "StepRecord"), time.perf_counter() - t0)
+    # the steps this chunk trained (a diverged chunk trained fewer than asked)
+    slot.engine.timed(slot.run.trainer.steps_done - done0, time.perf_counter() - t0)
     slot.publish()
     if slot.state == "paused":
         slot.pending = max(0, slot.pending - n)
