@@ -206,6 +206,10 @@ def _cross_checks(values: dict, query: Mapping[str, str], said: list[str]) -> li
         out.append(f"Ignored URL parameter 'weights={shorten(values['weights'])}': {problem.title} has no term "
                    f"'{bad[0]}' (terms: {', '.join(sorted(terms))}); using all 1.")
         values["weights"] = ""
+    if "periodic" in values["embedding"].split("+") and not getattr(problem, "periodic", None):
+        out.append(f"Ignored URL parameter 'embedding={shorten(values['embedding'])}': {problem.title} declares no "
+                   "periodic input; using none.")
+        values["embedding"] = "none"
     if values["device"].startswith("cuda"):
         import torch
 
