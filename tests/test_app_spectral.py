@@ -18,7 +18,15 @@ MULTISCALE = (Path(__file__).resolve().parent.parent / "examples" / "problems" /
 @pytest.fixture
 def app(tmp_path, monkeypatch):
     monkeypatch.setenv("PINN_RUNS_DIR", str(tmp_path / "runs"))
-    return AppTest.from_file(APP, default_timeout=60)
+    at = AppTest.from_file(APP, default_timeout=60)
+    yield at
+    from dashboard.live import run_service
+
+    for rid in (at.session_state["runs"] if "runs" in at.session_state else {}).values():
+        try:
+            run_service().command(rid, "stop", at.session_state["viewer"])
+        except Exception:  # noqa: BLE001 -- finished already
+            pass
 
 
 def trained(path, config):
@@ -82,3 +90,25 @@ def test_the_spectrum_of_a_sum_of_sines_shows_each_amplitude_at_its_frequency():
     figure = spectral.band_figure([("M1", s)])
     assert [t.name for t in figure.data] == ["M1 · 1", "M1 · 25"]
     assert len(spectral.spectrum_figure(s, "M1").data) == 2
+
+
+def test_the_sidebar_offers_the_embeddings_and_factorisation_and_start_trains_them(app):
+    app.run()
+    app.session_state["w_mode"] = "single"
+    app.run()
+    assert not [w for w in app.number_input if w.key == "w_ff_sigma"]  # no Fourier: no Fourier settings
+    app.selectbox(key="w_embedding").set_value("fourier").run()
+    app.selectbox(key="w_rwf").set_value("on").run()
+    assert not app.exception
+    keys = {w.key for w in app.number_input}
+    assert {"w_ff_sigma", "w_ff_features", "w_rwf_mu", "w_rwf_sigma"} <= keys
+    assert app.selectbox(key="w_embedding").options == ["none", "fourier", "periodic", "periodic+fourier"]
+    for key, value in {"w_depth": 1, "w_width": 8, "w_batch": 8, "w_steps": 3, "w_engine": "eager"}.items():
+        app.session_state[key] = value
+    app.button(key="btn_start").click().run()
+    assert not app.exception and not app.error
+    assert list(app.session_state["runs"]) == ["M1+fourier+rwf"]
+    app.selectbox(key="w_embedding").set_value("periodic").run()
+    app.button(key="btn_start").click().run()
+    assert [e.value for e in app.error] == ["Cannot start: embedding: 'periodic' needs a problem that declares "
+                                            "periodic inputs; helmholtz declares none"]
