@@ -104,7 +104,7 @@ def test_the_histograms_name_the_fourier_matrix_and_the_factorised_layers():
     trainer = Trainer(config)
     snaps = [r for r in trainer.step(11) if type(r).__name__ == "GradSnapshot"]
     expected = ["fourier B"] + [f"{n} ({p})" for n in ("encoder U", "encoder V", "layer 1", "gate 1", "gate 2",
-                                                        "output") for p in ("V", "s")]
+                                                        "output") for p in ("s", "V")]
     assert [s.layers for s in snaps] == [tuple(expected)] * 2
     assert snaps[0].counts.shape[:2] == (2, len(expected))
     assert trainer.model.weight_matrices() == ("encoder U (V)", "encoder V (V)", "layer 1 (V)", "gate 1 (V)",

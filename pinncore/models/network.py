@@ -104,11 +104,12 @@ class Network(nn.Module):
     def layer_weights(self) -> dict[str, nn.Parameter]:
         """The trained weight matrices in forward order, by display name (biases excluded), for the per-layer
         gradient histograms: a trained Fourier matrix ("fourier B"), then each dense layer's W ("layer 1"), or,
-        factorised, its V and s ("layer 1 (V)", "layer 1 (s)": the parameters the optimiser moves)."""
+        factorised, its s and V in the order of W = diag(exp(s)) V ("layer 1 (s)", "layer 1 (V)": the parameters
+        the optimiser moves; a layer's matrix stays its last entry, as the output's is the last of all)."""
         out = dict(self.fourier.layer_weights()) if self.fourier is not None else {}
         for name, layer in self.dense_layers().items():
             if isinstance(layer, FactorisedDense):
-                out[f"{name} (V)"], out[f"{name} (s)"] = layer.v, layer.s
+                out[f"{name} (s)"], out[f"{name} (V)"] = layer.s, layer.v
             else:
                 out[name] = layer.weight
         return out
