@@ -148,16 +148,25 @@ def folded(label: str, body, key: str, expanded: bool = False) -> None:
             body()
 
 
+MODEL_NAMES = {"mlp": "MLP", "modified-mlp": "Modified MLP", "modified-mlp-released": "Modified MLP (released code)"}
+
+
 def model_settings() -> None:
     if state.w_mode == "single":
-        st.selectbox("Model", ("mlp", "modified-mlp"), key="w_model",
-                     format_func=lambda m: {"mlp": "MLP", "modified-mlp": "Modified MLP"}[m])
+        st.selectbox("Model", BY_KEY["model"].choices, key="w_model", format_func=lambda m: MODEL_NAMES.get(m, m))
         widget("weighting")
     else:
         st.caption("M1 = MLP + fixed, M2 = MLP + annealing, M3 = modified MLP + fixed, "
-                   "M4 = modified MLP + annealing.")
+                   "M4 = modified MLP + annealing; the embedding and weight factorisation below apply to all four.")
     pair("depth", "width")
     widget("activation")
+    widget("embedding")
+    if "fourier" in state.w_embedding.split("+"):
+        pair("ff_sigma", "ff_features")
+        widget("ff_B")
+    widget("rwf")
+    if state.w_rwf == "on":
+        pair("rwf_mu", "rwf_sigma")
     widget("variant")
     pair("beta", "every")
     widget("weights")

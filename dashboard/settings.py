@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from pinncore import METHODS, PROBLEMS, ConfigError, RunConfig
-from pinncore.models import ACTIVATIONS
+from pinncore.models import ACTIVATIONS, MODELS, embedding_choices
 from pinncore.weighting import WEIGHTINGS, Annealing
 
 from dashboard import custom_pde
@@ -74,6 +74,7 @@ def _problem_settings() -> list[Setting]:
     return list({s.key: s for s in out}.values())
 
 
+_DEFAULT = RunConfig()
 SETTINGS: list[Setting] = [
     Setting("mode", str, "compare", "Runs", choices=MODES,
             help="compare: M1-M4 side by side with the same seed; single: one run of the chosen model/weighting"),
@@ -81,11 +82,25 @@ SETTINGS: list[Setting] = [
     Setting("spec", str, "", "Your own PDE: the problem spec (TOML or JSON)"),
     Setting("spec_params", str, "", "Your own PDE: parameter values", help="e.g. 'c=2'; empty: the spec's defaults"),
     *_problem_settings(),
-    Setting("model", str, "mlp", "Model", choices=("mlp", "modified-mlp")),
+    Setting("model", str, "mlp", "Model", choices=tuple(MODELS)),
     Setting("weighting", str, "fixed", "Weighting", choices=tuple(WEIGHTINGS)),
     Setting("depth", int, 3, "Hidden layers", 1, 10, help="paper: 3 (Helmholtz, cavity), 5 (Klein-Gordon)"),
     Setting("width", int, 50, "Units per layer", 2, 256),
     Setting("activation", str, "tanh", "Activation", choices=tuple(ACTIVATIONS)),
+    Setting("embedding", str, "none", "Input embedding", choices=embedding_choices(),
+            help="fourier: random Fourier features [cos(Bz), sin(Bz)] of the standardised input z, B ~ N(0, σ²) "
+                 "(Wang, Wang & Perdikaris 2021), against spectral bias; periodic: cos and sin of 2πx/L for the "
+                 "inputs the problem declares periodic, so the network is exactly periodic"),
+    Setting("ff_sigma", float, _DEFAULT.fourier_sigma, "Fourier scale σ", 0.01, 100.0, step=0.5,
+            help="the std of B; no 2π inside, on the standardised input (the paper uses 1 and 10)"),
+    Setting("ff_features", int, 0, "Fourier features m (0 = width / 2)", 0, 512,
+            help="rows of B: the first layer reads 2m inputs"),
+    Setting("ff_B", str, "fixed", "Fourier matrix B", choices=("fixed", "trained"),
+            help="fixed, as in the paper, or trained with the weights"),
+    Setting("rwf", str, "off", "Weight factorisation", choices=("off", "on"),
+            help="random weight factorisation W = diag(exp(s))·V of every dense layer, s ~ N(μ, σ²) per unit"),
+    Setting("rwf_mu", float, _DEFAULT.rwf_mu, "RWF μ", -5.0, 5.0, step=0.1),
+    Setting("rwf_sigma", float, _DEFAULT.rwf_sigma, "RWF σ", 0.0, 2.0, step=0.05),
     Setting("variant", str, "released-code", "Annealing variant", choices=Annealing.variants,
             help="released-code reproduces the paper's numbers; paper (Algorithm 1 as printed) drives λ to ~1e6"),
     Setting("beta", float, 0.9, "Moving-average β", 0.0, 0.999, step=0.01),
@@ -191,6 +206,10 @@ def _cross_checks(values: dict, query: Mapping[str, str], said: list[str]) -> li
         out.append(f"Ignored URL parameter 'weights={shorten(values['weights'])}': {problem.title} has no term "
                    f"'{bad[0]}' (terms: {', '.join(sorted(terms))}); using all 1.")
         values["weights"] = ""
+    if "periodic" in values["embedding"].split("+") and not getattr(problem, "periodic", None):
+        out.append(f"Ignored URL parameter 'embedding={shorten(values['embedding'])}': {problem.title} declares no "
+                   "periodic input; using none.")
+        values["embedding"] = "none"
     if values["device"].startswith("cuda"):
         import torch
 
@@ -237,7 +256,7 @@ def build_configs(values: Mapping[str, Any]) -> list[RunConfig]:
         problem=problem.name if custom else values["problem"], params=params,
         spec=values["spec"] if custom else "",
         depth=int(values["depth"]), width=int(values["width"]), activation=values["activation"],
-        annealing_variant=values["variant"], beta=float(values["beta"]),
+        **network_fields(values), annealing_variant=values["variant"], beta=float(values["beta"]),
         update_every=int(values["every"]) or None, weights=parse_weights(values["weights"]),
         lr=float(values["lr"]), decay_rate=float(values["decay"]), decay_steps=int(values["decay_steps"]),
         batch=int(values["batch"]), steps=int(values["steps"]), seed=int(values["seed"]),
@@ -255,6 +274,13 @@ def build_configs(values: Mapping[str, Any]) -> list[RunConfig]:
     return [RunConfig(model=m, weighting=w, **common).validated() for m, w in pairs]
 
 
+def network_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The RunConfig fields of the embedding and weight-factorisation settings."""
+    return dict(embedding=values["embedding"], fourier_sigma=float(values["ff_sigma"]),
+                fourier_features=int(values["ff_features"]) or None, fourier_trained=values["ff_B"] == "trained",
+                rwf=values["rwf"] == "on", rwf_mu=float(values["rwf_mu"]), rwf_sigma=float(values["rwf_sigma"]))
+
+
 def from_config(c: RunConfig) -> dict[str, Any]:
     """The sidebar settings that would train this run again (the inverse of ``build_configs``, single mode)."""
     values = defaults()
@@ -265,7 +291,9 @@ def from_config(c: RunConfig) -> dict[str, Any]:
         every=c.update_every or 0, weights=", ".join(f"{k}={v:g}" for k, v in c.weights.items()), lr=c.lr,
         decay=c.decay_rate, decay_steps=c.decay_steps, batch=c.batch, steps=c.steps, seed=c.seed,
         grad_every=c.grad_every, eval_every=c.eval_every, hess_every=c.hessian_every, hess_k=c.hessian_k,
-        device=c.device, engine="auto" if c.compile else "eager")
+        device=c.device, engine="auto" if c.compile else "eager", embedding=c.embedding, ff_sigma=c.fourier_sigma,
+        ff_features=c.fourier_features or 0, ff_B="trained" if c.fourier_trained else "fixed",
+        rwf="on" if c.rwf else "off", rwf_mu=c.rwf_mu, rwf_sigma=c.rwf_sigma)
     if custom:
         values.update(spec=c.spec, spec_params=custom_pde.format_params(c.params))
     else:
@@ -274,7 +302,8 @@ def from_config(c: RunConfig) -> dict[str, Any]:
 
 
 DIFFERS = (("seed", "s{}"), ("depth", "d{}"), ("width", "w{}"), ("problem", "{}"), ("annealing_variant", "{}"),
-           ("lr", "lr {:g}"), ("batch", "b{}"), ("steps", "{} steps"))
+           ("lr", "lr {:g}"), ("batch", "b{}"), ("steps", "{} steps"), ("fourier_sigma", "σ {:g}"),
+           ("fourier_features", "m {}"), ("rwf_mu", "μ {:g}"))
 
 
 def distinct_names(configs: list[RunConfig]) -> list[str]:

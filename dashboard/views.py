@@ -31,13 +31,14 @@ import os
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures, overview
+from dashboard import figures, overview, spectral_view
 from dashboard.live import run_service, viewer
 from dashboard.livechart import live_chart
 from pinncore import PROBLEMS, ConfigError
 from pinncore.store import metrics_frame
 
 VIEWS = ("Overview", "Loss & λ", "Gradient histograms", "Error fields", "Stiffness", "Compare & export")
+# Error fields: the |error| pictures, then the spectral bias (dashboard.spectral_view): both views of the error
 
 
 CARDS_EVERY = 1.0   # s: the run cards' redraw while runs train
@@ -333,6 +334,7 @@ def _fields(views) -> None:
         return
     snap = _pick_snapshot(v.evals, "w_field")
     live_chart(st, figures.field_figure(v, v.evals.index(snap)), key="fig_field")
+    spectral_view.section(views, v)  # the error's and the prediction's spectra against step
 
 
 def _stiffness(views) -> None:

@@ -31,23 +31,35 @@ def _param(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"value of {name.strip()!r} must be a number, got {value!r}") from None
 
 
-# flag -> RunConfig field, for the options that map one to one
-FIELDS = {"problem": str, "model": str, "weighting": str, "depth": int, "width": int, "activation": str,
-          "annealing_variant": str, "beta": float, "update_every": int, "lr": float, "decay_rate": float,
-          "decay_steps": int, "batch": int, "steps": int, "seed": int, "dtype": str, "device": str,
-          "grad_every": int, "eval_every": int, "hessian_every": int, "hessian_k": int, "eval_points": int,
-          "checkpoint_every": int, "derivatives": str, "compile": bool}
+def _fields() -> dict[str, type]:
+    """flag -> type of every RunConfig field that maps one to one (``int | None`` fields take an int): all but the
+    dictionaries (--param, --weight) and the spec text (--problem-file), so a new field gets its flag."""
+    import dataclasses
+
+    kinds = {"str": str, "int": int, "float": float, "bool": bool}
+    return {f.name: kinds[f.type.split("|")[0].strip()] for f in dataclasses.fields(RunConfig)
+            if f.name != "spec" and f.type.split("|")[0].strip() in kinds}
+
+
+FIELDS = _fields()
 
 
 def field_docs() -> dict[str, str]:
-    """The comment on each RunConfig field (``name: type = default  # comment``), for --help."""
+    """The comment on each RunConfig field (``name: type = default  # comment``, and the comment lines under it),
+    for --help."""
     import inspect
 
-    docs = {}
+    docs, last = {}, None
     for line in inspect.getsource(RunConfig).splitlines():
         m = re.match(r"\s+(\w+): [^=]+=.*?#\s*(.+)$", line)
+        more = re.match(r"\s+#\s*(.+)$", line)
         if m:
-            docs[m.group(1)] = m.group(2).strip()
+            last = m.group(1)
+            docs[last] = m.group(2).strip()
+        elif more and last:  # the comment goes on under the field
+            docs[last] += " " + more.group(1).strip()
+        else:
+            last = None
     return docs
 
 

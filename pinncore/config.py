@@ -20,7 +20,7 @@ DTYPES = ("float32", "float64")
 # upper bounds shared by every front end (CLI, dashboard, sweeps): beyond them a run is an accident, not an
 # experiment (depth 1000 trains at ~3 s/step; eval_points 1000 on the cavity allocates 4.7 GB and takes a minute)
 LIMITS: dict[str, int] = {"depth": 32, "width": 1024, "batch": 65_536, "eval_points": 500, "hist_bins": 1000,
-                          "hessian_k": 64}
+                          "hessian_k": 64, "fourier_features": 1024}
 
 
 @dataclass
@@ -32,6 +32,19 @@ class RunConfig:
     depth: int = 3                        # hidden layers (paper: 3 for Helmholtz and the cavity, 5 for KG)
     width: int = 50                       # units per hidden layer (paper: 50)
     activation: str = "tanh"              # tanh (paper), sin or gelu
+    embedding: str = "none"               # input embedding after the standardisation: none (paper), fourier, periodic or
+                                          # periodic+fourier (pinncore.models.EMBEDDINGS); a problem's periodic inputs
+                                          # (Problem.periodic) are embedded exactly whether or not it says periodic
+    fourier_sigma: float = 1.0            # fourier: B ~ N(0, sigma^2) in cos(B z), sin(B z), z standardised, no 2 pi (Wang, Wang &
+                                          # Perdikaris 2021 eq. 3.10, who use 1 and 10; the expert's guide 2023: 1 to 10)
+    fourier_features: int | None = None   # fourier: m, the rows of B (2m inputs to the first layer); None: width // 2, so
+                                          # the first layer is square, as in the paper's [100, 100, 1] Poisson network
+    fourier_trained: bool = False         # fourier: B trained (as jaxpi's FourierEmbs) or fixed (the paper)
+    rwf: bool = False                     # random weight factorisation W = diag(exp(s)) V of every dense layer (Wang,
+                                          # Wang, Seidman & Perdikaris 2022), s and V trained, the initial W Xavier's
+    rwf_mu: float = 1.0                   # rwf: mean of s ~ N(mu, sigma^2) per output unit (expert's guide, Wang, Sankaran,
+                                          # Wang & Perdikaris 2023, Algorithm 2: mu = 1; jaxpi's main configs: 0.5)
+    rwf_sigma: float = 0.1                # rwf: standard deviation of s (expert's guide, Algorithm 2: 0.1)
     weighting: str = "fixed"              # "fixed", "annealing" or "grad-norm"
     annealing_variant: str = "released-code"  # released-code (the paper's numbers), paper (lambda runs away), cavity-code
     beta: float = 0.9                     # moving-average factor for adaptive weights (paper: 0.9)
@@ -73,7 +86,10 @@ class RunConfig:
         return None
 
     def label(self) -> str:
-        name = self.method or f"{self.model}+{self.weighting}"
+        """M1..M4 or model+weighting, then the embedding and weight factorisation where not the paper's:
+        'M1', 'M1+fourier', 'M4+periodic+fourier+rwf', 'M2 (paper)'."""
+        name = "+".join([self.method or f"{self.model}+{self.weighting}",
+                         *([self.embedding] if self.embedding != "none" else []), *(["rwf"] if self.rwf else [])])
         if self.weighting == "annealing" and self.annealing_variant != "released-code":
             name += f" ({self.annealing_variant})"
         return name
@@ -123,7 +139,7 @@ class RunConfig:
                 raise ConfigError(f.name, f"must be a string, got {v!r}")
             elif kind == "bool" and not isinstance(v, bool):
                 raise ConfigError(f.name, f"must be true or false, got {v!r}")
-        self.make_problem()
+        problem = self.make_problem()
         for name, allowed in (("model", MODELS), ("weighting", WEIGHTINGS), ("activation", ACTIVATIONS),
                               ("annealing_variant", Annealing.variants), ("dtype", DTYPES),
                               ("derivatives", DERIVATIVES)):
@@ -137,6 +153,7 @@ class RunConfig:
             raise ConfigError("seed", f"must be below 2**31, got {self.seed}")
         if self.update_every is not None:
             positive_int("update_every")
+        self._validate_network(problem, finite, positive_int)
         finite("lr", 0.0, 10.0)
         finite("decay_rate", 0.0, 1.0)
         finite("beta", 0.0, 0.999999, lo_open=False)
@@ -146,6 +163,21 @@ class RunConfig:
             if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise ConfigError("weights", f"lambda for '{k}' must be a finite number > 0, got {v!r}")
         return self
+
+    def _validate_network(self, problem, finite, positive_int) -> None:
+        """The embedding and weight factorisation fields (``validated``'s checkers passed in)."""
+        from .models import parse_embedding, periodic_columns
+
+        names = parse_embedding(self.embedding)
+        periodic_columns(problem)
+        if "periodic" in names and not getattr(problem, "periodic", None):
+            raise ConfigError("embedding", f"'periodic' needs a problem that declares periodic inputs; "
+                                           f"{self.problem} declares none")
+        finite("fourier_sigma", 0.0, 1000.0)
+        if self.fourier_features is not None:
+            positive_int("fourier_features")
+        finite("rwf_mu", -10.0, 10.0, lo_open=False)
+        finite("rwf_sigma", 0.0, 10.0, lo_open=False)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

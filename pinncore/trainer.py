@@ -26,7 +26,7 @@ from .derivatives import joint_plan
 from .diagnostics import term_eigenvalues
 from .errors import ConfigError
 from .fused import FusedTraining, TermLosses
-from .models import make_model
+from .models import model_for
 from .problems.base import Term
 from .records import EvalSnapshot, GradSnapshot, Record, StepRecord, StiffnessSnapshot
 from .weighting import make_weighting
@@ -74,13 +74,12 @@ class Trainer:
         self.problem = c.make_problem()
         self.terms = self.problem.terms()
         self.term_names = tuple(t.name for t in self.terms)
-        mean, std = self.problem.stats()
-        self.model = make_model(c.model, len(self.problem.inputs), len(self.problem.outputs), depth=c.depth,
-                                width=c.width, activation=c.activation, mean=mean, std=std, seed=c.seed)
+        self.model = model_for(c, self.problem)
         self.model.to(device=self.device, dtype=self.dtype)
         self.param_names = [n for n, _ in self.model.named_parameters()]
         self.params = list(self.model.parameters())
-        self.layers = self.model.layer_weights()
+        self.layers = self.model.layer_weights()  # the histograms' layers; the annealing reads the matrices:
+        self._matrices = set(self.model.weight_matrices())
         self._layer_index = [next(i for i, p in enumerate(self.params) if p is w) for w in self.layers.values()]
         self.optimizer = make_adam(self.params, c.lr)
         self.weighting = self._new_weighting(c)
@@ -244,7 +243,7 @@ class Trainer:
             if w.needs == "all":
                 w.update({t: dict(zip(self.param_names, gs)) for t, gs in per_term.items()})
             else:
-                w.update({t: {name: gs[i] for name, i in zip(self.layers, self._layer_index)}
+                w.update({t: {name: gs[i] for name, i in zip(self.layers, self._layer_index) if name in self._matrices}
                           for t, gs in per_term.items()})
         lam = w.lambdas
         if due or losses is None:  # the per-term gradients are at hand

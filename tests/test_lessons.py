@@ -40,11 +40,12 @@ def charts(at) -> list[str]:
     return [c.proto.id for c in at.get("plotly_chart")]
 
 
-def test_the_page_renders_three_lessons_each_with_its_button(page):
+def test_the_page_renders_four_lessons_each_with_its_button(page):
     page.run()
     assert not page.exception and not page.error
-    assert [b.key for b in page.button] == ["btn_l1", "btn_l2", "btn_l3"]
-    assert [t.label for t in page.tabs] == ["1 · The imbalance", "2 · Stiffness", "3 · The cure"]
+    assert [b.key for b in page.button] == ["btn_l1", "btn_l2", "btn_l3", "btn_l4"]
+    assert [t.label for t in page.tabs] == ["1 · The imbalance", "2 · Stiffness", "3 · The cure",
+                                            "4 · Spectral bias"]
     assert any("a bound and not a prediction" in m.value for m in page.markdown)
 
 
@@ -94,6 +95,31 @@ def test_lesson_3_trains_m1_m2_m4_and_tabulates_them(page):
     assert list(table["method"]) == ["M1", "M2", "M4"] and table["λ_bc"].iloc[1] != 1.0
     page.radio(key="l3_run").set_value("M4").run()
     assert not page.exception and len(charts(page)) == 3
+
+
+def test_lesson_4_trains_an_mlp_and_a_fourier_network_and_measures_each_frequency(page):
+    page.run()
+    page.session_state["l4_steps"] = 150
+    page.session_state["l4_width"] = 16
+    exp = run_lesson(page, "l4")
+    assert exp.status == "finished"
+    plain, fourier = exp.runs()
+    assert (plain.name, fourier.name) == ("MLP", "MLP + Fourier σ=10")
+    assert fourier.config.embedding == "fourier" and plain.config.embedding == "none"
+    assert [e.step for e in plain.evals] == list(range(0, 151, 10))
+    table = page.dataframe[0].value
+    assert list(table["run"]) == ["MLP", "MLP + Fourier σ=10"]
+    assert {"error at 1 (now)", "error at 25 (now)"} <= set(table.columns)
+    # the paper's point, already at 150 steps: the Fourier network has the fast wave, the plain MLP has not
+    assert table["error at 25 (now)"].iloc[0] > 0.9 and table["error at 25 (now)"].iloc[1] < 0.5
+    page.radio(key="l4_run").set_value("MLP + Fourier σ=10").run()
+    assert not page.exception and len(charts(page)) == 3  # per-frequency errors, the spectra, the fields
+
+
+def test_lesson_4_setups_refuse_a_b_outside_the_specs_range_naming_it():
+    with pytest.raises(ConfigError) as exc:
+        lessons.spectral_configs(200.0, 10.0, 100, 2, 8)
+    assert exc.value.field == "problem parameter 'B'" and "[2, 100]" in str(exc.value)
 
 
 def test_the_main_page_keeps_its_setup_across_a_visit_to_the_lessons(tmp_path, monkeypatch):

@@ -92,6 +92,9 @@ class Problem:
     outputs: tuple[str, ...] = ("u",)
     domain: tuple[Interval, ...] = ()
     params: tuple[Param, ...] = ()
+    # inputs in which the solution is periodic and the network must be exactly periodic, {input name: period L}:
+    # the model embeds each as [cos(2 pi x / L), sin(2 pi x / L)] of the raw coordinate (pinncore.models.embeddings)
+    periodic: dict[str, float] = {}
     quantity: str = "u"  # what the evaluation compares, for labels
     eval_needs: tuple[str, ...] = ()  # derivatives ``evaluate`` reads
 

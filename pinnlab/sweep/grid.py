@@ -102,11 +102,17 @@ def parse_grid(items: Iterable[str]) -> dict[str, list[Any]]:
 
 
 def canonical(config: RunConfig) -> RunConfig:
-    """The same run, spelled one way: every problem parameter explicit, and the annealing variant at its default
-    where no annealing happens (it changes nothing there), so that equivalent grid points share one run."""
+    """The same run, spelled one way: every problem parameter explicit, and the settings that change nothing for
+    this run at their defaults (the annealing variant without annealing, the Fourier options without Fourier
+    features, mu and sigma without weight factorisation), so that equivalent grid points share one run."""
     params = config.make_problem().values  # a registered problem, or the config's spec
-    variant = config.annealing_variant if config.weighting == "annealing" else RunConfig().annealing_variant
-    return dataclasses.replace(config, params=dict(params), annealing_variant=variant).validated()
+    default = RunConfig()
+    unused = {"annealing_variant": config.weighting != "annealing", "rwf_mu": not config.rwf,
+              "rwf_sigma": not config.rwf}
+    unused.update(dict.fromkeys(("fourier_sigma", "fourier_features", "fourier_trained"),
+                                "fourier" not in config.embedding.split("+")))
+    spelled = {k: getattr(default, k) for k, off in unused.items() if off}
+    return dataclasses.replace(config, params=dict(params), **spelled).validated()
 
 
 def expand(grid: dict[str, list[Any]], base: RunConfig | None = None) -> list[RunConfig]:
