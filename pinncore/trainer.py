@@ -7,7 +7,11 @@ One step (paper protocol, Algorithm 1 order):
   3. apply Adam to sum_t lambda_t L_t with lr = lr0 * decay_rate ** (step / decay_steps).
 Per-term gradients are computed only where they are needed: on weighting updates (then the step uses
 sum_t lambda_t grad L_t) and for gradient snapshots (an extra backward pass that the update does not use, so
-diagnostic cadences never change the trajectory). Other steps back-propagate sum_t lambda_t L_t once.
+diagnostic cadences never change the trajectory). Other steps back-propagate sum_t lambda_t L_t once. Where they
+exist, the alignment score of the terms' gradients is recorded (``pinncore.alignment``). NTK weights are updated
+from the terms' kernel traces on the step's batch (``pinncore.kernels``), and every gradient snapshot records the
+traces and the kernel spectra of any run. Causal weights (``config.causal``) reweight the residual's points along t
+inside its loss (``pinncore.weighting.causal``) and are recorded every ``causal_every`` steps.
 With ``compile=True`` each step is one compiled graph instead (``pinncore.fused``: losses, gradient and Adam,
 or the per-term gradients on update and snapshot steps); results agree with eager to float round-off.
 A non-finite loss or gradient stops the run with status ``diverged at step k`` before any update is applied.
@@ -23,12 +27,15 @@ import torch
 
 from .config import RunConfig
 from .derivatives import joint_plan
+from .alignment import alignment_record
 from .diagnostics import term_eigenvalues
 from .errors import ConfigError
 from .fused import FusedTraining, TermLosses
+from .kernels import KernelProbe
 from .models import make_model
-from .records import EvalSnapshot, GradSnapshot, Record, StepRecord, StiffnessSnapshot
-from .weighting import make_weighting
+from .records import (CausalRecord, EvalSnapshot, GradSnapshot, KernelSpectrum, KernelTraces, Record, StepRecord,
+                      StiffnessSnapshot)
+from .weighting import Causal, weighting_for
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 # the config fields a trainer reads afresh at every step, or restores with its state (model, Adam, sampler): a
@@ -37,9 +44,17 @@ PER_RUN = ("steps", "seed", "lr", "decay_rate", "decay_steps", "grad_every", "ev
            "hessian_k", "hist_bins", "checkpoint_every")
 
 
+# config fields added after setup keys were first kept (compiled steps, the engine profile): left out of the key at
+# their defaults, so that the key of an existing setup stays what it was
+LATER_FIELDS = ("ntk_points", "ntk_beta", "ntk_eig_points", "causal", "causal_chunks", "causal_eps",
+                "causal_schedule", "causal_every")
+_DEFAULTS = RunConfig().to_dict()
+
+
 def build_key(config: RunConfig) -> str:
     """What a built trainer is made of: its config without the ``PER_RUN`` fields (equal keys, same trainer)."""
-    return json.dumps({k: v for k, v in config.to_dict().items() if k not in PER_RUN}, sort_keys=True)
+    return json.dumps({k: v for k, v in config.to_dict().items() if k not in PER_RUN
+                       and not (k in LATER_FIELDS and v == _DEFAULTS[k])}, sort_keys=True)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -67,6 +82,10 @@ class Trainer:
         self.dtype = DTYPES[c.dtype]
         self.problem = c.make_problem()
         self.terms = self.problem.terms()
+        self.causal = (Causal(self.problem, self.terms, c.batch, c.causal_chunks, c.causal_eps, c.causal_schedule)
+                       if c.causal else None)
+        if self.causal is not None:
+            self.terms = self.causal.terms  # the residual's loss reweighted along t
         self.term_names = tuple(t.name for t in self.terms)
         mean, std = self.problem.stats()
         self.model = make_model(c.model, len(self.problem.inputs), len(self.problem.outputs), depth=c.depth,
@@ -77,14 +96,15 @@ class Trainer:
         self.layers = self.model.layer_weights()
         self._layer_index = [next(i for i, p in enumerate(self.params) if p is w) for w in self.layers.values()]
         self.optimizer = make_adam(self.params, c.lr)
-        self.weighting = make_weighting(c.weighting, self.term_names, initial=c.weights, beta=c.beta,
-                                        every=c.update_every, variant=c.annealing_variant)
+        self.weighting = weighting_for(c, self.term_names)
         self.generator = torch.Generator().manual_seed(c.seed)
         self.loss_module = TermLosses(self.model, self.terms, self.problem.inputs, c.derivatives)
         if c.compile:  # build the jet plan outside the compiled region, so tracing finds it cached
             joint_plan([t.needs for t in self.terms], self.problem.inputs)
-        self._fused = (FusedTraining(self.loss_module, self.optimizer, per_term=self.weighting.needs != "none")
+        self._fused = (FusedTraining(self.loss_module, self.optimizer, per_term=self.weighting.per_term_gradients)
                        if c.compile else None)
+        self.kernels = KernelProbe(self.model, self.terms, self.problem.inputs,
+                                   compiled=c.compile and self.weighting.needs == "kernel")
         self.steps_done = 0
         self.wall = 0.0
         self.status = "ready"
@@ -98,7 +118,11 @@ class Trainer:
     def compile_seconds(self) -> float | None:
         """With ``compile=True``: the seconds the first compiled step took (compilation included, once per run,
         for a progress line to show); None before it, without compilation, or where it fell back to eager."""
-        return None if self._fused is None else self._fused.compile_seconds
+        if self._fused is None or self._fused.compile_seconds is None:
+            return None
+        graph = self.kernels._graph  # NTK weights: the kernel traces' graph, compiled on the first update
+        extra = graph.seconds if graph is not None and not graph.failed and graph.seconds else 0.0
+        return self._fused.compile_seconds + extra
 
     @property
     def done(self) -> bool:
@@ -191,26 +215,26 @@ class Trainer:
         due, snapshot = w.due(k), c.grad_every and (k % c.grad_every == 0 or k == c.steps - 1)
         lr = self.lr_at(k)
         points = self._sample(self.generator)
-        fused = self._fused if self._fused is not None and not self._fused.failed else None
-        per_term = losses = None
-        if fused is not None and not (due or snapshot):  # the whole step in one compiled graph
-            lam = [w.lambdas[t] for t in names]
-            out = fused.step(points, torch.tensor(lam, dtype=self.dtype, device=self.device), lr)
-            if out is not None:
-                loss, finite = out
-                return (dict(zip(names, loss.tolist())), dict(w.lambdas), lr) if finite else None
-        elif fused is not None:  # compiled per-term gradients, then the weighting and Adam here
-            out = fused.term_grads(points)
-            if out is not None:
-                loss, jac = out
-                values = dict(zip(names, loss.tolist()))
-                per_term = {t: [g[i] for g in jac] for i, t in enumerate(names)}
+        previous = w.state_dict()
+        observed = None
+        if self.causal is not None and k % c.causal_every == 0:
+            observed = CausalRecord(k, *self.causal.observe(self.model, points[self.causal.index], c.derivatives))
+            records.append(observed)
+        if due and w.needs == "kernel":  # NTK weights from this batch's kernel traces, before the step
+            records.append(self._kernel_traces(k, points))
+            w.update(records[-1].traces)
+        due = due and w.per_term_gradients  # from here on: an update from the per-term gradients
+        out = self._compiled(points, due or snapshot, lr)
+        if out is not None and not isinstance(out[0], dict):  # the whole step was taken, compiled
+            finite, values = out
+            return self._after(values, lr, observed) if finite else self._undo(previous)
+        values, per_term = out if out is not None else ({}, None)
+        losses = None
         if per_term is None:  # eager: one forward pass, autograd
             loss = self.loss_module(*points)
             losses, values = dict(zip(names, loss)), dict(zip(names, loss.tolist()))
         if not all(math.isfinite(v) for v in values.values()):
-            return None
-        previous = w.state_dict()
+            return self._undo(previous)
         if (due or snapshot) and per_term is None:
             per_term = self._per_term_grads(losses, retain=snapshot and not due)
         if due:
@@ -226,16 +250,61 @@ class Trainer:
             total = sum(lam[t] * L for t, L in losses.items())
             grads = self._fill(torch.autograd.grad(total, self.params, allow_unused=True))
         if not math.isfinite(torch.nn.utils.get_total_norm(grads).item()):
-            w.load_state_dict(previous)
-            return None
+            return self._undo(previous)
         for p, g in zip(self.params, grads):
             p.grad = g
         if snapshot:
             records.append(self._snapshot(k, per_term))
+            records.extend(self._kernel_snapshot(k, points))
+        if due or snapshot:
+            records.append(alignment_record(k, per_term, dict(zip(self.layers, self._layer_index))))
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.optimizer.step()
-        return values, dict(lam), lr
+        return self._after(values, lr, observed)
+
+    def _compiled(self, points, per_term: bool, lr: float):
+        """The compiled step, where there is one: (finite, losses) once it took the whole step (``per_term``
+        False), or (losses, per-term gradients) for the caller to finish; None: train eagerly."""
+        fused = self._fused if self._fused is not None and not self._fused.failed else None
+        if fused is None:
+            return None
+        names, w = self.term_names, self.weighting
+        if not per_term:
+            lam = torch.tensor([w.lambdas[t] for t in names], dtype=self.dtype, device=self.device)
+            out = fused.step(points, lam, lr)
+            return None if out is None else (out[1], dict(zip(names, out[0].tolist())))
+        out = fused.term_grads(points)
+        if out is None:
+            return None
+        loss, jac = out
+        return dict(zip(names, loss.tolist())), {t: [g[i] for g in jac] for i, t in enumerate(names)}
+
+    def _after(self, values: dict, lr: float, observed: CausalRecord | None):
+        """A step was taken: the causal schedule looks at the weights recorded before it (if any)."""
+        if observed is not None:
+            self.causal.raise_eps(observed.weights)
+        return values, dict(self.weighting.lambdas), lr
+
+    def _undo(self, previous: dict) -> None:
+        """A step found a non-finite value: the weights go back to what they were before it (nothing else had
+        changed), and the caller stops the run as diverged."""
+        self.weighting.load_state_dict(previous)
+
+    def _kernel_traces(self, k: int, points) -> KernelTraces:
+        m = min(self.config.ntk_points, min(x.shape[0] for x in points))
+        return KernelTraces(k, self.kernels.traces(points, m), m)
+
+    def _kernel_snapshot(self, k: int, points) -> list[Record]:
+        """At a gradient snapshot: the spectra of K_ii and K on ``ntk_eig_points`` points per term and, for a run
+        without NTK weights (whose updates record them), the traces on the same points; with ``ntk_eig_points``
+        0, the traces alone, on ``ntk_points``."""
+        ntk = self.weighting.needs == "kernel"
+        m = min(self.config.ntk_eig_points, min(x.shape[0] for x in points))
+        if not m:
+            return [] if ntk else [self._kernel_traces(k, points)]
+        traces, per_term, total = self.kernels.spectra(points, m)
+        return ([] if ntk else [KernelTraces(k, traces, m)]) + [KernelSpectrum(k, m, per_term, total)]
 
     def _fill(self, grads) -> list[torch.Tensor]:
         """Zeros for a parameter no term depends on (the cavity's output bias: constants vanish from psi_x,
@@ -278,11 +347,16 @@ class Trainer:
         self.config = config
 
     def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "weighting": self.weighting.state_dict(), "generator": self.generator.get_state(),
-                "steps_done": self.steps_done, "wall": self.wall, "status": self.status}
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "weighting": self.weighting.state_dict(), "generator": self.generator.get_state(),
+                 "steps_done": self.steps_done, "wall": self.wall, "status": self.status}
+        if self.causal is not None:
+            state["causal"] = self.causal.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
+        if self.causal is not None and "causal" in state:
+            self.causal.load_state_dict(state["causal"])
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.weighting.load_state_dict(state["weighting"])

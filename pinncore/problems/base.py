@@ -94,6 +94,7 @@ class Problem:
     params: tuple[Param, ...] = ()
     quantity: str = "u"  # what the evaluation compares, for labels
     eval_needs: tuple[str, ...] = ()  # derivatives ``evaluate`` reads
+    time: str | None = None  # the time input (causal weights need one); None: the input named "t", if any
 
     def __init__(self, **values: float):
         known = {p.name: p for p in self.params}
@@ -123,6 +124,11 @@ class Problem:
         raise NotImplementedError(f"{self.name} has no closed-form solution")
 
     # -- shared ---------------------------------------------------------------------------------------------
+    def time_index(self) -> int | None:
+        """The column of the time input: ``time`` if declared, else the input named "t"; None without one."""
+        name = self.time or "t"
+        return self.inputs.index(name) if name in self.inputs else None
+
     def reference(self, points: np.ndarray) -> np.ndarray:
         """The exact (or reference) value of ``quantity`` at ``points`` (N, dim) -> (N,), float64."""
         return self.exact(torch.as_tensor(points, dtype=torch.float64))[:, 0].numpy()
