@@ -154,7 +154,8 @@ def story(m1, m2, m4, grad_step: int | None, eval_step: int | None) -> str:
     first = imbalance(at(m1.grads, grad_step)) if m1 is not None and grad_step is not None else None
     if first:
         parts.append(f"{m1.name}'s residual gradients are {first[1]:.3g}× the {first[0]} term's")
-    if m2 is not None and m2 is not m1 and grad_step is not None:
+    adaptive = m2 is not None and getattr(getattr(m2, "config", None), "weighting", "annealing") != "fixed"
+    if adaptive and m2 is not m1 and grad_step is not None:
         snap = at(m2.grads, grad_step)
         second = imbalance(snap)
         if second:
@@ -203,3 +204,64 @@ def stiffness_words(rows: list[dict]) -> str:
                     f"{b['step']:,} and {a['step']:,}; the paper reports about 3× lower), and its stiffness "
                     f"imbalance is {b['stiffness imbalance']:.3g} against {a['stiffness imbalance']:.3g}.")
     return ""
+
+
+def _at_most(records, step: int | None):
+    recs = [r for r in records or () if step is None or r.step <= step]
+    return recs[-1] if recs else None
+
+
+def more_story(views: Sequence, m1, m4, eval_step: int | None, upto: int | None) -> str:
+    """What else the numbers show for the recipes shown, beyond ``story``'s three facts: the other runs' errors
+    against the baseline's, gradients that point against each other (the alignment score), how far NTK weights
+    offset the kernel traces, how far in time causal weights have reached. Empty when none applies."""
+    parts = []
+    if m1 is not None and eval_step is not None and at(m1.evals, eval_step):
+        e1 = at(m1.evals, eval_step).rel_l2
+        rel = []
+        for v in views:
+            snap = at(v.evals, eval_step) if v is not m1 and v is not m4 else None
+            if snap is not None and snap.rel_l2 > 0 and e1 > 0:
+                q = e1 / snap.rel_l2
+                rel.append(f"{v.name}'s {q:.3g}× below" if q >= 1 else f"{v.name}'s {1 / q:.3g}× above")
+        if rel:
+            parts.append(f"error against {m1.name}'s: " + ", ".join(rel))
+    against = [(v.name, a.score) for v in views if (a := _at_most(getattr(v, "aligns", None), upto)) is not None
+               and a.score < -0.05]
+    if against:
+        two = len(views[0].steps[-1].losses) == 2 if views and views[0].steps else False
+        what = "residual and boundary gradients" if two else "terms' gradients"
+        names = " and ".join(f"{n}'s" for n, _ in against)
+        parts.append(f"{names} {what} point against each other, A = " + ", ".join(f"{a:.2f}" for _, a in against))
+    parts += _kernel_words(views, m1, upto) + _causal_words(views, upto)
+    return "; ".join(parts)
+
+
+def _kernel_words(views: Sequence, m1, upto: int | None) -> list[str]:
+    out = []
+    for v in views:
+        k = _at_most(getattr(v, "kernels", None), upto)
+        if k is None or v.config.weighting != "ntk" or not v.steps:
+            continue
+        lam = _upto(v.steps, upto)[-1].lambdas if _upto(v.steps, upto) else v.steps[-1].lambdas
+        spread = max(k.traces.values()) / max(min(k.traces.values()), 1e-300)
+        out.append(f"{v.name}'s NTK weights " + ", ".join(f"λ_{t} {x:.3g}" for t, x in lam.items())
+                   + f" offset its kernel traces' {spread:.3g}× spread")
+    base = _at_most(getattr(m1, "kernels", None), upto) if m1 is not None else None
+    if base is not None and out:
+        hi = max(base.traces, key=base.traces.get)
+        lo = min(base.traces, key=base.traces.get)
+        out.append(f"in {m1.name} Tr K_{hi} is {base.traces[hi] / max(base.traces[lo], 1e-300):.3g}× Tr K_{lo}")
+    return out
+
+
+def _causal_words(views: Sequence, upto: int | None) -> list[str]:
+    out = []
+    for v in views:
+        r = _at_most(getattr(v, "causal", None), upto)
+        if r is None:
+            continue
+        below = np.flatnonzero(r.weights < 0.5)
+        reach = r.t[-1] if below.size == 0 else r.t[max(below[0] - 1, 0)]
+        out.append(f"{v.name}'s causal weights are ≥ 0.5 up to t = {reach:.2g} (ε = {r.eps:g})")
+    return out

@@ -31,13 +31,14 @@ import os
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures, overview
+from dashboard import figures, overview, views_since
 from dashboard.live import run_service, viewer
 from dashboard.livechart import live_chart
 from pinncore import PROBLEMS, ConfigError
 from pinncore.store import metrics_frame
 
-VIEWS = ("Overview", "Loss & λ", "Gradient histograms", "Error fields", "Stiffness", "Compare & export")
+VIEWS = ("Overview", "Loss & λ", "Gradient histograms", "Error fields", "Stiffness", *views_since.VIEWS,
+         "Compare & export")
 
 
 CARDS_EVERY = 1.0   # s: the run cards' redraw while runs train
@@ -114,6 +115,8 @@ def render_charts(views) -> None:
         _fields(views)
     elif view == VIEWS[4]:
         _stiffness(views)
+    elif view in views_since.VIEWS:
+        views_since.render(view, views, _pick_run, _pick_snapshot)
     else:
         _compare(views)
 
@@ -132,8 +135,17 @@ def _nothing_yet(views) -> str:
 
 def start_trains() -> str:
     """What Start trains in the sidebar's mode, in words (the title's help and the empty panel say it)."""
-    return ("M1–M4 side by side" if st.session_state.get("w_mode", "compare") == "compare"
-            else "the run set in the sidebar")
+    if st.session_state.get("w_mode", "compare") != "compare":
+        return "the run set in the sidebar"
+    from pinnlab.recipes import DEFAULT, format_recipes, parse_recipes
+
+    text = st.session_state.get("w_recipes", format_recipes(DEFAULT))
+    if text == format_recipes(DEFAULT):
+        return "M1–M4 side by side"
+    try:
+        return " against ".join(r.label() for r in parse_recipes(text)) + " side by side"
+    except Exception:  # noqa: BLE001 -- Start says what is wrong with it
+        return "the recipes set in the sidebar"
 
 
 ACTIVE = ("queued", "starting", "running")
@@ -162,7 +174,9 @@ def _overview(views) -> None:
     upto, runs = _shown_step(views), tuple((v.path, v.name) for v in views)
     grad_step = overview.common_step(pair, "grads", upto)
     eval_step = overview.common_step(ends, "evals", upto)
-    st.markdown(f":blue-background[{overview.story(m1, m2, m4, grad_step, eval_step)}]")
+    more = overview.more_story(views, m1, m4, eval_step, upto)
+    st.markdown(f":blue-background[{overview.story(m1, m2, m4, grad_step, eval_step)}"
+                f"{' Also: ' + more + '.' if more else ''}]")
     top = st.columns(4)
     if grad_step is not None:
         layers = list(overview.at(m1.grads, grad_step).layers)
@@ -353,10 +367,11 @@ def _stiffness(views) -> None:
 
 
 def _compare(views) -> None:
-    st.dataframe(figures.compare_table(views), hide_index=True, key="tbl_compare", column_config={
+    table = figures.compare_table(views)
+    st.dataframe(table, hide_index=True, key="tbl_compare", column_config={
         "rel. L2 error": st.column_config.NumberColumn(format="%.3e"),
         "steps/s": st.column_config.NumberColumn(format="%.0f"),
-        "× better than M1": st.column_config.NumberColumn(format="%.1f×")})
+        **{c: st.column_config.NumberColumn(format="%.1f×") for c in table.columns if c.startswith("× better")}})
 
     def csv() -> bytes:
         frames = [metrics_frame(v.steps).assign(run=v.name, method=v.label) for v in views]

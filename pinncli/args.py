@@ -36,7 +36,16 @@ FIELDS = {"problem": str, "model": str, "weighting": str, "depth": int, "width":
           "annealing_variant": str, "beta": float, "update_every": int, "lr": float, "decay_rate": float,
           "decay_steps": int, "batch": int, "steps": int, "seed": int, "dtype": str, "device": str,
           "grad_every": int, "eval_every": int, "hessian_every": int, "hessian_k": int, "eval_points": int,
-          "checkpoint_every": int, "derivatives": str, "compile": bool}
+          "checkpoint_every": int, "derivatives": str, "compile": bool,
+          "ntk_points": int, "ntk_beta": float, "ntk_eig_points": int, "causal": bool, "causal_chunks": int,
+          "causal_eps": float, "causal_schedule": str, "causal_every": int}
+
+
+def _registered() -> dict[str, tuple[str, ...]]:
+    """The names each registry allows, for the flags that pick one (shown in --help; checked by RunConfig)."""
+    from pinncore.weighting import SCHEDULES, WEIGHTINGS
+
+    return {"weighting": tuple(WEIGHTINGS), "causal_schedule": SCHEDULES}
 
 
 def field_docs() -> dict[str, str]:
@@ -83,10 +92,11 @@ def _run_parsers(sub) -> None:
     t.add_argument("--config", help="JSON file with RunConfig fields; flags given here override it")
     add_problem_file_option(t)
     t.add_argument("--method", help=f"paper preset: {', '.join(f'{k} = {m}+{w}' for k, (m, w) in METHODS.items())}")
-    docs = field_docs()
+    docs, registered = field_docs(), _registered()
     for name, typ in FIELDS.items():
         default = True if name == "compile" else getattr(RunConfig(), name)  # pinn train: compile where it pays
-        text = f"{docs.get(name, '')} (default {default!r})".replace("%", "%%")
+        allowed = f"; one of {', '.join(registered[name])}" if name in registered else ""
+        text = f"{docs.get(name, '')}{allowed} (default {default!r})".replace("%", "%%")
         if typ is bool:
             t.add_argument("--" + name.replace("_", "-"), dest=name, action=argparse.BooleanOptionalAction,
                            default=None, help=text)

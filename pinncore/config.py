@@ -32,7 +32,7 @@ class RunConfig:
     depth: int = 3                        # hidden layers (paper: 3 for Helmholtz and the cavity, 5 for KG)
     width: int = 50                       # units per hidden layer (paper: 50)
     activation: str = "tanh"              # tanh (paper), sin or gelu
-    weighting: str = "fixed"              # fixed, annealing, grad-norm or ntk (pinncore.weighting.WEIGHTINGS)
+    weighting: str = "fixed"              # how the loss terms are weighted (pinncore.weighting.WEIGHTINGS)
     annealing_variant: str = "released-code"  # released-code (the paper's numbers), paper (lambda runs away), cavity-code
     beta: float = 0.9                     # moving-average factor for adaptive weights (paper: 0.9)
     update_every: int | None = None       # steps between weight updates; None: 10 annealing, 1000 grad-norm, 100 ntk
@@ -57,12 +57,11 @@ class RunConfig:
     hist_bins: int = 60                   # histogram bins of log10 |grad| in gradient snapshots
     checkpoint_every: int = 1000          # run store: checkpoint + metrics flush cadence
     # since 2021 (docs/science/ntk-causal-alignment.md): NTK weights and kernel traces, causal weights
-    ntk_points: int = 300                 # points per term for Tr K_ii (the NTK paper's kernel size; at most the
-                                          # smallest term's batch): NTK updates, and every gradient snapshot
+    ntk_points: int = 300                 # points per term for Tr K_ii at NTK updates (paper: 300; <= the least batch)
     ntk_beta: float = 0.0                 # moving average of NTK weights (paper: 0, the weights replaced; jaxpi: 0.9)
-    ntk_eig_points: int = 64              # points per term for the kernel spectra at gradient snapshots (0: none)
-    causal: bool = False                  # causal weights of the residual along t (Wang, Sankaran & Perdikaris 2024;
-                                          # patented by UPenn for commercial use); needs a time input
+    ntk_eig_points: int = 64              # points per term for kernel traces and spectra at gradient snapshots
+    causal: bool = False                  # causal weights of the residual along t (needs a time input; Wang 2024)
+                                          # (the algorithm is patented by UPenn for commercial use)
     causal_chunks: int = 32               # N_t time chunks of the residual's batch (paper and jaxpi: 32)
     causal_eps: float = 1.0               # eps in w_i = exp(-eps sum_{k<i} L_k) (jaxpi: 1; the paper's Allen-Cahn: 100)
     causal_schedule: str = "fixed"        # fixed, or paper: eps x 10 whenever min w > 0.99, up to 100

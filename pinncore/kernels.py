@@ -31,7 +31,8 @@ CHUNK_ENTRIES = 8_000_000  # (points x residual columns x parameters) entries of
 
 
 class TermResiduals(nn.Module):
-    """The residuals of a problem's terms as a module of the network: ``forward(x, term=i)`` -> (N, k)."""
+    """The residual of a problem's term at ONE point as a module of the network: ``forward(x, box, term=i)`` -> (k,)
+    for a point ``x`` (dim,) of the term's box ``box`` (a 0-d index)."""
 
     def __init__(self, model: nn.Module, terms: Sequence, inputs: tuple[str, ...]):
         super().__init__()
@@ -39,18 +40,28 @@ class TermResiduals(nn.Module):
         for t in self.terms:  # build the jet plans now, not inside a transform
             joint_plan([t.needs], inputs)
 
-    def forward(self, x: Tensor, term: int) -> Tensor:
+    def rows(self, x: Tensor, term: int) -> Tensor:
+        """The term's residuals at the rows of ``x`` (N, dim) -> (N, k)."""
         t = self.terms[term]
         return t.residual(joint(self.model, [(x, t.needs)], self.inputs, "jet")[0])
 
+    def forward(self, x: Tensor, box: Tensor, term: int) -> Tensor:
+        """A ``pointwise`` term evaluates the point alone; one whose boxes have different residuals sees the point
+        in every box's place, and the row of its own box is taken."""
+        t = self.terms[term]
+        if t.pointwise:
+            return self.rows(x[None], term)[0]
+        rows = self.rows(x[None].expand(len(t.boxes), -1), term)
+        return torch.index_select(rows, 0, box.reshape(1))[0]
 
-def subset(points: Tensor, m: int) -> Tensor:
-    """``m`` of the rows, evenly spaced: a term's points are stacked box after box (edge after edge), so this
-    draws from every box in proportion, deterministically."""
+
+def subset(points: Tensor, m: int, boxes: int = 1) -> tuple[Tensor, Tensor]:
+    """``m`` of the rows, evenly spaced, and the box of each: a term's points are stacked box after box (edge
+    after edge), so this draws from every box in proportion, deterministically."""
     n = points.shape[0]
-    if m >= n:
-        return points
-    return points[torch.linspace(0, n - 1, m, device=points.device).round().long()]
+    idx = torch.arange(n, device=points.device) if m >= n else \
+        torch.linspace(0, n - 1, m, device=points.device).round().long()
+    return points[idx], torch.div(idx, max(n // boxes, 1), rounding_mode="floor")
 
 
 class KernelProbe:
@@ -70,54 +81,58 @@ class KernelProbe:
         self.compiled = compiled
         self._graph: Compiled | None = None
 
-    def blocks(self, x: Tensor, term: int):
-        """The per-point gradients of the term's residual at ``x``, chunk by chunk: for each chunk of points, one
-        dict parameter name -> (n, k, *shape), d r(x)_column / d theta (``vmap`` over points of ``jacrev``)."""
+    def _jac_fn(self, term: int):
+        """(params, points (n, dim), boxes (n,)) -> name -> (n, k, *shape): ``vmap`` over points of ``jacrev`` of
+        the residual at one point."""
+        def one(p: dict, xi: Tensor, bi: Tensor) -> Tensor:
+            return torch.func.functional_call(self.module, p, (xi, bi), {"term": term})
+
+        return torch.func.vmap(torch.func.jacrev(one), in_dims=(None, 0, 0))
+
+    def blocks(self, x: Tensor, box: Tensor, term: int):
+        """The per-point gradients of the term's residual at ``x`` (points of boxes ``box``), chunk by chunk: for
+        each chunk of points, one dict parameter name -> (n, k, *shape), d r(x)_column / d theta."""
         params = {n: p.detach() for n, p in zip(self.names, self.model.parameters())}
+        jac_fn, width = self._jac_fn(term), max(1, CHUNK_ENTRIES // max(self.n_params, 1))
+        for xs, bs in zip(x.split(width), box.split(width)):
+            yield jac_fn(params, xs, bs)
 
-        def one(p: dict, xi: Tensor) -> Tensor:  # the residual at one point: (k,)
-            return torch.func.functional_call(self.module, p, (xi[None],), {"term": term})[0]
-
-        jac_fn = torch.func.vmap(torch.func.jacrev(one), in_dims=(None, 0))
-        for chunk in x.split(max(1, CHUNK_ENTRIES // max(self.n_params, 1))):
-            yield jac_fn(params, chunk)
-
-    def jacobian(self, x: Tensor, term: int) -> Tensor:
+    def jacobian(self, x: Tensor, box: Tensor, term: int) -> Tensor:
         """J: (N * k, P), row (point, column) = d r(x)_column / d theta, all parameters flattened in order."""
         return torch.cat([torch.cat([j.reshape(j.shape[0] * j.shape[1], -1) for j in jac.values()], dim=1)
-                          for jac in self.blocks(x, term)])
+                          for jac in self.blocks(x, box, term)])
 
-    def trace(self, x: Tensor, term: int) -> float:
+    def trace(self, x: Tensor, box: Tensor, term: int) -> float:
         """Tr K_ii = sum of ||d r(x) / d theta||^2 over these points (and residual columns), summed in float64
         block by block (J itself is never assembled)."""
-        return float(sum(j.square().sum(dtype=torch.float64) for jac in self.blocks(x, term) for j in jac.values()))
+        return float(sum(j.square().sum(dtype=torch.float64) for jac in self.blocks(x, box, term)
+                         for j in jac.values()))
 
     def traces(self, points: Sequence[Tensor], m: int) -> dict[str, float]:
         """Tr K_ii of every term on ``m`` of its points (``subset``)."""
-        xs = [subset(x, m) for x in points]
+        picked = [subset(x, m, len(t.boxes)) for x, t in zip(points, self.module.terms)]
         names = [t.name for t in self.module.terms]
         if self.compiled:
             params = [p.detach() for p in self.model.parameters()]
             if self._graph is None:
                 self._graph = Compiled(self._traces_graph, compile_options(params))
-            out = self._graph(tuple(params), *xs)
+            out = self._graph(tuple(params), *(a for pair in picked for a in pair))
             if out is not None:
                 return dict(zip(names, out.tolist()))
-        return {name: self.trace(x, i) for i, (name, x) in enumerate(zip(names, xs))}
+        return {name: self.trace(x, box, i) for i, (name, (x, box)) in enumerate(zip(names, picked))}
 
-    def _traces_graph(self, params: tuple[Tensor, ...], *xs: Tensor) -> Tensor:
-        """The traces of every term as one function of the parameters and points (what ``Compiled`` traces)."""
+    def _traces_graph(self, params: tuple[Tensor, ...], *points_and_boxes: Tensor) -> Tensor:
+        """The traces of every term as one function of the parameters, points and boxes (what ``Compiled``
+        traces)."""
         with torch.no_grad():  # torch.func.jacrev differentiates inside; no autograd tape outside
-            out = []
-            for i, x in enumerate(xs):
-                def one(p: dict, xi: Tensor, i=i) -> Tensor:
-                    return torch.func.functional_call(self.module, p, (xi[None],), {"term": i})[0]
-
-                jac_fn = torch.func.vmap(torch.func.jacrev(one), in_dims=(None, 0))
+            out, named = [], dict(zip(self.names, params))
+            width = max(1, CHUNK_ENTRIES // max(self.n_params, 1))
+            for i in range(len(points_and_boxes) // 2):
+                x, box = points_and_boxes[2 * i], points_and_boxes[2 * i + 1]
+                jac_fn = self._jac_fn(i)
                 total = torch.zeros((), dtype=torch.float64, device=x.device)
-                for chunk in x.split(max(1, CHUNK_ENTRIES // max(self.n_params, 1))):
-                    jac = jac_fn(dict(zip(self.names, params)), chunk)
-                    total = total + sum(j.square().sum(dtype=torch.float64) for j in jac.values())
+                for xs, bs in zip(x.split(width), box.split(width)):
+                    total = total + sum(j.square().sum(dtype=torch.float64) for j in jac_fn(named, xs, bs).values())
                 out.append(total)
             return torch.stack(out)
 
@@ -125,8 +140,10 @@ class KernelProbe:
         """On ``m`` points of each term: the traces Tr K_ii, and the eigenvalues (largest first, float64) of each
         term's block K_ii and of the whole kernel K = J J^T of all terms (the paper's spectral-bias picture,
         its Fig. 1-2); one Jacobian per term for all three."""
-        blocks = [self.jacobian(subset(x, m), i).to(torch.float64) for i, x in enumerate(points)]
-        names = [t.name for t in self.module.terms]
+        terms = self.module.terms
+        blocks = [self.jacobian(*subset(x, m, len(t.boxes)), i).to(torch.float64)
+                  for i, (x, t) in enumerate(zip(points, terms))]
+        names = [t.name for t in terms]
         traces = {t: float(J.square().sum()) for t, J in zip(names, blocks)}
         per_term = {t: _eigenvalues(J @ J.T) for t, J in zip(names, blocks)}
         J = torch.cat(blocks)

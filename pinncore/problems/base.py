@@ -49,6 +49,8 @@ class Term:
     needs: tuple[str, ...] = ()  # the derivatives the residual reads, by input letters: ("xx", "yy")
     inputs: tuple[str, ...] = ()  # the problem's input names, to parse ``needs``
     columns: str = "sum"  # how a point's squared residual columns combine: "sum" or "mean"
+    pointwise: bool = True  # row i of the residual depends on point i alone (False: also on its box, e.g. a spec
+                            # term whose faces have different residuals); the kernels evaluate points one by one
 
     def __post_init__(self):
         if self.columns not in ("sum", "mean"):
