@@ -64,11 +64,20 @@ class CausalTerm(Term):
     def loss_of(self, d) -> Tensor:
         """The causally weighted loss's gradient, with the plain loss's value: the value a run records for
         ``res`` stays the mean squared residual (comparable with a run without causal weights; the chunks' losses
-        and weights are ``CausalRecord``s), what it trains on is n_boxes * mean_i w_i L_i."""
-        losses = chunk_losses(self.squared(d), d.x[:, self.time], self.chunks)
-        w = causal_weights(losses, self.eps.to(losses.dtype))
-        weighted = (w * losses).mean()
-        return len(self.boxes) * (weighted + (losses.mean() - weighted).detach())
+        and weights are ``CausalRecord``s), what it trains on is n_boxes * mean_i w_i L_i.
+
+        With chunks of equal size, mean_i w_i L_i = mean_x w_c(x) r(x)^2 (c(x): the chunk of point x), so the
+        sort, the chunk losses and the weights are computed without gradient, and the differentiated part is one
+        product and one mean over the points."""
+        sq = self.squared(d)
+        with torch.no_grad():
+            t = d.x[:, self.time]
+            order = torch.argsort(t, stable=True)
+            losses = sq[order].reshape(self.chunks, -1).mean(dim=1)
+            w = causal_weights(losses, self.eps.to(losses.dtype))
+            per_point = torch.empty_like(sq).index_copy_(0, order, w.repeat_interleave(sq.shape[0] // self.chunks))
+        weighted = (per_point * sq).mean()
+        return len(self.boxes) * (weighted + (sq.mean() - weighted).detach())
 
 
 class Causal:

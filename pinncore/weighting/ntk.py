@@ -44,6 +44,9 @@ class NTK(Weighting):
     needs = "kernel"
     title = "NTK weights (Wang, Yu & Perdikaris 2022): lambda_i = sum_j Tr K_jj / Tr K_ii, every 100 steps"
 
+    def __init__(self, terms, initial=None, beta: float = 0.0, every=None):
+        super().__init__(terms, initial, beta, every)  # beta 0: the paper replaces the weights at each update
+
     @classmethod
     def config_kwargs(cls, config):
         return {"initial": config.weights, "beta": config.ntk_beta, "every": config.update_every}
