@@ -211,47 +211,44 @@ def _at_most(records, step: int | None):
     return recs[-1] if recs else None
 
 
+CONFLICT = -0.3  # an alignment score at or below this is the story: the terms clearly pull against each other
+
+
 def more_story(views: Sequence, m1, m4, eval_step: int | None, upto: int | None) -> str:
-    """What else the numbers show for the recipes shown, beyond ``story``'s three facts: the other runs' errors
-    against the baseline's, gradients that point against each other (the alignment score), how far NTK weights
-    offset the kernel traces, how far in time causal weights have reached. Empty when none applies."""
+    """What else the numbers show for the recipes shown, beyond ``story``'s three facts, in short clauses: the other
+    runs' errors against the baseline's, gradients that clearly point against each other (the alignment score at or
+    below ``CONFLICT``), how NTK weights offset the kernel traces, how far in time causal weights have reached.
+    Empty when none applies."""
     parts = []
     if m1 is not None and eval_step is not None and at(m1.evals, eval_step):
-        e1 = at(m1.evals, eval_step).rel_l2
-        rel = []
+        e1, rel = at(m1.evals, eval_step).rel_l2, []
         for v in views:
             snap = at(v.evals, eval_step) if v is not m1 and v is not m4 else None
             if snap is not None and snap.rel_l2 > 0 and e1 > 0:
                 q = e1 / snap.rel_l2
-                rel.append(f"{v.name}'s {q:.3g}× below" if q >= 1 else f"{v.name}'s {1 / q:.3g}× above")
+                rel.append(f"{v.name} {q:.3g}× below" if q >= 1.05 else f"{v.name} {1 / q:.3g}× above"
+                           if q <= 1 / 1.05 else f"{v.name} level with")
         if rel:
-            parts.append(f"error against {m1.name}'s: " + ", ".join(rel))
+            parts.append(", ".join(rel) + f" {m1.name}")
     against = [(v.name, a.score) for v in views if (a := _at_most(getattr(v, "aligns", None), upto)) is not None
-               and a.score < -0.05]
+               and a.score <= CONFLICT]
     if against:
         two = len(views[0].steps[-1].losses) == 2 if views and views[0].steps else False
         what = "residual and boundary gradients" if two else "terms' gradients"
-        names = " and ".join(f"{n}'s" for n, _ in against)
-        parts.append(f"{names} {what} point against each other, A = " + ", ".join(f"{a:.2f}" for _, a in against))
-    parts += _kernel_words(views, m1, upto) + _causal_words(views, upto)
-    return "; ".join(parts)
+        parts.append(f"{what} point against each other in " + ", ".join(f"{n} (A = {a:.2f})" for n, a in against))
+    return "; ".join(parts + _kernel_words(views, upto) + _causal_words(views, upto))
 
 
-def _kernel_words(views: Sequence, m1, upto: int | None) -> list[str]:
+def _kernel_words(views: Sequence, upto: int | None) -> list[str]:
     out = []
     for v in views:
         k = _at_most(getattr(v, "kernels", None), upto)
-        if k is None or v.config.weighting != "ntk" or not v.steps:
+        steps = _upto(v.steps, upto)
+        if k is None or v.config.weighting != "ntk" or not steps or len(k.traces) < 2:
             continue
-        lam = _upto(v.steps, upto)[-1].lambdas if _upto(v.steps, upto) else v.steps[-1].lambdas
-        spread = max(k.traces.values()) / max(min(k.traces.values()), 1e-300)
-        out.append(f"{v.name}'s NTK weights " + ", ".join(f"λ_{t} {x:.3g}" for t, x in lam.items())
-                   + f" offset its kernel traces' {spread:.3g}× spread")
-    base = _at_most(getattr(m1, "kernels", None), upto) if m1 is not None else None
-    if base is not None and out:
-        hi = max(base.traces, key=base.traces.get)
-        lo = min(base.traces, key=base.traces.get)
-        out.append(f"in {m1.name} Tr K_{hi} is {base.traces[hi] / max(base.traces[lo], 1e-300):.3g}× Tr K_{lo}")
+        hi, lo = max(k.traces, key=k.traces.get), min(k.traces, key=k.traces.get)
+        out.append(f"{v.name}'s λ_{lo} = {steps[-1].lambdas.get(lo, 1):.3g} offsets Tr K_{hi} = "
+                   f"{k.traces[hi] / max(k.traces[lo], 1e-300):.3g}× Tr K_{lo}")
     return out
 
 

@@ -98,7 +98,10 @@ def render_charts(views) -> None:
         except ConfigError as exc:  # a parameter outside its range: Start will refuse it too
             st.warning(f"No solution to show: {exc}")
         return
-    view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="w_view", label_visibility="collapsed",
+    offered = [v for v in VIEWS if v not in views_since.VIEWS or v in views_since.shown(views)]
+    if "w_view" in st.session_state and st.session_state["w_view"] not in offered:
+        del st.session_state["w_view"]  # a view these runs do not offer (Causal without a time input)
+    view = st.segmented_control("View", offered, default=VIEWS[0], key="w_view", label_visibility="collapsed",
                                 required=True) or VIEWS[0]
     if not any(v.steps or v.evals or v.grads for v in views):  # queued or starting: no axes without a line
         st.caption(_nothing_yet(views))

@@ -11,6 +11,13 @@ from dashboard.livechart import live_chart
 VIEWS = ("NTK", "Alignment", "Causal")
 
 
+def shown(views) -> tuple[str, ...]:
+    """The views offered for these runs: Causal only where a shown run's problem has a time input (the picker
+    stays on one line of a 1280-pixel screen otherwise)."""
+    timed = any(v.config.make_problem().time_index() is not None for v in views)
+    return VIEWS if timed else VIEWS[:2]
+
+
 def render(view: str, views, pick_run, pick_snapshot) -> None:
     """Draw one of ``VIEWS``; ``pick_run`` and ``pick_snapshot``: the panel's run and snapshot pickers."""
     {"NTK": _ntk, "Alignment": _alignment, "Causal": _causal}[view](views, pick_run, pick_snapshot)
