@@ -16,6 +16,10 @@ docs/science/ntk-causal-alignment.md. Long: run it in the background, niced, wit
   alignment score (its computation patched out in this process for the "without" side), Klein-Gordon M1 with and
   without causal weights. The machine is shared: rounds alternate so that drift hits both sides alike.
 
+* ``lessons``: the Lessons page's experiments 4-6 at their defaults (dashboard/lesson_tabs.py), one after the
+  other in this process as the page trains them (one worker thread), with the numbers each lesson states and
+  its time.
+
 Every run's directory stays under ``--out``; the tables are printed at the end.
 """
 from __future__ import annotations
@@ -147,9 +151,38 @@ def cost(rounds: int, steps: int) -> None:
               f"[{', '.join(f'{x:.3f}' for x in times['b'])}]", flush=True)
 
 
+def lessons() -> None:
+    import torch
+
+    from dashboard import lessons as page_lessons
+    from dashboard import lessons_since as ls
+    from dashboard.lesson_tabs import DEFAULTS as D
+
+    torch.set_num_threads(1)
+    for name, configs in (("4 NTK weights", ls.ntk_configs(D["l4_c"], D["l4_steps"], D["l4_width"])),
+                          ("5 causality", ls.causal_configs(D["l5_rho"], D["l5_steps"])),
+                          ("6 conflicting gradients", ls.conflict_configs(D["l6_steps"], D["l6_every"]))):
+        exp = page_lessons.Experiment(configs, chunk=100 if not name.startswith("6") else 50).start()
+        exp.join()
+        runs = exp.runs()
+        print(f"lesson {name}: {exp.status} in {exp.elapsed:.1f} s", flush=True)
+        if name.startswith("4"):
+            for row in ls.ntk_rows(runs):
+                print("   ", {k: (f"{v:.3g}" if isinstance(v, float) else v) for k, v in row.items()})
+        elif name.startswith("5"):
+            for r in runs:
+                print(f"    {r.name}: rel. L2 {r.evals[-1].rel_l2:.3e}, at t = 0, .25, .5, .75, 1: "
+                      + ", ".join(f"{e:.2e}" for e in ls.error_at(r)))
+        else:
+            for r in runs:
+                print("   ", {k: (f"{v:.3g}" if isinstance(v, float) else v)
+                             for k, v in (ls.alignment_numbers(r) or {}).items()},
+                      f"rel. L2 {r.evals[-1].rel_l2:.3e}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=("wave", "causal", "cost"))
+    p.add_argument("what", choices=("wave", "causal", "cost", "lessons"))
     p.add_argument("--out", default="runs/acceptance")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--workers", type=int, default=2, help="runs trained at once (one thread each)")
@@ -159,6 +192,9 @@ def main() -> None:
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} on {platform()}", flush=True)
     if a.what == "cost":
         cost(a.rounds, a.steps)
+        return
+    if a.what == "lessons":
+        lessons()
         return
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -69,7 +69,7 @@ def error_at(view, fractions=(0.0, 0.25, 0.5, 0.75, 1.0)) -> list[float] | None:
 # -- lesson 6: conflicting gradients -------------------------------------------------------------------------------
 def conflict_configs(steps: int, every: int) -> dict[str, RunConfig]:
     common = dict(problem="helmholtz", steps=steps, grad_every=every, eval_every=max(every, steps // 10),
-                  hessian_every=0, ntk_eig_points=0)
+                  hessian_every=0)
     return {m: RunConfig.from_method(m, **common) for m in ("M1", "M2")}
 
 

@@ -79,9 +79,10 @@ def _causal(views, pick_run, pick_snapshot) -> None:
         live_chart(c1, since2021.causal_heatmap(v), key="fig_causal_heat")
         live_chart(c2, since2021.chunk_loss_figure(causal), key="fig_causal_loss")
         front = since2021.causal_front(v)
-        st.caption(f"Causal weights (Wang, Sankaran & Perdikaris 2024): w_i = exp(−ε Σ_{{k<i}} L_k) over the "
-                   f"residual's time chunks, so a later time counts once the earlier ones are fitted. {v.name}'s "
-                   f"weights are at least 0.5 up to t = {front:.3g} now." if front is not None else "")
+        st.caption("Causal weights (Wang, Sankaran & Perdikaris 2024): w_i = exp(−ε Σ_{k<i} L_k) over the "
+                   "residual's time chunks, so a later time counts once the earlier ones are fitted"
+                   + (f"; {v.name}'s weights are at least 0.5 up to t = {front:.3g} now." if front is not None
+                      else ".") + " The algorithm is patented by the University of Pennsylvania for commercial use.")
     else:
         st.info("No run with causal weights among the shown runs (a recipe with +causal).")
     live_chart(st, since2021.error_time_figure(timed), key="fig_causal_error_t")

@@ -108,6 +108,12 @@ class KernelProbe:
         return float(sum(j.square().sum(dtype=torch.float64) for jac in self.blocks(x, box, term)
                          for j in jac.values()))
 
+    @property
+    def compile_seconds(self) -> float:
+        """What compiling the traces' graph took (0 when it was not compiled, or failed)."""
+        g = self._graph
+        return g.seconds if g is not None and not g.failed and g.seconds else 0.0
+
     def traces(self, points: Sequence[Tensor], m: int) -> dict[str, float]:
         """Tr K_ii of every term on ``m`` of its points (``subset``)."""
         picked = [subset(x, m, len(t.boxes)) for x, t in zip(points, self.module.terms)]

@@ -120,9 +120,7 @@ class Trainer:
         for a progress line to show); None before it, without compilation, or where it fell back to eager."""
         if self._fused is None or self._fused.compile_seconds is None:
             return None
-        graph = self.kernels._graph  # NTK weights: the kernel traces' graph, compiled on the first update
-        extra = graph.seconds if graph is not None and not graph.failed and graph.seconds else 0.0
-        return self._fused.compile_seconds + extra
+        return self._fused.compile_seconds + self.kernels.compile_seconds  # NTK weights: the traces' graph too
 
     @property
     def done(self) -> bool:

@@ -11,6 +11,7 @@ import torch
 from pinncore import ConfigError, RunConfig, Trainer
 from pinncore.alignment import alignment, alignment_record
 from pinncore.kernels import subset
+from pinncore.store import RunStore
 from pinncore.weighting import NTK
 from pinncore.weighting.causal import Causal, causal_weights, chunk_losses
 
@@ -234,6 +235,19 @@ def test_every_run_records_kernel_traces_spectra_and_alignment_at_its_snapshots(
 
     page = comparison_html([tmp_path / "run"])
     assert "Kernel traces" in page and "Gradient alignment" in page and "Causal weights" in page
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from pinnlab.export import write_tensorboard
+
+    (d,) = write_tensorboard([tmp_path / "run"], tmp_path / "tb")
+    ea = EventAccumulator(str(d), size_guidance={"scalars": 0})
+    ea.Reload()
+    tags = set(ea.Tags()["scalars"])
+    assert {"ntk_trace/res", "ntk_trace/ic", "ntk_trace/bc", "alignment/all", "causal/eps", "causal/min_w"} <= tags
+    stored = RunStore(tmp_path / "run").series("kernel")
+    assert [e.value for e in ea.Scalars("ntk_trace/res")] == pytest.approx(
+        [k.traces["res"] / k.points for k in stored], rel=1e-6)
 
 
 def test_the_command_line_trains_ntk_and_causal_weights_and_refuses_causal_without_time(tmp_path, capsys):
