@@ -11,10 +11,11 @@ docs/science/ntk-causal-alignment.md. Long: run it in the background, niced, wit
 * ``causal``: 1D convection u_t + 40 u_x = 0 (examples/problems/convection.toml), [2, 50 x 4, 1], 12,000 steps,
   256 points per term and face, seeds 0-2, plain (M1) against causal weights (32 chunks, eps = 1): errors, and the
   error at each t.
-* ``cost``: interleaved rounds of timed trainers (1 thread, compiled after a warm-up), medians of seconds per
-  1,000 steps: Helmholtz M1 against M1 with NTK weights at their default cadence, M2 with and without the
-  alignment score (its computation patched out in this process for the "without" side), Klein-Gordon M1 with and
-  without causal weights. The machine is shared: rounds alternate so that drift hits both sides alike.
+* ``cost``: interleaved rounds of timed trainers (1 thread, compiled after a warm-up), medians of CPU and wall
+  seconds per 1,000 steps: Helmholtz M1 against M1 with NTK weights at their default cadence, M2 with and without
+  the alignment score (its computation patched out in this process for the "without" side), Klein-Gordon M1 with
+  and without causal weights. The machine is shared: rounds alternate so that drift hits both sides alike, and
+  CPU time (this process's) does not count the time other processes take.
 
 * ``lessons``: the Lessons page's experiments 4-6 at their defaults (dashboard/lesson_tabs.py), one after the
   other in this process as the page trains them (one worker thread), with the numbers each lesson states and
@@ -114,10 +115,12 @@ def _trainer(config_kw: dict, steps: int):
     return t
 
 
-def seconds_per_1000(trainer, steps: int) -> float:
-    t0 = time.perf_counter()
+def seconds_per_1000(trainer, steps: int) -> tuple[float, float]:
+    """(wall, CPU) seconds per 1,000 steps of this trainer. CPU time (this process's, one thread) is what the
+    step costs whatever else the machine runs; wall time is what a user waits for, and drifts with the load."""
+    t0, c0 = time.perf_counter(), time.process_time()
     trainer.step(steps)
-    return (time.perf_counter() - t0) / steps * 1000
+    return (time.perf_counter() - t0) / steps * 1000, (time.process_time() - c0) / steps * 1000
 
 
 def cost(rounds: int, steps: int) -> None:
@@ -134,50 +137,22 @@ def cost(rounds: int, steps: int) -> None:
                                                                  dict(helm, weighting="annealing")),
              "causal weights (Klein-Gordon, M1 vs M1 + causal)": (dict(kg), dict(kg, causal=True))}
     off = lambda step, per_term, layers: None  # noqa: E731 -- the score skipped, for the "without" side
-    results = {}
     for what, (a_kw, b_kw) in pairs.items():
         align = what.startswith("alignment")
         a, b = _trainer(a_kw, 200), _trainer(b_kw, 200)
-        times: dict[str, list[float]] = {"a": [], "b": []}
+        times: dict[str, list[tuple[float, float]]] = {"a": [], "b": []}
         for _ in range(rounds):
             for side, trainer in (("a", a), ("b", b)):
                 trainer_module.alignment_record = off if align and side == "a" else alignment_record
                 times[side].append(seconds_per_1000(trainer, steps))
         trainer_module.alignment_record = alignment_record
-        ma, mb = statistics.median(times["a"]), statistics.median(times["b"])
-        results[what] = (ma, mb)
-        print(f"{what}: {ma:.3f} s against {mb:.3f} s per 1,000 steps (medians of {rounds} interleaved rounds of "
-              f"{steps} steps): +{100 * (mb / ma - 1):.1f} %  [{', '.join(f'{x:.3f}' for x in times['a'])}] "
-              f"[{', '.join(f'{x:.3f}' for x in times['b'])}]", flush=True)
-
-
-def lessons() -> None:
-    import torch
-
-    from dashboard import lessons as page_lessons
-    from dashboard import lessons_since as ls
-    from dashboard.lesson_tabs import DEFAULTS as D
-
-    torch.set_num_threads(1)
-    for name, configs in (("4 NTK weights", ls.ntk_configs(D["l4_c"], D["l4_steps"], D["l4_width"])),
-                          ("5 causality", ls.causal_configs(D["l5_rho"], D["l5_steps"])),
-                          ("6 conflicting gradients", ls.conflict_configs(D["l6_steps"], D["l6_every"]))):
-        exp = page_lessons.Experiment(configs, chunk=100 if not name.startswith("6") else 50).start()
-        exp.join()
-        runs = exp.runs()
-        print(f"lesson {name}: {exp.status} in {exp.elapsed:.1f} s", flush=True)
-        if name.startswith("4"):
-            for row in ls.ntk_rows(runs):
-                print("   ", {k: (f"{v:.3g}" if isinstance(v, float) else v) for k, v in row.items()})
-        elif name.startswith("5"):
-            for r in runs:
-                print(f"    {r.name}: rel. L2 {r.evals[-1].rel_l2:.3e}, at t = 0, .25, .5, .75, 1: "
-                      + ", ".join(f"{e:.2e}" for e in ls.error_at(r)))
-        else:
-            for r in runs:
-                print("   ", {k: (f"{v:.3g}" if isinstance(v, float) else v)
-                             for k, v in (ls.alignment_numbers(r) or {}).items()},
-                      f"rel. L2 {r.evals[-1].rel_l2:.3e}")
+        for k, kind in ((1, "CPU"), (0, "wall")):
+            ma = statistics.median(x[k] for x in times["a"])
+            mb = statistics.median(x[k] for x in times["b"])
+            print(f"{what}, {kind}: {ma:.3f} s against {mb:.3f} s per 1,000 steps (medians of {rounds} interleaved "
+                  f"rounds of {steps} steps): {100 * (mb / ma - 1):+.1f} %  "
+                  f"[{', '.join(f'{x[k]:.3f}' for x in times['a'])}] [{', '.join(f'{x[k]:.3f}' for x in times['b'])}]",
+                  flush=True)
 
 
 def main() -> None:

@@ -15,21 +15,23 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from .records import AlignmentRecord
 
 
-def score_from_gram(gram: Tensor) -> float:
-    """A from the (n, n) Gram matrix of n gradients."""
-    norms = gram.diagonal().clamp_min(0).sqrt()
+def score_from_gram(gram) -> float:
+    """A from the (n, n) Gram matrix of n gradients (a tensor or an array)."""
+    gram = np.asarray(gram.detach().cpu() if isinstance(gram, Tensor) else gram, dtype=np.float64)
+    norms = np.sqrt(np.clip(np.diag(gram), 0.0, None))
     keep = norms > 0
     if int(keep.sum()) < 2:
         return math.nan
     n = norms[keep]
-    cos = gram[keep][:, keep] / (n[:, None] * n[None, :])
-    return float((2.0 * cos.sum() / cos.shape[0] ** 2 - 1.0).clamp(-1.0, 1.0))
+    cos = gram[np.ix_(keep, keep)] / np.outer(n, n)
+    return float(np.clip(2.0 * cos.sum() / cos.shape[0] ** 2 - 1.0, -1.0, 1.0))
 
 
 def alignment(vectors: Sequence[Tensor]) -> float:
@@ -40,11 +42,12 @@ def alignment(vectors: Sequence[Tensor]) -> float:
 
 def alignment_record(step: int, per_term: Mapping[str, Sequence[Tensor]], layers: Mapping[str, int]) -> AlignmentRecord:
     """A over all parameters and per weight matrix, from each term's gradient per parameter (``per_term[t][p]``,
-    the trainer's parameter order) and the weight matrices' parameter indices (``layers``: name -> index)."""
+    the trainer's parameter order) and the weight matrices' parameter indices (``layers``: name -> index). The
+    Gram matrices are formed on the gradients' device, one per parameter, and read back once."""
     grads = list(per_term.values())
-    grams = torch.stack([_gram([g[p] for g in grads]) for p in range(len(grads[0]))]).cpu()
+    grams = torch.stack([_gram([g[p] for g in grads]) for p in range(len(grads[0]))]).cpu().numpy()
     by_layer = {name: score_from_gram(grams[i]) for name, i in layers.items()}
-    return AlignmentRecord(step, score_from_gram(grams.sum(dim=0)), by_layer)
+    return AlignmentRecord(step, score_from_gram(grams.sum(axis=0)), by_layer)
 
 
 def _gram(slices: Sequence[Tensor]) -> Tensor:
