@@ -222,12 +222,10 @@ class Trainer:
             records.append(self._kernel_traces(k, points))
             w.update(records[-1].traces)
         due = due and w.per_term_gradients  # from here on: an update from the per-term gradients
-        out = self._compiled(points, due or snapshot, lr)
-        if out is not None and not isinstance(out[0], dict):  # the whole step was taken, compiled
-            finite, values = out
-            return self._after(values, lr, observed) if finite else self._undo(previous)
-        values, per_term = out if out is not None else ({}, None)
-        losses = None
+        kind, values, got = self._compiled(points, due or snapshot, lr)
+        if kind == "taken":  # the whole step, compiled (``got``: whether its values were finite)
+            return self._after(values, lr, observed) if got else self._undo(previous)
+        per_term, losses = got, None  # the compiled per-term gradients, or None: eager
         if per_term is None:  # eager: one forward pass, autograd
             loss = self.loss_module(*points)
             losses, values = dict(zip(names, loss)), dict(zip(names, loss.tolist()))
@@ -261,22 +259,23 @@ class Trainer:
         self.optimizer.step()
         return self._after(values, lr, observed)
 
-    def _compiled(self, points, per_term: bool, lr: float):
-        """The compiled step, where there is one: (finite, losses) once it took the whole step (``per_term``
-        False), or (losses, per-term gradients) for the caller to finish; None: train eagerly."""
+    def _compiled(self, points, per_term: bool, lr: float) -> tuple[str, dict, object]:
+        """The compiled step, where there is one: ("taken", losses, finite) once it took the whole step
+        (``per_term`` False), ("grads", losses, per-term gradients) for the caller to finish the step, or
+        ("eager", {}, None): train eagerly."""
         fused = self._fused if self._fused is not None and not self._fused.failed else None
-        if fused is None:
-            return None
         names, w = self.term_names, self.weighting
-        if not per_term:
+        if fused is not None and not per_term:
             lam = torch.tensor([w.lambdas[t] for t in names], dtype=self.dtype, device=self.device)
             out = fused.step(points, lam, lr)
-            return None if out is None else (out[1], dict(zip(names, out[0].tolist())))
-        out = fused.term_grads(points)
-        if out is None:
-            return None
-        loss, jac = out
-        return dict(zip(names, loss.tolist())), {t: [g[i] for g in jac] for i, t in enumerate(names)}
+            if out is not None:
+                return "taken", dict(zip(names, out[0].tolist())), out[1]
+        elif fused is not None:
+            out = fused.term_grads(points)
+            if out is not None:
+                loss, jac = out
+                return "grads", dict(zip(names, loss.tolist())), {t: [g[i] for g in jac] for i, t in enumerate(names)}
+        return "eager", {}, None
 
     def _after(self, values: dict, lr: float, observed: CausalRecord | None):
         """A step was taken: the causal schedule looks at the weights recorded before it (if any)."""
