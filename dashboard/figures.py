@@ -233,12 +233,18 @@ def solution_figure(problem_name, params: dict | None = None, n: int = 100) -> g
     return fig
 
 
+def baseline(views: Sequence):
+    """The run the others are measured against: the first M1, else the first run shown."""
+    return next((v for v in views if v.label == "M1"), views[0] if views else None)
+
+
 def compare_table(views: Sequence) -> pd.DataFrame:
-    """One row per run: status, step, current error, lambdas, speed, and the improvement factor over M1."""
-    base = {}
+    """One row per run: status, step, current error, lambdas, speed, and the improvement factor over the
+    baseline (M1, else the first run) of the same problem."""
+    base, ref = {}, baseline(views)
     for v in views:
-        if v.label == "M1" and v.evals:
-            base[(v.config.problem, tuple(sorted(v.config.params.items())))] = v.evals[-1].rel_l2
+        if ref is not None and v.label == ref.label and v.evals:
+            base.setdefault((v.config.problem, tuple(sorted(v.config.params.items()))), v.evals[-1].rel_l2)
     rows = []
     for v in views:
         err = v.evals[-1].rel_l2 if v.evals else None
@@ -249,7 +255,7 @@ def compare_table(views: Sequence) -> pd.DataFrame:
             "rel. L2 error": err,
             "λ": ", ".join(f"{k}={x:.3g}" for k, x in lam.items() if k != "res" or x != 1.0),
             "steps/s": v.steps_per_s,
-            "× better than M1": m1 / err if m1 and err else None,
+            f"× better than {ref.label}": m1 / err if m1 and err else None,
         })
     return pd.DataFrame(rows)
 

@@ -21,8 +21,11 @@ import numpy as np
 
 from pinncore import (ConfigError, EvalSnapshot, GradSnapshot, HessianSnapshot, RunConfig, StepRecord, Trainer,
                       gradient_imbalance)
+from pinncore.records import AlignmentRecord, CausalRecord, KernelSpectrum, KernelTraces
 
 ALIVE_GRACE = 30.0  # seconds the page may be gone (a reconnect) before its experiment stops
+RECORD_KINDS = (StepRecord, EvalSnapshot, GradSnapshot, HessianSnapshot, KernelTraces, KernelSpectrum,
+                AlignmentRecord, CausalRecord)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,10 @@ class LessonRun:
     reference: Any = field(repr=False)
     steps_per_s: float | None = None
     path: None = None
+    kernels: list[KernelTraces] = field(default_factory=list, repr=False)
+    spectra: list[KernelSpectrum] = field(default_factory=list, repr=False)
+    aligns: list[AlignmentRecord] = field(default_factory=list, repr=False)
+    causal: list[CausalRecord] = field(default_factory=list, repr=False)
 
 
 class Experiment:
@@ -52,8 +59,7 @@ class Experiment:
         self.trainers = {name: Trainer(cfg) for name, cfg in configs.items()}  # ConfigError before any thread
         self.chunk, self.finish, self.alive = chunk, finish, alive
         self.extras: dict[str, Any] = {}
-        self._records = {name: {StepRecord: [], EvalSnapshot: [], GradSnapshot: [], HessianSnapshot: []}
-                         for name in configs}
+        self._records = {name: {kind: [] for kind in RECORD_KINDS} for name in configs}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -90,7 +96,9 @@ class Experiment:
         for name, t in self.trainers.items():
             r = copies[name]
             out.append(LessonRun(name, t.config.label(), t.config, t.status, len(r[StepRecord]), r[StepRecord],
-                                 r[EvalSnapshot], r[GradSnapshot], r[HessianSnapshot], t.reference_field))
+                                 r[EvalSnapshot], r[GradSnapshot], r[HessianSnapshot], t.reference_field,
+                                 kernels=r[KernelTraces], spectra=r[KernelSpectrum], aligns=r[AlignmentRecord],
+                                 causal=r[CausalRecord]))
         return out
 
     def _loop(self) -> None:
@@ -104,7 +112,7 @@ class Experiment:
                     records = trainer.step(self.chunk)
                     with self._lock:
                         for r in records:
-                            self._records[name][type(r)].append(r)
+                            self._records[name].setdefault(type(r), []).append(r)
                     if self._stop.is_set():
                         break
                 if self.alive is None or self.alive():

@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 # columns that are not a setting one could hold fixed (results, identity, the heatmap's own axes)
 NOT_SETTINGS = {"run", "status", "steps_done", "rel_l2", "wall_s", "steps_per_s", "seed", "depth", "width",
-                "method", "model", "weighting", "annealing_variant", "path"}  # the variant is in the method's label
+                "method", "model", "weighting", "annealing_variant", "causal", "path"}  # in the method's label
 AGGREGATES = {"mean": "mean", "median": "median", "best": "min", "worst": "max"}
 
 

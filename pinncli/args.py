@@ -44,6 +44,13 @@ def _fields() -> dict[str, type]:
 FIELDS = _fields()
 
 
+def _registered() -> dict[str, tuple[str, ...]]:
+    """The names each registry allows, for the flags that pick one (shown in --help; checked by RunConfig)."""
+    from pinncore.weighting import SCHEDULES, WEIGHTINGS
+
+    return {"weighting": tuple(WEIGHTINGS), "causal_schedule": SCHEDULES}
+
+
 def field_docs() -> dict[str, str]:
     """The comment on each RunConfig field (``name: type = default  # comment``, and the comment lines under it),
     for --help."""
@@ -95,10 +102,11 @@ def _run_parsers(sub) -> None:
     t.add_argument("--config", help="JSON file with RunConfig fields; flags given here override it")
     add_problem_file_option(t)
     t.add_argument("--method", help=f"paper preset: {', '.join(f'{k} = {m}+{w}' for k, (m, w) in METHODS.items())}")
-    docs = field_docs()
+    docs, registered = field_docs(), _registered()
     for name, typ in FIELDS.items():
         default = True if name == "compile" else getattr(RunConfig(), name)  # pinn train: compile where it pays
-        text = f"{docs.get(name, '')} (default {default!r})".replace("%", "%%")
+        allowed = f"; one of {', '.join(registered[name])}" if name in registered else ""
+        text = f"{docs.get(name, '')}{allowed} (default {default!r})".replace("%", "%%")
         if typ is bool:
             t.add_argument("--" + name.replace("_", "-"), dest=name, action=argparse.BooleanOptionalAction,
                            default=None, help=text)

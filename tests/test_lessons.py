@@ -40,12 +40,12 @@ def charts(at) -> list[str]:
     return [c.proto.id for c in at.get("plotly_chart")]
 
 
-def test_the_page_renders_four_lessons_each_with_its_button(page):
+def test_the_page_renders_seven_lessons_each_with_its_button(page):
     page.run()
     assert not page.exception and not page.error
-    assert [b.key for b in page.button] == ["btn_l1", "btn_l2", "btn_l3", "btn_l4"]
-    assert [t.label for t in page.tabs] == ["1 · The imbalance", "2 · Stiffness", "3 · The cure",
-                                            "4 · Spectral bias"]
+    assert [b.key for b in page.button] == [f"btn_l{i}" for i in range(1, 8)]
+    assert [t.label for t in page.tabs] == ["1 · The imbalance", "2 · Stiffness", "3 · The cure", "4 · Spectral bias",
+                                           "5 · NTK weights", "6 · Causality", "7 · Conflicting gradients"]
     assert any("a bound and not a prediction" in m.value for m in page.markdown)
 
 
@@ -193,3 +193,42 @@ def test_the_scaling_figure_draws_the_c4_bound_through_the_first_point():
     bound = fig.data[1]
     assert bound.y[0] == pytest.approx(5.0) and bound.y[-1] == pytest.approx(5.0 * 4.0**4)
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
+
+
+def test_lesson_5_measures_the_kernel_traces_and_the_weights_ntk_sets(page):
+    page.run()
+    page.session_state["l5_steps"] = 60
+    page.session_state["l5_width"] = 12
+    exp = run_lesson(page, "l5")
+    assert exp.status == "finished"
+    plain, ntk = exp.runs()
+    assert plain.kernels and ntk.kernels and ntk.steps[-1].lambdas["bc"] > 1  # the residual's trace is larger
+    total = sum(ntk.kernels[-1].traces.values())
+    assert ntk.steps[-1].lambdas["bc"] == pytest.approx(total / ntk.kernels[-1].traces["bc"], rel=1e-6)
+    caption = next(c.value for c in page.caption if c.value.startswith("Measured"))
+    assert "kernel trace is" in caption and "NTK weights set λ_bc" in caption
+    assert len(charts(page)) == 2  # the traces and the errors
+
+
+def test_lesson_6_trains_plain_and_causal_and_shows_the_error_against_t(page):
+    page.run()
+    page.session_state["l6_steps"] = 60
+    exp = run_lesson(page, "l6")
+    assert exp.status == "finished"
+    plain, causal = exp.runs()
+    assert not plain.causal and causal.causal and causal.causal[0].weights[0] == 1.0
+    table = page.dataframe[0].value
+    assert list(table["run"]) == ["plain (M1)", "causal weights"] and "error at t = 0.5" in table.columns
+    assert any(c.value.startswith("Measured: plain") and "patented" in c.value for c in page.caption)
+
+
+def test_lesson_7_measures_the_alignment_of_m1_and_m2(page):
+    page.run()
+    page.session_state["l7_steps"] = 60
+    page.session_state["l7_every"] = 10
+    exp = run_lesson(page, "l7")
+    assert exp.status == "finished"
+    for r in exp.runs():
+        assert [a.step for a in r.aligns][:3] == [0, 10, 20] and all(-1 <= a.score <= 1 for a in r.aligns)
+    assert any(c.value.startswith("Measured: M1: A = ") for c in page.caption)
+

@@ -16,7 +16,7 @@ import torch
 if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file as a script
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from dashboard import ICON, figures, lessons, spectral  # noqa: E402
+from dashboard import ICON, figures, lesson_tabs, lessons  # noqa: E402
 from pinncore import PROBLEMS, ConfigError  # noqa: E402
 
 torch.set_num_threads(1)  # the worker gets one core, the page the other
@@ -29,11 +29,11 @@ C_RANGE = next((p.low, p.high) for p in PROBLEMS["poisson1d"].params if p.name =
 A2_RANGE = next((p.low, p.high) for p in PROBLEMS["helmholtz"].params if p.name == "a2")
 DEFAULTS = {"l1_cs": "1, 2, 4, 8", "l1_steps": 2000, "l1_seeds": 3, "l1_method": "M2", "l1_depth": 1,
             "l1_width": 50, "l1_hist_when": "latest", "l2_steps": 2000, "l2_every": 100, "l2_depth": 3,
-            "l2_width": 50, "l3_steps": 3000, "l3_a2": 4.0, "l3_run": "M1", "l3_hist_when": "latest",
-            "l4_b": 50.0, "l4_sigma": 10.0, "l4_steps": 1500, "l4_width": 50, "l4_run": "MLP"}
+            "l2_width": 50, "l3_steps": 3000, "l3_a2": 4.0, "l3_run": "M1", "l3_hist_when": "latest"}
 for key, value in DEFAULTS.items():
     if key not in state:
         state[key] = value
+lesson_tabs.defaults(state)
 if "lessons" not in state:
     state.lessons = {}        # lesson id -> Experiment (this session's)
     state.lesson_errors = {}  # lesson id -> the last launch error, shown once
@@ -238,58 +238,15 @@ def lesson3() -> None:
     live("l3", draw_l3)
 
 
-# -- lesson 4 ------------------------------------------------------------------------------------------------
-B_RANGE = (2.0, 100.0)  # the spec's range for B (its own check names it too)
-
-
-def build_l4():
-    cfgs = lessons.spectral_configs(float(state.l4_b), float(state.l4_sigma), int(state.l4_steps), 2,
-                                    int(state.l4_width))
-    return lessons.Experiment(cfgs, chunk=50)
-
-
-def draw_l4(exp) -> None:
-    runs = [r for r in exp.runs() if r.evals]
-    if not runs:
-        return
-    colors = figures.run_colors(runs)
-    st.plotly_chart(spectral.band_figure([(r.name, spectral.spectra(r)) for r in runs], colors), key="fig_l4_bands")
-    rows = lessons.spectral_rows(runs)
-    st.dataframe(rows, hide_index=True, key="tbl_l4", column_config={
-        k: st.column_config.NumberColumn(format="%.2e") for k in rows[0] if k not in ("run", "step")})
-    name = st.radio("Spectra of", [r.name for r in runs], key="l4_run", horizontal=True)
-    run = next((r for r in runs if r.name == name), runs[0])
-    st.plotly_chart(spectral.spectrum_figure(spectral.spectra(run), run.name), key="fig_l4_spectrum")
-    st.plotly_chart(figures.field_figure(run), key="fig_l4_field")
-
-
-def lesson4() -> None:
-    st.markdown(
-        "A network learns the low frequencies of a function first and the high ones late (**spectral bias**). "
-        "Here u'' = f on [0, 1] with u = sin(2πx) + 0.1 sin(Bπx): a slow wave and a fast, small one (the "
-        "multiscale Fourier feature paper's example, B = 50). *Run* trains a plain MLP and the same MLP with "
-        "**random Fourier features** [cos(Bz), sin(Bz)] of scale σ (Wang, Wang & Perdikaris 2021) and follows the "
-        "error at each of the solution's frequencies as a fraction of its amplitude: 1 means nothing of it is "
-        "learnt. In a PINN the residual weighs a frequency k by k⁴, so the fast wave dominates the loss: the plain "
-        "MLP cannot learn it, and distorts the slow one chasing it; the Fourier network fits the fast wave within a "
-        "few hundred steps, and with σ = 10 it is the slow wave that takes long (the paper's case for mixing "
-        "scales). The table gives the numbers this run measured.")
-    with st.expander("Settings", expanded=False):
-        c = st.columns(4)
-        c[0].number_input("B (fast wave)", *B_RANGE, step=2.0, key="l4_b")
-        c[1].number_input("Fourier σ", 0.1, 50.0, step=1.0, key="l4_sigma")
-        c[2].number_input("Steps", 100, 20_000, step=100, key="l4_steps")
-        c[3].number_input("Width", 4, 100, key="l4_width", help="two hidden layers; m = width / 2 features")
-    if st.button("Run lesson 4", key="btn_l4", type="primary", icon=":material/play_arrow:"):
-        launch("l4", build_l4)
-    live("l4", draw_l4)
-
-
-st.title("Lessons: why plain PINNs fail, and what helps, in four experiments")
-st.caption("Wang, Teng & Perdikaris, *Understanding and mitigating gradient pathologies in physics-informed neural "
-           "networks*, SIAM J. Sci. Comput. 43 (2021); lesson 4: Wang, Wang & Perdikaris, *On the eigenvector bias "
-           "of Fourier feature networks*, CMAME 384 (2021). Each lesson takes about a minute at its defaults.")
-tabs = st.tabs(["1 · The imbalance", "2 · Stiffness", "3 · The cure", "4 · Spectral bias"])
-for tab, lesson in zip(tabs, (lesson1, lesson2, lesson3, lesson4)):
+st.title("Lessons: why plain PINNs fail, and what helps")
+st.caption("1-3: Wang, Teng & Perdikaris, *Understanding and mitigating gradient pathologies in physics-informed "
+           "neural networks*, SIAM J. Sci. Comput. 43 (2021); 4-7: what the same group added since (Fourier "
+           "features against spectral bias, NTK weights, causality, gradient alignment). Each lesson takes about a "
+           "minute at its defaults.")
+tabs = st.tabs(["1 · The imbalance", "2 · Stiffness", "3 · The cure", *lesson_tabs.TITLES])
+for tab, lesson in zip(tabs[:3], (lesson1, lesson2, lesson3)):
     with tab:
         lesson()
+for tab, lesson in zip(tabs[3:], lesson_tabs.LESSONS):
+    with tab:
+        lesson(launch, live)

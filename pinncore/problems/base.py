@@ -49,6 +49,8 @@ class Term:
     needs: tuple[str, ...] = ()  # the derivatives the residual reads, by input letters: ("xx", "yy")
     inputs: tuple[str, ...] = ()  # the problem's input names, to parse ``needs``
     columns: str = "sum"  # how a point's squared residual columns combine: "sum" or "mean"
+    pointwise: bool = True  # row i of the residual depends on point i alone (False: also on its box, e.g. a spec
+                            # term whose faces have different residuals); the kernels evaluate points one by one
 
     def __post_init__(self):
         if self.columns not in ("sum", "mean"):
@@ -97,6 +99,7 @@ class Problem:
     periodic: dict[str, float] = {}
     quantity: str = "u"  # what the evaluation compares, for labels
     eval_needs: tuple[str, ...] = ()  # derivatives ``evaluate`` reads
+    time: str | None = None  # the time input (causal weights need one); None: the input named "t", if any
 
     def __init__(self, **values: float):
         known = {p.name: p for p in self.params}
@@ -126,6 +129,11 @@ class Problem:
         raise NotImplementedError(f"{self.name} has no closed-form solution")
 
     # -- shared ---------------------------------------------------------------------------------------------
+    def time_index(self) -> int | None:
+        """The column of the time input: ``time`` if declared, else the input named "t"; None without one."""
+        name = self.time or "t"
+        return self.inputs.index(name) if name in self.inputs else None
+
     def reference(self, points: np.ndarray) -> np.ndarray:
         """The exact (or reference) value of ``quantity`` at ``points`` (N, dim) -> (N,), float64."""
         return self.exact(torch.as_tensor(points, dtype=torch.float64))[:, 0].numpy()

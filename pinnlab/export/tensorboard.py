@@ -4,6 +4,11 @@
     scalars     loss/<term> (unweighted), lambda/<term>, lr           every stored step
                 rel_l2                                                every evaluation
                 sigma_max/<term>, sigma_max/total, stability (lr·σ_max)   every Hessian snapshot, where recorded
+                ntk_trace/<term> (Tr K_ii per point)                   every kernel trace record (snapshots, NTK
+                                                                       updates)
+                alignment/all, alignment/<layer>                      every alignment record
+                causal/eps, causal/min_w, causal/front_t              every causal record (front_t: the latest
+                                                                       t up to which every weight is >= 0.5)
     histograms  grad_<term>/<layer>: log10 |∇_W (λ_t L_t)|            every gradient snapshot, from the stored
                 bin counts (``add_histogram_raw``: bucket limits = the right bin edges; min, max = the outer
                 edges; sum and sum of squares from the bin centres, as the raw samples are not stored)
@@ -90,6 +95,16 @@ def write_scalars(writer, run: RunData) -> None:
         values = {f"sigma_max/{t}": abs(float(v)) for t, v in h.eigenvalues.items()}
         values.update({"sigma_max/total": float(h.sigma_max), "stability": float(h.stability)})
         _add_scalars(writer, h.step, wall(h.step), values)
+    for k in run.kernels:
+        _add_scalars(writer, k.step, wall(k.step), {f"ntk_trace/{t}": v / k.points for t, v in k.traces.items()})
+    for a in run.aligns:
+        values = {"alignment/all": a.score, **{f"alignment/{layer}": v for layer, v in a.layers.items()}}
+        _add_scalars(writer, a.step, wall(a.step), {t: float(v) for t, v in values.items() if np.isfinite(v)})
+    for c in run.causal:
+        below = np.flatnonzero(c.weights < 0.5)
+        front = c.t[-1] if below.size == 0 else c.t[max(below[0] - 1, 0)]
+        _add_scalars(writer, c.step, wall(c.step), {"causal/eps": c.eps, "causal/min_w": float(c.weights.min()),
+                                                    "causal/front_t": float(front)})
 
 
 def histogram_args(edges: np.ndarray, counts: np.ndarray) -> dict:

@@ -16,7 +16,7 @@ from pinncore.store import RunStore, atomic_write
 from .plan import SWEEP_FILE
 
 # columns that lead the results table, in this order (others follow)
-LEAD = ["run", "problem", "method", "model", "weighting", "annealing_variant", "depth", "width", "seed", "steps",
+LEAD = ["run", "problem", "method", "model", "weighting", "causal", "annealing_variant", "depth", "width", "seed", "steps",
         "status", "steps_done", "rel_l2"]
 
 

@@ -96,7 +96,7 @@ def build(spec: Spec, values: dict[str, float]) -> Built:
             boxes.extend(p.boxes)
             needs.update(c.needs)
         terms.append(Term(t.name, tuple(boxes), part_residual(parts, len(boxes)), tuple(sorted(needs)),
-                          spec.inputs, t.columns))
+                          spec.inputs, t.columns, pointwise=len(parts) == 1))
     quantity = compile_exprs(sym, [spec.quantity])
     exact = reference = None
     if spec.solution:
@@ -162,7 +162,7 @@ def problem_class(text: str) -> type[SpecProblem]:
     if spec.reference is None and not spec.solution:
         raise SpecError("evaluate.reference", "a spec needs a solution or a reference field to evaluate against")
     attrs = dict(spec=spec, name=spec.name, title=spec.title, inputs=spec.inputs, outputs=spec.outputs,
-                 domain=spec.domain, quantity=spec.label,
+                 domain=spec.domain, quantity=spec.label, time=spec.time,
                  params=tuple(Param(p.name, p.default, p.low, p.high, p.help) for p in spec.params),
                  __doc__=spec.description or spec.title)
     cls = type(f"SpecProblem[{spec.name}]", (SpecProblem,), attrs)

@@ -21,7 +21,8 @@ MAX_INPUTS, MAX_OUTPUTS, MAX_PARAMS, MAX_DEFINES, MAX_TERMS, MAX_COLUMNS, MAX_FA
 MAX_ORDER = 3
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}")
 PROBLEM_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
-TOP = ("name", "title", "description", "inputs", "outputs", "params", "define", "solution", "terms", "evaluate")
+TOP = ("name", "title", "description", "inputs", "outputs", "params", "define", "solution", "terms", "evaluate",
+       "time")
 RESERVED = set(expr.FUNCTIONS) | set(expr.CONSTANTS) | {"exact", "interior"}
 
 
@@ -82,6 +83,7 @@ class Spec:
     quantity: Expression
     label: str
     reference: str | None
+    time: str | None = None  # the time input (causal weights), when declared; else an input named t is
 
 
 class _Reader:
@@ -200,7 +202,8 @@ def read(text: str) -> Spec:
     reference = r.string(ev["reference"], "evaluate.reference", 400) if "reference" in ev else None
     spec = Spec(text, name, r.string(data.get("title", name), "title", 80),
                 r.string(data.get("description", ""), "description", 2000), inputs, domain, outputs, params,
-                defines, solution, _terms(r, data["terms"], inputs, domain), quantity, label, reference)
+                defines, solution, _terms(r, data["terms"], inputs, domain), quantity, label, reference,
+                _time(r, data.get("time"), inputs))
     check_names(r, spec)
     return spec
 
@@ -224,6 +227,16 @@ def _inputs(r: _Reader, value, taken: set[str]):
             r.fail(path, "bounds must lie within [-1e6, 1e6]")
         domain.append((lo, hi))
     return tuple(table), tuple(domain)
+
+
+def _time(r: _Reader, value, inputs: tuple[str, ...]) -> str | None:
+    """``time = "s"``: which input is time (for causal weights); without it, an input named t is."""
+    if value is None:
+        return None
+    r.string(value, "time", 40)
+    if value not in inputs:
+        r.fail("time", f"must name one of the inputs ({', '.join(inputs)}), got {value!r}")
+    return value
 
 
 def _outputs(r: _Reader, value, taken: set[str]) -> tuple[str, ...]:
