@@ -72,15 +72,18 @@ class Trainer:
         self.model = make_model(c.model, len(self.problem.inputs), len(self.problem.outputs), depth=c.depth,
                                 width=c.width, activation=c.activation, mean=mean, std=std, seed=c.seed)
         self.model.to(device=self.device, dtype=self.dtype)
-        self.param_names = [n for n, _ in self.model.named_parameters()]
-        self.params = list(self.model.parameters())
+        self.loss_module = TermLosses(self.model, self.terms, self.problem.inputs, c.derivatives,
+                                      self.problem.unknowns)
+        self.unknowns = self.loss_module.unknowns.to(device=self.device, dtype=self.dtype)
+        self.param_names = [n for n, _ in self.model.named_parameters()]  # the network's (weightings read these)
+        # the network's parameters, then the unknown coefficients' raw parameters (trained alike)
+        self.params = list(self.model.parameters()) + list(self.unknowns.parameters())
         self.layers = self.model.layer_weights()
         self._layer_index = [next(i for i, p in enumerate(self.params) if p is w) for w in self.layers.values()]
         self.optimizer = make_adam(self.params, c.lr)
         self.weighting = make_weighting(c.weighting, self.term_names, initial=c.weights, beta=c.beta,
                                         every=c.update_every, variant=c.annealing_variant)
         self.generator = torch.Generator().manual_seed(c.seed)
-        self.loss_module = TermLosses(self.model, self.terms, self.problem.inputs, c.derivatives)
         if c.compile:  # build the jet plan outside the compiled region, so tracing finds it cached
             joint_plan([t.needs for t in self.terms], self.problem.inputs)
         self._fused = (FusedTraining(self.loss_module, self.optimizer, per_term=self.weighting.needs != "none")
@@ -88,10 +91,7 @@ class Trainer:
         self.steps_done = 0
         self.wall = 0.0
         self.status = "ready"
-        grid, self.grid_shape = self.problem.grid(c.eval_points)
-        self.grid = grid
-        self.reference_field = self.problem.reference(grid).reshape(self.grid_shape)
-        self._grid_t = torch.as_tensor(grid, dtype=self.dtype, device=self.device)
+        self._evaluation(c.eval_points)
 
     # -- public -----------------------------------------------------------------------------------------------
     @property
@@ -124,12 +124,13 @@ class Trainer:
                 records.append(self.evaluate())
             if c.hessian_every and k % c.hessian_every == 0:
                 records.append(self.stiffness())
+            known = self.unknown_values()  # the values the step's losses are measured at
             rec = self._one_step(k, records)
             self.wall += time.perf_counter() - t0
             if rec is None:
                 self.status = f"diverged at step {k}"
                 return records
-            records.append(StepRecord(k, rec[0], rec[1], rec[2], self.wall))
+            records.append(StepRecord(k, rec[0], rec[1], rec[2], self.wall, known))
             self.steps_done = k + 1
         if self.steps_done >= c.steps:
             t0 = time.perf_counter()
@@ -138,12 +139,51 @@ class Trainer:
             self.status = "finished"
         return records
 
+    def _evaluation(self, n: int) -> None:
+        """The evaluation grid over the domain's box, the reference on it (NaN outside a region: pictures are
+        masked), and the points the error is scored on when they are not the grid (a scattered reference's)."""
+        grid, self.grid_shape = self.problem.grid(n)
+        self.grid = grid
+        self.grid_mask = self.problem.mask(grid)
+        self._masked = not self.grid_mask.all()
+        if self._masked:
+            ref = np.full(len(grid), np.nan)
+            ref[self.grid_mask] = self.problem.reference(grid[self.grid_mask])
+        else:
+            ref = self.problem.reference(grid)
+        self.reference_field = ref.reshape(self.grid_shape)
+        self._grid_t = torch.as_tensor(grid, dtype=self.dtype, device=self.device)
+        self.score_points = self.problem.scoring()
+
     def evaluate(self) -> EvalSnapshot:
-        pred = self.problem.predict(self.model, self._grid_t, self.config.derivatives)
-        pred = pred.to("cpu", torch.float64).numpy()
+        """The prediction on the grid (NaN outside a region) and the relative L2 error: on the grid's points in
+        the domain, or on the scattered reference's own points."""
+        pred = self._predict(self._grid_t)
         ref = self.reference_field.ravel()
-        err = float(np.linalg.norm(pred - ref) / np.linalg.norm(ref))
+        if self._masked:
+            pred[~self.grid_mask] = np.nan
+        if self.score_points is not None:
+            points, values = self.score_points
+            err = float(np.linalg.norm(self._predict(points) - values) / np.linalg.norm(values))
+        elif self._masked:
+            m = self.grid_mask
+            err = float(np.linalg.norm(pred[m] - ref[m]) / np.linalg.norm(ref[m]))
+        else:
+            err = float(np.linalg.norm(pred - ref) / np.linalg.norm(ref))
         return EvalSnapshot(self.steps_done, err, pred.reshape(self.grid_shape).astype(np.float32))
+
+    def _predict(self, points, chunk: int = 1 << 16) -> np.ndarray:
+        """The evaluated quantity at points (float64 numpy), in chunks (a scattered reference may be large)."""
+        if isinstance(points, torch.Tensor) and len(points) <= chunk:
+            pred = self.problem.predict(self.model, points, self.config.derivatives)
+            return pred.to("cpu", torch.float64).numpy()
+        return np.concatenate([self._predict(torch.as_tensor(points[i:i + chunk], dtype=self.dtype,
+                                                             device=self.device))
+                               for i in range(0, len(points), chunk)])
+
+    def unknown_values(self) -> dict[str, float]:
+        """The unknown coefficients' current values (empty without unknowns)."""
+        return self.unknowns.current() if self.problem.unknowns else {}
 
     def losses(self, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Unweighted losses on a fresh minibatch (advances the given, by default the training, generator), eager.
@@ -278,12 +318,19 @@ class Trainer:
         self.config = config
 
     def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "weighting": self.weighting.state_dict(), "generator": self.generator.get_state(),
-                "steps_done": self.steps_done, "wall": self.wall, "status": self.status}
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "weighting": self.weighting.state_dict(), "generator": self.generator.get_state(),
+                 "steps_done": self.steps_done, "wall": self.wall, "status": self.status}
+        if self.problem.unknowns:
+            state["unknowns"] = self.unknowns.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
+        if self.problem.unknowns:
+            if not isinstance(state.get("unknowns"), dict):
+                raise ValueError("no state of the unknown coefficients")
+            self.unknowns.load_state_dict(state["unknowns"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.weighting.load_state_dict(state["weighting"])
         self.generator.set_state(state["generator"])
