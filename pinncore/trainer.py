@@ -27,6 +27,7 @@ from .diagnostics import term_eigenvalues
 from .errors import ConfigError
 from .fused import FusedTraining, TermLosses
 from .models import make_model
+from .sampling import Sampler
 from .records import EvalSnapshot, GradSnapshot, Record, StepRecord, StiffnessSnapshot
 from .weighting import make_weighting
 
@@ -84,6 +85,7 @@ class Trainer:
         self.weighting = make_weighting(c.weighting, self.term_names, initial=c.weights, beta=c.beta,
                                         every=c.update_every, variant=c.annealing_variant)
         self.generator = torch.Generator().manual_seed(c.seed)
+        self.sampler = Sampler(self.terms, c.batch, self.dtype, self.device)
         if c.compile:  # build the jet plan outside the compiled region, so tracing finds it cached
             joint_plan([t.needs for t in self.terms], self.problem.inputs)
         self._fused = (FusedTraining(self.loss_module, self.optimizer, per_term=self.weighting.needs != "none")
@@ -230,7 +232,7 @@ class Trainer:
         c, w, names = self.config, self.weighting, self.term_names
         due, snapshot = w.due(k), c.grad_every and (k % c.grad_every == 0 or k == c.steps - 1)
         lr = self.lr_at(k)
-        points = self._sample(self.generator)
+        points = self.sampler.draw(self.generator)
         fused = self._fused if self._fused is not None and not self._fused.failed else None
         per_term = losses = None
         if fused is not None and not (due or snapshot):  # the whole step in one compiled graph
@@ -323,6 +325,8 @@ class Trainer:
                  "steps_done": self.steps_done, "wall": self.wall, "status": self.status}
         if self.problem.unknowns:
             state["unknowns"] = self.unknowns.state_dict()
+        if any(self.sampler.blocked):
+            state["sampler"] = self.sampler.state_dict()
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -334,6 +338,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.weighting.load_state_dict(state["weighting"])
         self.generator.set_state(state["generator"])
+        self.sampler.load_state_dict(state.get("sampler"))
         self.steps_done = int(state["steps_done"])
         self.wall = float(state["wall"])
         self.status = str(state["status"])

@@ -25,6 +25,7 @@ ALL_ROWS = 4096  # a data term with at most this many rows uses all of them at e
 class Piece:
     aux: tuple[str, ...] = ()
     label: str = ""
+    blockable = False  # ``sample(k * batch)`` is k samples of ``batch`` (the trainer may draw k steps at once)
 
     def rows(self, batch: int) -> int:
         return batch
@@ -34,6 +35,8 @@ class Piece:
 
 
 class RegionInterior(Piece):
+    blockable = True
+
     def __init__(self, region, order: tuple[int, ...], label: str = "interior"):
         self.region, self.order, self.label = region, list(order), label
 
@@ -42,13 +45,17 @@ class RegionInterior(Piece):
 
 
 class RegionBoundary(Piece):
-    def __init__(self, region, piece: str, order: tuple[int, ...], names: tuple[str, ...]):
+    """With ``names`` (the inputs), the outward normal as the columns n_<input>; without, the points alone."""
+
+    blockable = True
+
+    def __init__(self, region, piece: str, order: tuple[int, ...], names: tuple[str, ...] = ()):
         self.region, self.piece, self.order = region, piece, list(order)
         self.aux, self.label = tuple(f"n_{n}" for n in names), piece
 
     def sample(self, batch, gen):
         p, n = self.region.sample_boundary(self.piece, batch, gen, torch.float64)
-        return torch.cat([p[:, self.order], n[:, self.order]], dim=1)
+        return torch.cat([p[:, self.order], n[:, self.order]], dim=1) if self.aux else p[:, self.order]
 
 
 class PeriodicPairs(Piece):

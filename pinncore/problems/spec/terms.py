@@ -90,7 +90,7 @@ def build_terms(spec: Spec, sym: Symbols) -> tuple[Term, ...]:
             parts.append((c, groups, groups + size))
             groups += size
             needs.update(c.needs)
-            pieces.extend(_pieces(spec, p))
+            pieces.extend(_pieces(spec, p, normals=any(n in c.extras for n in spec.normals())))
         residual = part_residual(parts, groups)
         extras = {n for c, _, _ in parts for n in c.extras}
         unknowns = tuple(u for u in spec.unknowns if u.name in extras)
@@ -106,12 +106,13 @@ def build_terms(spec: Spec, sym: Symbols) -> tuple[Term, ...]:
     return tuple(terms)
 
 
-def _pieces(spec: Spec, part) -> list:
+def _pieces(spec: Spec, part, normals: bool) -> list:
+    """A part's region pieces; boundary points carry their normals where the residual reads them."""
     if not part.pieces:
         return []
     rs = spec.region
     return [RegionInterior(rs.region, rs.order) if name == "interior"
-            else RegionBoundary(rs.region, name, rs.order, spec.inputs) for name in part.pieces]
+            else RegionBoundary(rs.region, name, rs.order, spec.inputs if normals else ()) for name in part.pieces]
 
 
 def latex(spec: Spec, e: Expression) -> str:
