@@ -140,6 +140,8 @@ def probe(spec: Spec, built: Built, values: dict) -> None:
             e = part.residuals[0]
             raise SpecError(e.path, f"is not finite at {int(bad.sum())} of {x.shape[0]} sampled points, e.g. "
                                     f"({where})", locate(spec.text, e.path))
+    if spec.ref is not None:
+        check_reference(spec)
     if built.reference is not None:
         pts = np.stack([m.ravel() for m in np.meshgrid(*[np.linspace(a, b, 11) for a, b in spec.box])], 1)
         ref = built.reference(_Points(torch.as_tensor(pts, dtype=torch.float64)))
@@ -155,6 +157,22 @@ def _part_groups(t):
         yield p, end
 
 
+def check_reference(spec: Spec) -> None:
+    """A registered reference exists; a reference file is read, checked and (scattered) triangulated."""
+    from ..references import REFERENCES
+
+    ref = reference_of(spec)
+    if ref is None and spec.ref.name not in REFERENCES:
+        raise SpecError("evaluate.reference", f"unknown reference {spec.ref.name[:60]!r}; registered: "
+                        f"{', '.join(REFERENCES) or 'none'} (or a file: .npz, .csv, .txt, .dat)",
+                        locate(spec.text, "evaluate.reference"))
+    if isinstance(ref, ScatteredReference):
+        try:
+            ref.interpolant  # noqa: B018 - built (and cached) here: a degenerate point set is refused at once
+        except DataError as exc:
+            raise spec_error(spec, exc) from None
+
+
 def external_reference(spec: Spec, values: dict, points: np.ndarray) -> np.ndarray:
     """A registered reference (``evaluate.reference = "lid-driven-cavity"``), a grid file (.npz: one array per
     input, its ascending axis, and ``values`` shaped by them; linear), or scattered points (``files``)."""
@@ -162,12 +180,8 @@ def external_reference(spec: Spec, values: dict, points: np.ndarray) -> np.ndarr
 
     ref = reference_of(spec)
     if ref is None:
-        name = spec.ref.name
-        if name not in REFERENCES:
-            raise SpecError("evaluate.reference", f"unknown reference {name!r}; registered: "
-                            f"{', '.join(REFERENCES) or 'none'} (or a file: .npz, .csv, .txt, .dat)",
-                            locate(spec.text, "evaluate.reference"))
-        return np.asarray(REFERENCES[name](values, points), dtype=np.float64)
+        check_reference(spec)
+        return np.asarray(REFERENCES[spec.ref.name](values, points), dtype=np.float64)
     if isinstance(ref, GridReference):
         return ref(points)
     try:
