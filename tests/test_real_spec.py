@@ -194,3 +194,34 @@ def test_a_blocked_sampler_resumes_exactly():
         assert torch.equal(p, q)
     with pytest.raises(ValueError, match="sampler state"):
         Sampler(a.terms, 32, torch.float32, torch.device("cpu")).load_state_dict({"res": torch.zeros(3)})
+
+
+# -- exports ------------------------------------------------------------------------------------------------------
+def test_exports_carry_the_unknowns_and_masked_fields(tmp_path):
+    """The HTML page charts kappa against step and states it with its true value; TensorBoard has unknown/kappa at
+    every stored step; a domain with holes exports its fields with the holes blank (NaN)."""
+    from pinncore.run import Run
+    from pinnlab.export.html import comparison_html
+    from pinncore.store import RunStore
+
+    small = {k: v for k, v in SMALL.items() if k != "batch"}
+    for name in ("heat-inverse", "poisson-holes"):
+        run = Run.create(RunConfig.from_method("M2", problem=name, spec=example(name), steps=12, eval_every=6,
+                                               grad_every=6, **{k: v for k, v in small.items() if k != "grad_every"}),
+                         tmp_path / name)
+        run.advance(12)
+        run.close()
+    page = comparison_html([tmp_path / "heat-inverse", tmp_path / "poisson-holes"])
+    kappa = RunStore(tmp_path / "heat-inverse").summary()["unknowns"]["kappa"]
+    assert 'id="fig-unknowns"' in page and f"{kappa:.4g} (true 0.1, " in page
+    grid, field = RunStore(tmp_path / "poisson-holes").reference()
+    assert np.isnan(field).any() and np.isfinite(field).any()
+    pytest.importorskip("tensorboard")
+    from pinnlab.export.tensorboard import write_tensorboard
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (d, _) = write_tensorboard([tmp_path / "heat-inverse", tmp_path / "poisson-holes"], tmp_path / "tb")
+    ea = EventAccumulator(str(d), size_guidance={"scalars": 0})
+    ea.Reload()
+    stored = RunStore(tmp_path / "heat-inverse").metrics()
+    assert [e.value for e in ea.Scalars("unknown/kappa")] == [float(np.float32(m.unknowns["kappa"])) for m in stored]

@@ -47,8 +47,15 @@ PLOT_CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions":
                "showSendToCloud": False, "plotlyServerURL": ""}  # no button that goes online
 
 
-def equation(problem: str) -> str:
-    """The problem's equation: from this table for the known problems, else its module's first docstring line."""
+def equation(problem: str, spec: str = "") -> str:
+    """The problem's equation: a spec's residuals where they vanish, from this table for the known problems, else
+    its module's first docstring line."""
+    if spec:
+        from pinncore.problems.spec import read_spec
+
+        s = read_spec(spec)
+        return " · ".join(f"{t.name} on {', '.join(p.faces)}: " + "; ".join(f"{e.text} = 0" for e in p.residuals)
+                          for t in s.terms for p in t.parts)
     if problem in EQUATIONS:
         return EQUATIONS[problem]
     from pinncore import PROBLEMS
@@ -130,7 +137,7 @@ def setup_table(runs: Sequence[RunData]) -> str:
         return w + (f"; initial λ {', '.join(f'{k}={v:g}' for k, v in c.weights.items())}" if c.weights else "")
 
     fields = [
-        ("problem", lambda r: r.problem().describe()), ("equation", lambda r: equation(r.config.problem)),
+        ("problem", lambda r: r.problem().describe()), ("equation", lambda r: equation(r.config.problem, r.config.spec)),
         ("model", lambda r: f"{r.config.model}, {r.config.depth}×{r.config.width}, {r.config.activation}"),
         ("weighting", lambda r: weighting(r.config)),
         ("optimiser", lambda r: f"Adam, lr {r.config.lr:g} × {r.config.decay_rate:g}^(step/{r.config.decay_steps})"
@@ -167,8 +174,23 @@ def compare_table(runs: Sequence[RunData]) -> str:
                      f"{err[0]:.3e} (step {err[1]:,})" if err else "–",
                      *[_fmt(r.final_lambdas.get(t)) for t in terms],
                      _fmt(speed, ".1f"), "–" if wall is None else f"{float(wall):.1f} s", factor])
+    names = sorted({n for r in runs for n in r.final_unknowns})
+    for row, r in zip(rows, runs):
+        row[5 + len(terms):5 + len(terms)] = [unknown_text(r, n) for n in names]
     return _table(["run", "problem", "status", "steps done", "relative L2 error", *[f"λ_{t}" for t in terms],
-                   "steps/s", "training time", "M1 error / this error"], rows, num_from=3)
+                   *names, "steps/s", "training time", "M1 error / this error"], rows, num_from=3)
+
+
+def unknown_text(r: RunData, name: str) -> str:
+    """'0.1012 (true 0.1, +1.2 %)', or the value alone where the spec states no true value."""
+    value = r.final_unknowns.get(name)
+    if value is None:
+        return "–"
+    truth = figures.true_value(r, name)
+    if truth is None:
+        return f"{value:.4g}"
+    rel = f", {100 * (value - truth) / truth:+.1f} %" if truth else ""
+    return f"{value:.4g} (true {truth:g}{rel})"
 
 
 # -- the page --------------------------------------------------------------------------------------------------
@@ -189,6 +211,7 @@ def page(runs: Sequence[RunData]) -> str:
     for what, url in share_links(runs):
         parts.append(f"<p>{html.escape(what)}:<a class=link href=\"{html.escape(url)}\">{html.escape(url)}</a></p>")
     charts = [("fig-loss", "Losses and λ", figures.loss_lambda_figure(runs)),
+              ("fig-unknowns", "Unknown coefficients", figures.unknowns_figure(runs)),
               ("fig-error", "Error", figures.error_figure(runs)),
               ("fig-stiffness", "Stiffness", figures.stiffness_figure(runs))]
     charts += [(f"fig-hist-{i}", f"Gradient histograms · {r.label}", figures.histogram_figure(r))
