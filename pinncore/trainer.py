@@ -70,6 +70,9 @@ class Trainer:
         self.terms = self.problem.terms()
         self.term_names = tuple(t.name for t in self.terms)
         mean, std = self.problem.stats()
+        # PERIODIC EMBEDDING: ``self.problem.periodic`` ({input: period}, set by a spec's periodic_mode =
+        # "embedding") is for the network's input embedding (pinncore.models, branch nets), to be passed to
+        # make_model here when that lands; the penalty mode needs nothing here (it is a loss term).
         self.model = make_model(c.model, len(self.problem.inputs), len(self.problem.outputs), depth=c.depth,
                                 width=c.width, activation=c.activation, mean=mean, std=std, seed=c.seed)
         self.model.to(device=self.device, dtype=self.dtype)

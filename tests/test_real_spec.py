@@ -225,3 +225,41 @@ def test_exports_carry_the_unknowns_and_masked_fields(tmp_path):
     ea.Reload()
     stored = RunStore(tmp_path / "heat-inverse").metrics()
     assert [e.value for e in ea.Scalars("unknown/kappa")] == [float(np.float32(m.unknowns["kappa"])) for m in stored]
+
+
+def test_normal_derivatives_of_any_output_and_definition():
+    """psi_n and v_n (a definition) are n . grad over the spatial inputs, with time in the domain too."""
+    text = """name = "psi"
+outputs = ["psi"]
+solution = "x^2*y*(1 + t)"
+[inputs]
+x = [-1, 1]
+y = [-1, 1]
+t = [0, 1]
+[define]
+v = "psi_x*y"
+[domain]
+holes = [{ shape = "disk", center = [0, 0], radius = 0.5, name = "hole" }]
+[[terms]]
+name = "res"
+on = "interior"
+residual = "psi_t - psi_xx"
+[[terms]]
+name = "wall"
+on = "hole"
+residual = ["psi_n - exact_n", "v_n"]
+[[terms]]
+name = "ic"
+on = "t = 0"
+residual = "psi - exact"
+"""
+    problem = problem_class(text)()
+    wall = problem.terms()[1]
+    assert wall.aux == ("n_x", "n_y", "n_t") and problem.terms()[2].pieces[0].piece == "initial"
+    pts = wall.sample(300, torch.Generator().manual_seed(2), torch.float64)
+    r = wall.residuals(problem.exact, pts.clone(), "autograd")
+    x, y, t = pts[:, 0], pts[:, 1], pts[:, 2]
+    nx, ny = -x / 0.5, -y / 0.5  # out of the domain: into the hole
+    assert r[:, 0].abs().max() < 1e-12  # the network is exact here: psi_n - exact_n = 0
+    v_n = nx * 2 * y**2 * (1 + t) + ny * 4 * x * y * (1 + t)  # v = psi_x y = 2 x y^2 (1 + t)
+    assert torch.allclose(r[:, 1], v_n, atol=1e-12)
