@@ -49,6 +49,7 @@ class ReferenceSpec:
     columns: tuple[str, ...] | None = None
     value: str | None = None
     format: str | None = None
+    table: bool = False  # given as a table ({ file = ... }): errors name evaluate.reference.file
 
 
 def read_periodic(r: Reader, data: dict, inputs, has_domain: bool) -> PeriodicSpec | None:
@@ -148,7 +149,7 @@ def read_reference(r: Reader, value) -> ReferenceSpec:
     if val is not None and cols is not None and val not in cols:
         r.fail(f"{path}.value", f"{val!r} is not one of the columns {', '.join(cols)}")
     return ReferenceSpec(file=_file(r, t["file"], f"{path}.file"), columns=tuple(cols) if cols else None, value=val,
-                         format=_format(r, t.get("format"), f"{path}.format"))
+                         format=_format(r, t.get("format"), f"{path}.format"), table=True)
 
 
 def _file(r: Reader, value, path: str) -> str:

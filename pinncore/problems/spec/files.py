@@ -78,7 +78,7 @@ def reference_of(spec: Spec):
     ref = spec.ref
     if ref is None or ref.file is None:
         return None
-    field = f"{REF}.file" if ref.columns or ref.value or ref.format else REF
+    field = f"{REF}.file" if ref.table else REF
     try:
         return _reference(*_stat(ref.file, field), spec.inputs, ref.columns, ref.value, ref.format, field)
     except DataError as exc:
