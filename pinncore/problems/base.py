@@ -81,7 +81,8 @@ class Term:
         """``batch`` fresh uniform points per box, stacked box after box: shape (len(boxes) * batch, dim); or each
         piece's rows, piece after piece, with the ``aux`` columns after the coordinates."""
         if self.pieces:
-            return torch.cat([self._columns(p, p.sample(batch, generator)) for p in self.pieces]).to(dtype)
+            parts = [self._columns(p, p.sample(batch, generator)) for p in self.pieces]
+            return (parts[0] if len(parts) == 1 else torch.cat(parts)).to(dtype)
         dim = self._lo.shape[2]
         r = torch.rand(len(self.boxes), batch, dim, generator=generator, dtype=torch.float64)
         return (self._lo + self._span * r).reshape(-1, dim).to(dtype)
