@@ -9,7 +9,8 @@ The public calls (the CLI and the dashboard use these):
   LaTeX of the definitions, residuals, solution and evaluated quantity, and the terms' faces;
 * ``check(text, **params) -> dict``: ``describe`` or the error, never raising for a bad spec:
   {"ok": True, "info": {...}} or {"ok": False, "error": {"path", "line", "column", "message"}};
-* ``sample_points(problem, batch, seed) -> {term: ndarray (N, dim)}``: the points one training step draws;
+* ``sample_points(problem, batch, seed) -> {term: ndarray (N, dim + aux)}``: the points one training step draws
+  (with a term's aux columns after the coordinates: normals, observed values);
 * ``load_spec_file(path) -> str``: a spec file's text, with relative reference and data files made absolute;
 * ``file_fields(text) -> {field: path}``: the files a spec reads (its reference, its data terms'), as written;
   ``with_files(text, {field: path}) -> str``: the spec with those paths replaced (JSON);
@@ -55,8 +56,8 @@ def describe(text: str, **params: float) -> dict:
         "domain": _domain(spec), "periodic": _periodic(spec),
         "unknowns": [{"name": u.name, "initial": u.initial, "low": u.low, "high": u.high, "true": u.true,
                       "help": u.help, "transform": u.transform} for u in spec.unknowns],
-        "data": {t.name: {"file": t.data.file, "columns": list(t.data.columns), "rows": len(pts.data)}
-                 for t, term in zip(spec.terms, problem.terms()) if t.data is not None for pts in term.pieces},
+        "data": {t.name: {"file": t.data.file, "columns": list(t.data.columns), "rows": len(piece.data)}
+                 for t, term in zip(spec.terms, problem.terms()) if t.data is not None for piece in term.pieces},
         "files": file_fields(text),
     }
 
