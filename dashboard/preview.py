@@ -15,20 +15,21 @@ def points_figure(problem, points: dict[str, np.ndarray]) -> go.Figure:
     """The points of one step per term (the first two coordinates; a space-time region's space), over the
     region's boundary pieces drawn and named in the legend."""
     fig = go.Figure()
+    cols = [problem.inputs.index(n) for n in _shown_inputs(problem)]
+    for name, pts in points.items():
+        x = pts[:, cols[0]]
+        y = pts[:, cols[1]] if len(cols) > 1 else np.zeros(len(pts))
+        fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name=f"{name} ({len(pts)})", opacity=0.55,
+                                 marker=dict(size=4)))
     region = problem.region
     space = getattr(region, "space", region)
-    if space is not None and hasattr(space, "outline"):
+    if space is not None and hasattr(space, "outline"):  # drawn over the points, each piece in its own colour
         for k, (piece, lines) in enumerate(space.outline(points_per_unit=100).items()):
             color = PIECE_COLORS[k % len(PIECE_COLORS)]
             for j, line in enumerate(lines):
                 fig.add_trace(go.Scatter(x=line[:, 0], y=line[:, 1], mode="lines", name=f"piece: {piece}",
                                          legendgroup=f"piece {piece}", showlegend=j == 0,
-                                         line=dict(color=color, width=2.5)))
-    cols = [problem.inputs.index(n) for n in _shown_inputs(problem)]
-    for name, pts in points.items():
-        x = pts[:, cols[0]]
-        y = pts[:, cols[1]] if len(cols) > 1 else np.zeros(len(pts))
-        fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name=f"{name} ({len(pts)})", marker=dict(size=4)))
+                                         line=dict(color=color, width=2)))
     fig.update_layout(title="The domain, its boundary pieces and the points one step samples", height=340,
                       template=TEMPLATE, margin=dict(l=10, r=10, t=40, b=10))
     names = _shown_inputs(problem)
