@@ -8,7 +8,7 @@ docs/science/ntk-causal-alignment.md. Long: run it in the background, niced, wit
 * ``wave``: the NTK paper's failure case (examples/problems/wave-ntk.toml, u_tt = 4 u_xx), a [2, 100 x 5, 1] tanh
   MLP, 20,000 Adam steps at a constant lr 1e-3 (the PINNacle protocol), 128 points per term and face per step,
   seeds 0-2: fixed weights (M1), annealing (M2) and NTK weights, each a ``pinn train`` (compiled where it pays).
-* ``causal``: 1D convection u_t + 40 u_x = 0 (examples/problems/convection.toml), [2, 50 x 4, 1], 12,000 steps,
+* ``causal``: 1D convection u_t + 40 u_x = 0 (examples/problems/convection-causal.toml), [2, 50 x 4, 1], 12,000 steps,
   256 points per term and face, seeds 0-2, plain (M1) against causal weights (32 chunks, eps = 1): errors, and the
   error at each t.
 * ``cost``: interleaved rounds of timed trainers (1 thread, compiled after a warm-up), medians of CPU and wall
@@ -41,7 +41,7 @@ EXAMPLES = ROOT / "examples" / "problems"
 WAVE = dict(file="wave-ntk.toml", depth=5, width=100, steps=20_000, lr=1e-3, decay=1.0, batch=128,
             recipes={"fixed (M1)": ["--method", "M1"], "annealing (M2)": ["--method", "M2"],
                      "NTK weights": ["--weighting", "ntk"]})
-CAUSAL = dict(file="convection.toml", depth=4, width=50, steps=12_000, lr=1e-3, decay=0.9, batch=256,
+CAUSAL = dict(file="convection-causal.toml", depth=4, width=50, steps=12_000, lr=1e-3, decay=0.9, batch=256,
               recipes={"plain (M1)": ["--method", "M1"], "causal (M1 + causal)": ["--method", "M1", "--causal"]})
 
 

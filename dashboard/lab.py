@@ -244,6 +244,7 @@ with st.sidebar:
     folded("Open a saved run", saved_runs, key="x_saved")
 
 values = {s.key: state[f"w_{s.key}"] for s in SETTINGS}
+values["files"] = dict(state.get("spec_files", {}))  # your own PDE's uploaded files, by name (not in links)
 
 
 # -- commands ------------------------------------------------------------------------------------------------

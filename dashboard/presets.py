@@ -44,7 +44,7 @@ PRESETS: dict[str, Preset] = {
         "along t; causal weights w_i = exp(-ε Σ_{k<i} L_k) make it learn forward in time. Watch the Causal view: "
         "the weights over t, and the error against t.",
         {"recipes": "M1,mlp+fixed+causal", "depth": 4, "width": 50, "batch": 256, "steps": 4000, "grad_every": 500,
-         "eval_every": 250, "hess_every": 0, "causal_every": 50}, example="convection"),
+         "eval_every": 250, "hess_every": 0, "causal_every": 50}, example="convection-causal"),
     "conflict": Preset(
         "Conflicting gradients: the alignment of the terms under M1, M2 and NTK weights",
         "The alignment score A of the residual's and the boundary's gradients (the cosine of their angle), "

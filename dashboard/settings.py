@@ -211,6 +211,13 @@ def _cross_checks(values: dict, query: Mapping[str, str], said: list[str]) -> li
     """What only the whole setup can tell: another problem's parameter, weights of terms this problem lacks,
     a device this machine does not have. The offending values fall back to the defaults, named once."""
     out = []
+    if values["problem"] == CUSTOM:
+        from dashboard import uploads
+
+        lacking = uploads.missing(values["spec"], values.get("files"))
+        if lacking:  # kept: the page asks for the files, and Check and Start say what is missing
+            return [f"This spec reads {', '.join(sorted(set(lacking.values())))}: its link carries the spec but not "
+                    f"the files; upload them in the editor."]
     try:
         problem, _ = problem_of(values)
     except ConfigError as exc:  # a spec that does not build: named (once), and the default problem stands
@@ -245,7 +252,7 @@ def _cross_checks(values: dict, query: Mapping[str, str], said: list[str]) -> li
 def problem_of(values: Mapping[str, Any]):
     """(problem class, its parameter values) of the settings: a built-in, or the spec of "Your own PDE"."""
     if values["problem"] == CUSTOM:
-        cls = custom_pde.problem_class(values["spec"])
+        cls = custom_pde.problem_class(values["spec"], values.get("files"))
         return cls, custom_pde.spec_params(cls, values["spec_params"])
     problem = PROBLEMS[values["problem"]]
     return problem, {p.name: float(values[f"p_{p.name}"]) for p in problem.params}
@@ -277,7 +284,7 @@ def build_configs(values: Mapping[str, Any]) -> list[RunConfig]:
     problem, params = problem_of(values)
     common = dict(
         problem=problem.name if custom else values["problem"], params=params,
-        spec=values["spec"] if custom else "",
+        spec=custom_pde.resolved(values["spec"], values.get("files")) if custom else "",
         depth=int(values["depth"]), width=int(values["width"]), activation=values["activation"],
         **network_fields(values), annealing_variant=values["variant"], beta=float(values["beta"]),
         update_every=int(values["every"]) or None, weights=parse_weights(values["weights"]),

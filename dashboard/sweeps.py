@@ -20,7 +20,7 @@ AGGREGATES = {"mean": "mean", "median": "median", "best": "min", "worst": "max"}
 
 def settings(df: pd.DataFrame) -> list[str]:
     """The other config columns that take more than one value in this sweep (each gets a picker)."""
-    return [col for col in df.columns if col not in NOT_SETTINGS and not col.startswith("lambda_")
+    return [col for col in df.columns if col not in NOT_SETTINGS and not col.startswith(("lambda_", "unknown_"))
             and df[col].dropna().nunique() > 1]
 
 

@@ -29,7 +29,7 @@ import io
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures, overview, spectral_view, views_since
+from dashboard import figures, overview, spectral_view, unknowns, views_since
 from dashboard.cards import CARDS_EVERY, CHARTS_EVERY, ordinal, ownership_note, status_line  # noqa: F401
 from dashboard.live import run_service, viewer
 from dashboard.livechart import live_chart
@@ -105,9 +105,12 @@ def render_charts(views) -> None:
     if view == VIEWS[0]:
         _overview(views)
     elif view == VIEWS[1]:
-        c1, c2 = st.columns(2)
-        live_chart(c1, figures.loss_figure(views), key="fig_loss")
-        live_chart(c2, figures.lambda_figure(views), key="fig_lambda")
+        known = unknowns.lines(views, height=360)
+        cols = st.columns(3 if known else 2)
+        live_chart(cols[0], figures.loss_figure(views), key="fig_loss")
+        live_chart(cols[1], figures.lambda_figure(views), key="fig_lambda")
+        if known:  # an inverse problem: its coefficients beside lambda
+            live_chart(cols[2], known, key="fig_unknowns")
     elif view == VIEWS[2]:
         _histograms(views)
     elif view == VIEWS[3]:
@@ -169,6 +172,9 @@ def _overview(views) -> None:
     more = overview.more_story(views, m1, m4, eval_step, upto)
     st.markdown(f":blue-background[{overview.story(m1, m2, m4, grad_step, eval_step)}"
                 f"{' Also: ' + more + '.' if more else ''}]")
+    known = unknowns.words(views)
+    if known:  # an inverse problem: "kappa = 0.1012 (true 0.1)"
+        st.markdown(f"**Learned coefficients** · {known}")
     top = st.columns(4)
     if grad_step is not None:
         layers = list(overview.at(m1.grads, grad_step).layers)
@@ -184,7 +190,12 @@ def _overview(views) -> None:
         for col, v in zip(top[2:], ends):
             fig = _snapshot_figure(("field", v.path, v.name, eval_step), lambda v=v: overview.error_field(v, eval_step))
             live_chart(col, fig, key=f"fig_ov_field{v is m4:d}")
-    c1, c2, c3 = st.columns([1.3, 1.3, 0.6])
+    lines = unknowns.lines(views, upto, title="Unknown coefficients", height=overview.HEIGHT)
+    if lines is not None:  # beside lambda
+        c1, cu, c2, c3 = st.columns([1.0, 1.0, 1.0, 0.6])
+        live_chart(cu, lines, key="fig_ov_unknowns")
+    else:
+        c1, c2, c3 = st.columns([1.3, 1.3, 0.6])
     live_chart(c1, _snapshot_figure(("lambda", runs, upto), lambda: overview.lambda_lines(views, upto)),
                key="fig_ov_lambda")
     live_chart(c2, _snapshot_figure(("error", runs, upto), lambda: overview.error_lines(views, upto)),

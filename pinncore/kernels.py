@@ -34,16 +34,21 @@ class TermResiduals(nn.Module):
     """The residual of a problem's term at ONE point as a module of the network: ``forward(x, box, term=i)`` -> (k,)
     for a point ``x`` (dim,) of the term's box ``box`` (a 0-d index)."""
 
-    def __init__(self, model: nn.Module, terms: Sequence, inputs: tuple[str, ...]):
+    def __init__(self, model: nn.Module, terms: Sequence, inputs: tuple[str, ...], unknowns=None):
         super().__init__()
         self.model, self.terms, self.inputs = model, tuple(terms), inputs
+        # the unknown coefficients' current values (constants here: the kernel is the network's), or None
+        self._values = (lambda: {k: v.detach() for k, v in unknowns().items()}) if unknowns is not None else None
         for t in self.terms:  # build the jet plans now, not inside a transform
             joint_plan([t.needs], inputs)
 
     def rows(self, x: Tensor, term: int) -> Tensor:
-        """The term's residuals at the rows of ``x`` (N, dim) -> (N, k)."""
+        """The term's residuals at the rows of ``x`` (N, dim + its aux columns) -> (N, k)."""
         t = self.terms[term]
-        return t.residual(joint(self.model, [(x, t.needs)], self.inputs, "jet")[0])
+        coords, extra = t.split(x)
+        d = joint(self.model, [(coords, t.needs)], self.inputs, "jet")[0]
+        values = self._values() if t.unknowns and self._values is not None else None
+        return t.residual(t.attach(d, extra, values))
 
     def forward(self, x: Tensor, box: Tensor, term: int) -> Tensor:
         """A ``pointwise`` term evaluates the point alone; one whose boxes have different residuals sees the point
@@ -51,7 +56,7 @@ class TermResiduals(nn.Module):
         t = self.terms[term]
         if t.pointwise:
             return self.rows(x[None], term)[0]
-        rows = self.rows(x[None].expand(len(t.boxes), -1), term)
+        rows = self.rows(x[None].expand(t.groups, -1), term)
         return torch.index_select(rows, 0, box.reshape(1))[0]
 
 
@@ -73,8 +78,9 @@ class KernelProbe:
     its first call; where compilation fails it runs eagerly. A trainer with a compiled step and NTK weights uses it
     (its first step, an NTK update, compiles both); everything else runs eagerly."""
 
-    def __init__(self, model: nn.Module, terms: Sequence, inputs: tuple[str, ...], compiled: bool = False):
-        self.module = TermResiduals(model, terms, inputs)
+    def __init__(self, model: nn.Module, terms: Sequence, inputs: tuple[str, ...], compiled: bool = False,
+                 unknowns=None):
+        self.module = TermResiduals(model, terms, inputs, unknowns)
         self.names = [f"model.{n}" for n, _ in model.named_parameters()]
         self.model = model
         self.n_params = sum(p.numel() for p in model.parameters())
@@ -116,7 +122,7 @@ class KernelProbe:
 
     def traces(self, points: Sequence[Tensor], m: int) -> dict[str, float]:
         """Tr K_ii of every term on ``m`` of its points (``subset``)."""
-        picked = [subset(x, m, len(t.boxes)) for x, t in zip(points, self.module.terms)]
+        picked = [subset(x, m, t.groups) for x, t in zip(points, self.module.terms)]
         names = [t.name for t in self.module.terms]
         if self.compiled:
             params = [p.detach() for p in self.model.parameters()]
@@ -147,7 +153,7 @@ class KernelProbe:
         term's block K_ii and of the whole kernel K = J J^T of all terms (the paper's spectral-bias picture,
         its Fig. 1-2); one Jacobian per term for all three."""
         terms = self.module.terms
-        blocks = [self.jacobian(*subset(x, m, len(t.boxes)), i).to(torch.float64)
+        blocks = [self.jacobian(*subset(x, m, t.groups), i).to(torch.float64)
                   for i, (x, t) in enumerate(zip(points, terms))]
         names = [t.name for t in terms]
         traces = {t: float(J.square().sum()) for t, J in zip(names, blocks)}

@@ -16,6 +16,7 @@ class StepRecord:
     lambdas: dict[str, float]  # the weights the update at this step used
     lr: float
     wall: float                # training seconds since the run started (resumes continue the clock)
+    unknowns: dict[str, float] = field(default_factory=dict)  # the unknown coefficients' values at this step
 
 
 @dataclass(frozen=True)

@@ -288,4 +288,5 @@ class Run:
             "rel_l2_step": self.last_eval.step if self.last_eval else None,
             "lambdas": dict(t.weighting.lambdas), "wall_s": round(t.wall, 3),
             "steps_per_s": round(t.steps_done / t.wall, 2) if t.wall > 0 else None,
+            **({"unknowns": t.unknown_values()} if t.problem.unknowns else {}),
         }

@@ -4,8 +4,9 @@ a run killed at any moment stays loadable: each file is either the old version o
     run_dir/
       config.json          RunConfig
       summary.json         status, steps done, final error and lambdas, wall time, steps/s
-      metrics.parquet      one row per step: step, lr, wall, loss_<term>, lambda_<term>
-      checkpoint.pt        model, optimizer, weighting and sampling-RNG state (torch.save of plain dicts)
+      metrics.parquet      one row per step: step, lr, wall, loss_<term>, lambda_<term>, unknown_<name>
+      checkpoint.pt        model, optimizer, weighting and sampling-RNG state, the unknowns' raw parameters
+                           (torch.save of plain dicts)
       reference.npz        evaluation grid and exact / reference field
       kernel.parquet, alignment.parquet, causal.parquet   diagnostic series (``pinncore.series``), if recorded
       snapshots/eval_<step>.npz, grad_<step>.npz, hess_<step>.npz, ntk_<step>.npz (kernel spectra)
@@ -66,6 +67,7 @@ def metrics_frame(records: Iterable[StepRecord]) -> pd.DataFrame:
         row = {"step": r.step, "lr": r.lr, "wall": r.wall}
         row.update({f"loss_{t}": v for t, v in r.losses.items()})
         row.update({f"lambda_{t}": v for t, v in r.lambdas.items()})
+        row.update({f"unknown_{n}": v for n, v in r.unknowns.items()})
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -78,6 +80,7 @@ SUMMARY_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "label": ((str,), False), "problem": ((str,), False), "status": ((str,), False), "steps_done": ((int,), False),
     "steps": ((int,), False), "rel_l2": ((int, float), True), "rel_l2_step": ((int,), True),
     "lambdas": ((dict,), False), "wall_s": ((int, float), False), "steps_per_s": ((int, float), True),
+    "unknowns": ((dict,), False),
 }
 
 
@@ -96,6 +99,10 @@ def summary_problem(data) -> str | None:
     lam = data.get("lambdas", {})
     if not all(isinstance(k, str) and isinstance(x, (int, float)) and not isinstance(x, bool) for k, x in lam.items()):
         return "field 'lambdas' must map term names to numbers"
+    known = data.get("unknowns", {})
+    if not all(isinstance(k, str) and isinstance(x, (int, float)) and not isinstance(x, bool)
+               for k, x in known.items()):
+        return "field 'unknowns' must map names to numbers"
     return None
 
 
@@ -304,9 +311,10 @@ class RunStore:
                 raise ConfigError(str(f), f"has no column '{col}'")
         losses = [c for c in df.columns if c.startswith("loss_")]
         lambdas = [c for c in df.columns if c.startswith("lambda_")]
+        unknowns = [c for c in df.columns if c.startswith("unknown_")]
         if not losses:
             raise ConfigError(str(f), "has no loss_<term> column")
-        for col in ("step", "lr", "wall", *losses, *lambdas):
+        for col in ("step", "lr", "wall", *losses, *lambdas, *unknowns):
             if not pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col]):
                 raise ConfigError(str(f), f"column '{col}' must hold numbers, not {df[col].dtype}")
         if df["step"].isna().any() or not (df["step"] == df["step"].round()).all():
@@ -314,7 +322,8 @@ class RunStore:
         if before is not None:
             df = df[df["step"] < before]
         return [StepRecord(int(r["step"]), {c[5:]: float(r[c]) for c in losses},
-                           {c[7:]: float(r[c]) for c in lambdas}, float(r["lr"]), float(r["wall"]))
+                           {c[7:]: float(r[c]) for c in lambdas}, float(r["lr"]), float(r["wall"]),
+                           {c[8:]: float(r[c]) for c in unknowns})
                 for r in df.to_dict("records")]
 
     def snapshots(self, kind: str, upto: int | None = None) -> list:

@@ -34,6 +34,7 @@ from .kernels import KernelProbe
 from .models import model_for
 from .problems.base import Term
 from .records import CausalRecord, EvalSnapshot, Record, StepRecord
+from .sampling import Sampler
 from .snapshots import Snapshots
 from .weighting import Causal, weighting_for
 
@@ -93,31 +94,33 @@ class Trainer(Snapshots):
         if self.causal is not None:
             self.terms = self.causal.terms  # the residual's loss reweighted along t
         self.term_names = tuple(t.name for t in self.terms)
-        self.model = model_for(c, self.problem)
+        self.model = model_for(c, self.problem)  # a spec's periodic inputs (periodic_mode "embedding"): embedded
         self.model.to(device=self.device, dtype=self.dtype)
-        self.param_names = [n for n, _ in self.model.named_parameters()]
-        self.params = list(self.model.parameters())
+        self.loss_module = TermLosses(self.model, self.terms, self.problem.inputs, c.derivatives,
+                                      self.problem.unknowns)
+        self.unknowns = self.loss_module.unknowns.to(device=self.device, dtype=self.dtype)
+        self.param_names = [n for n, _ in self.model.named_parameters()]  # the network's (weightings read these)
+        # the network's parameters, then the unknown coefficients' raw parameters (trained alike)
+        self.params = list(self.model.parameters()) + list(self.unknowns.parameters())
         self.layers = self.model.layer_weights()  # the histograms' layers; the annealing reads the matrices:
         self._matrices = set(self.model.weight_matrices())
         self._layer_index = [next(i for i, p in enumerate(self.params) if p is w) for w in self.layers.values()]
         self.optimizer = make_adam(self.params, c.lr)
         self.weighting = self._new_weighting(c)
         self.generator = torch.Generator().manual_seed(c.seed)
-        self._boxes = self._box_sampler()
+        self._boxes = self._box_sampler()  # all terms boxes: one draw per step; else the sampler's blocks
+        self.sampler = Sampler(self.terms, c.batch, self.dtype, self.device)
         self._lam = None  # (weights, their tensor) for the compiled step
-        self.loss_module = TermLosses(self.model, self.terms, self.problem.inputs, c.derivatives)
         if c.compile:  # build the jet plan outside the compiled region, so tracing finds it cached
             joint_plan([t.needs for t in self.terms], self.problem.inputs)
         self._fused = FusedTraining(self.loss_module, self.optimizer) if c.compile else None
         self.kernels = KernelProbe(self.model, self.terms, self.problem.inputs,
-                                   compiled=c.compile and self.weighting.needs == "kernel")
+                                   compiled=c.compile and self.weighting.needs == "kernel",
+                                   unknowns=self.unknowns if self.problem.unknowns else None)
         self.steps_done = 0
         self.wall = 0.0
         self.status = "ready"
-        grid, self.grid_shape = self.problem.grid(c.eval_points)
-        self.grid = grid
-        self.reference_field = self.problem.reference(grid).reshape(self.grid_shape)
-        self._grid_t = torch.as_tensor(grid, dtype=self.dtype, device=self.device)
+        self._evaluation(c.eval_points)
 
     def _new_weighting(self, c: RunConfig):
         """The weighting of ``c`` (each reads its own fields: ``Weighting.config_kwargs``)."""
@@ -156,12 +159,13 @@ class Trainer(Snapshots):
                 records.append(self.evaluate())
             if c.hessian_every and k % c.hessian_every == 0:
                 records.append(self.stiffness())
+            known = self.unknown_values()  # the values the step's losses are measured at
             rec = self._one_step(k, records)
             self.wall += time.perf_counter() - t0
             if rec is None:
                 self.status = f"diverged at step {k}"
                 return records
-            records.append(StepRecord(k, rec[0], rec[1], rec[2], self.wall))
+            records.append(StepRecord(k, rec[0], rec[1], rec[2], self.wall, known))
             self.steps_done = k + 1
         if self.steps_done >= c.steps:
             t0 = time.perf_counter()
@@ -170,12 +174,51 @@ class Trainer(Snapshots):
             self.status = "finished"
         return records
 
+    def _evaluation(self, n: int) -> None:
+        """The evaluation grid over the domain's box, the reference on it (NaN outside a region: pictures are
+        masked), and the points the error is scored on when they are not the grid (a scattered reference's)."""
+        grid, self.grid_shape = self.problem.grid(n)
+        self.grid = grid
+        self.grid_mask = self.problem.mask(grid)
+        self._masked = not self.grid_mask.all()
+        if self._masked:
+            ref = np.full(len(grid), np.nan)
+            ref[self.grid_mask] = self.problem.reference(grid[self.grid_mask])
+        else:
+            ref = self.problem.reference(grid)
+        self.reference_field = ref.reshape(self.grid_shape)
+        self._grid_t = torch.as_tensor(grid, dtype=self.dtype, device=self.device)
+        self.score_points = self.problem.scoring()
+
     def evaluate(self) -> EvalSnapshot:
-        pred = self.problem.predict(self.model, self._grid_t, self.config.derivatives)
-        pred = pred.to("cpu", torch.float64).numpy()
+        """The prediction on the grid (NaN outside a region) and the relative L2 error: on the grid's points in
+        the domain, or on the scattered reference's own points."""
+        pred = self._predict(self._grid_t)
         ref = self.reference_field.ravel()
-        err = float(np.linalg.norm(pred - ref) / np.linalg.norm(ref))
+        if self._masked:
+            pred[~self.grid_mask] = np.nan
+        if self.score_points is not None:
+            points, values = self.score_points
+            err = float(np.linalg.norm(self._predict(points) - values) / np.linalg.norm(values))
+        elif self._masked:
+            m = self.grid_mask
+            err = float(np.linalg.norm(pred[m] - ref[m]) / np.linalg.norm(ref[m]))
+        else:
+            err = float(np.linalg.norm(pred - ref) / np.linalg.norm(ref))
         return EvalSnapshot(self.steps_done, err, pred.reshape(self.grid_shape).astype(np.float32))
+
+    def _predict(self, points, chunk: int = 1 << 16) -> np.ndarray:
+        """The evaluated quantity at points (float64 numpy), in chunks (a scattered reference may be large)."""
+        if isinstance(points, torch.Tensor) and len(points) <= chunk:
+            pred = self.problem.predict(self.model, points, self.config.derivatives)
+            return pred.to("cpu", torch.float64).numpy()
+        return np.concatenate([self._predict(torch.as_tensor(points[i:i + chunk], dtype=self.dtype,
+                                                             device=self.device))
+                               for i in range(0, len(points), chunk)])
+
+    def unknown_values(self) -> dict[str, float]:
+        """The unknown coefficients' current values (empty without unknowns)."""
+        return self.unknowns.current() if self.problem.unknowns else {}
 
     def losses(self, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Unweighted losses on a fresh minibatch (advances the given, by default the training, generator), eager.
@@ -208,7 +251,7 @@ class Trainer(Snapshots):
         c, w, names = self.config, self.weighting, self.term_names
         due, snapshot = w.due(k), c.grad_every and (k % c.grad_every == 0 or k == c.steps - 1)
         lr = self.lr_at(k)
-        points = self._sample(self.generator)
+        points = self._sample(self.generator) if self._boxes is not None else self.sampler.draw(self.generator)
         previous = w.state_dict()
         observed = None
         if self.causal is not None and k % c.causal_every == 0:
@@ -325,15 +368,24 @@ class Trainer(Snapshots):
                  "steps_done": self.steps_done, "wall": self.wall, "status": self.status}
         if self.causal is not None:
             state["causal"] = self.causal.state_dict()
+        if self.problem.unknowns:
+            state["unknowns"] = self.unknowns.state_dict()
+        if any(self.sampler.blocked):
+            state["sampler"] = self.sampler.state_dict()
         return state
 
     def load_state_dict(self, state: dict) -> None:
         if self.causal is not None and "causal" in state:
             self.causal.load_state_dict(state["causal"])
         self.model.load_state_dict(state["model"])
+        if self.problem.unknowns:
+            if not isinstance(state.get("unknowns"), dict):
+                raise ValueError("no state of the unknown coefficients")
+            self.unknowns.load_state_dict(state["unknowns"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.weighting.load_state_dict(state["weighting"])
         self.generator.set_state(state["generator"])
+        self.sampler.load_state_dict(state.get("sampler"))
         self.steps_done = int(state["steps_done"])
         self.wall = float(state["wall"])
         self.status = str(state["status"])

@@ -77,7 +77,7 @@ class CausalTerm(Term):
             w = causal_weights(losses, self.eps.to(losses.dtype))
             per_point = torch.empty_like(sq).index_copy_(0, order, w.repeat_interleave(sq.shape[0] // self.chunks))
         weighted = (per_point * sq).mean()
-        return len(self.boxes) * (weighted + (sq.mean() - weighted).detach())
+        return self.groups * (weighted + (sq.mean() - weighted).detach())
 
 
 class Causal:
@@ -94,10 +94,10 @@ class Causal:
         if schedule not in SCHEDULES:
             raise ConfigError("causal_schedule", f"unknown '{schedule}'; allowed: {', '.join(SCHEDULES)}")
         res = terms[names.index("res")]
-        points = len(res.boxes) * batch
+        points = res.groups * batch
         if points % chunks:
             raise ConfigError("causal_chunks", f"must divide the residual's {points} points per step (batch "
-                                               f"{batch} x {len(res.boxes)} box(es)), got {chunks}")
+                                               f"{batch} x {res.groups} box(es)), got {chunks}")
         self.index, self.time, self.chunks, self.schedule = names.index("res"), time, chunks, schedule
         self.eps = torch.tensor(float(eps), dtype=torch.float64)
         self.term = CausalTerm(**{f.name: getattr(res, f.name) for f in dataclasses.fields(Term)},

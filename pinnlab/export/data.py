@@ -32,7 +32,7 @@ class RunData:
     path: Path
     config: RunConfig
     summary: dict
-    metrics: pd.DataFrame           # one row per step: step, lr, wall, loss_<term>, lambda_<term>
+    metrics: pd.DataFrame           # one row per step: step, lr, wall, loss_<term>, lambda_<term>, unknown_<name>
     grads: list[GradSnapshot]
     evals: list[EvalSnapshot]
     hess: list[HessianSnapshot]
@@ -67,6 +67,17 @@ class RunData:
         if len(self.metrics):
             last = self.metrics.iloc[-1]
             return {c[7:]: float(last[c]) for c in self.metrics.columns if c.startswith("lambda_")}
+        return {}
+
+    @property
+    def final_unknowns(self) -> dict[str, float]:
+        """The unknown coefficients' last values (an inverse problem's), from the summary or the metrics."""
+        known = self.summary.get("unknowns")
+        if isinstance(known, dict) and known:
+            return {str(k): float(v) for k, v in known.items()}
+        if len(self.metrics):
+            last = self.metrics.iloc[-1]
+            return {c[8:]: float(last[c]) for c in self.metrics.columns if c.startswith("unknown_")}
         return {}
 
     def problem(self):

@@ -170,8 +170,23 @@ def compare_table(runs: Sequence[RunData]) -> str:
                      f"{err[0]:.3e} (step {err[1]:,})" if err else "–",
                      *[_fmt(r.final_lambdas.get(t)) for t in terms],
                      _fmt(speed, ".1f"), "–" if wall is None else f"{float(wall):.1f} s", factor])
+    names = sorted({n for r in runs for n in r.final_unknowns})
+    for row, r in zip(rows, runs):
+        row[5 + len(terms):5 + len(terms)] = [unknown_text(r, n) for n in names]
     return _table(["run", "problem", "status", "steps done", "relative L2 error", *[f"λ_{t}" for t in terms],
-                   "steps/s", "training time", "M1 error / this error"], rows, num_from=3)
+                   *names, "steps/s", "training time", "M1 error / this error"], rows, num_from=3)
+
+
+def unknown_text(r: RunData, name: str) -> str:
+    """'0.1012 (true 0.1, +1.2 %)', or the value alone where the spec states no true value."""
+    value = r.final_unknowns.get(name)
+    if value is None:
+        return "–"
+    truth = figures.true_value(r, name)
+    if truth is None:
+        return f"{value:.4g}"
+    rel = f", {100 * (value - truth) / truth:+.1f} %" if truth else ""
+    return f"{value:.4g} (true {truth:g}{rel})"
 
 
 # -- the page --------------------------------------------------------------------------------------------------
@@ -192,6 +207,7 @@ def page(runs: Sequence[RunData]) -> str:
     for what, url in share_links(runs):
         parts.append(f"<p>{html.escape(what)}:<a class=link href=\"{html.escape(url)}\">{html.escape(url)}</a></p>")
     charts = [("fig-loss", "Losses and λ", figures.loss_lambda_figure(runs)),
+              ("fig-unknowns", "Unknown coefficients", figures.unknowns_figure(runs)),
               ("fig-error", "Error", figures.error_figure(runs)),
               ("fig-stiffness", "Stiffness", figures.stiffness_figure(runs)),
               ("fig-ntk", "Kernel traces", figures_since.kernel_figure(runs)),

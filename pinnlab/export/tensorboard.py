@@ -2,6 +2,7 @@
 ``tensorboard`` package: ``pip install -e ".[tensorboard]"``). One TensorBoard run per run, ``LOGDIR/<label>``:
 
     scalars     loss/<term> (unweighted), lambda/<term>, lr           every stored step
+                unknown/<name> (an inverse problem's coefficients)    every stored step
                 rel_l2                                                every evaluation
                 sigma_max/<term>, sigma_max/total, stability (lr·σ_max)   every Hessian snapshot, where recorded
                 ntk_trace/<term> (Tr K_ii per point)                   every kernel trace record (snapshots, NTK
@@ -84,6 +85,7 @@ def write_scalars(writer, run: RunData) -> None:
     if len(m):
         cols = [(c, "loss/" + c[5:]) for c in m.columns if c.startswith("loss_")]
         cols += [(c, "lambda/" + c[7:]) for c in m.columns if c.startswith("lambda_")]
+        cols += [(c, "unknown/" + c[8:]) for c in m.columns if c.startswith("unknown_")]
         cols.append(("lr", "lr"))
         tags = [tag for _, tag in cols]
         table = m[[c for c, _ in cols]].to_numpy(np.float64).tolist()
@@ -129,12 +131,13 @@ def write_histograms(writer, run: RunData) -> None:
 
 def colour_map(z: np.ndarray, lo: float, hi: float, cmap: str) -> np.ndarray:
     """(H, W) values -> (3, H * IMAGE_SCALE, W * IMAGE_SCALE) uint8, row 0 at the top of the image = the
-    largest second coordinate, as on a plot."""
+    largest second coordinate, as on a plot. NaN (outside a domain with holes) is white."""
     from matplotlib import colormaps
 
     span = hi - lo if hi > lo else 1.0
     u = np.clip((np.nan_to_num(z, nan=lo) - lo) / span, 0.0, 1.0)
     rgb = (colormaps[cmap](u[::-1])[..., :3] * 255).astype(np.uint8)
+    rgb[np.isnan(z[::-1])] = 255
     rgb = np.repeat(np.repeat(rgb, IMAGE_SCALE, axis=0), IMAGE_SCALE, axis=1)
     return rgb.transpose(2, 0, 1)
 
