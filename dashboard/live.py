@@ -23,9 +23,9 @@ def _is_active(session_id: str) -> bool:
 
 def _warm_configs():
     """The default compare's setups, warmed at start (PINN_WARM=0: not): compiled into the disk cache by the
-    service's idle compiler process, then kept by every worker while it trains nothing, so that a later Start of
-    this setup (any steps, seed, lr, cadences) may train compiled from its first step. Nothing of it takes a
-    core from a run: the compiler runs at the idle priority and the workers load only while idle."""
+    service's idle compiler process, so that a later long run of these setups (any steps, seed, lr, cadences)
+    loads its compiled step in seconds. Nothing of it takes a core from a run: the compiler runs at the idle
+    priority and is stopped outright while any run trains."""
     from dashboard.settings import build_configs, defaults
 
     return [] if os.environ.get("PINN_WARM") == "0" else build_configs(defaults())

@@ -1,7 +1,7 @@
 """The worker's engine rules, in this process (no worker processes): a short run trains eagerly from start to end,
 a long one asks for a compile, a twin takes over only if it measured faster, a compile failure leaves the run eager
 with one line for its card, a setup kept compiled in a worker trains the next run compiled from its first step,
-and the loader builds a run's twin before the warm-up's setups."""
+and a warm-up's compile makes a worker load nothing ahead."""
 from __future__ import annotations
 
 import dataclasses
@@ -39,17 +39,13 @@ def engine_for(run, requests=None, loader=None, kept=None):
                              (requests if requests is not None else []).append)
 
 
-def test_the_loader_builds_a_run_s_twin_before_the_warm_up_s_setups(tmp_path):
-    loader = engines.Loader(engines.Engines(), start=False)  # no thread: the queue is read here
-    run = Run.create(RunConfig(compile=True, **SMALL), tmp_path / "a", engine="eager")
-    try:
-        item = engine_for(run)
-        loader.submit({"warm": 1})
-        loader.submit({"warm": 2})
-        loader.submit(item)
-        assert [loader.todo.get()[2] for _ in range(3)] == [item, {"warm": 1}, {"warm": 2}]
-    finally:
-        run.close()
+def test_a_worker_loads_nothing_ahead_when_the_warm_up_has_compiled_a_setup():
+    """The warm-up only fills the disk cache: a worker told that a warm-up compile ended loads nothing (a load holds
+    its interpreter for seconds, and a Start arriving then would wait for it)."""
+    w = worker.Worker(0, queue.Queue(), start_loader=False)
+    config = RunConfig(compile=True, **SMALL).to_dict()
+    worker._apply("compiled", None, [config, True, True], w)
+    assert w.loader.todo.empty() and not w.slots
 
 
 def test_a_short_run_trains_eagerly_from_start_to_end(tmp_path):
@@ -195,3 +191,57 @@ def test_one_compiled_step_serves_every_weighting_of_a_setup(tmp_path):
     assert adopted.weighting.lambdas["bc"] == pytest.approx(eager.weighting.lambdas["bc"], rel=1e-3)
     for pc, pe in zip(adopted.model.parameters(), eager.model.parameters()):
         assert torch.allclose(pc, pe, rtol=1e-4, atol=1e-6)
+
+
+def _sleeper():
+    import os
+    import time
+
+    os.setpgrp()  # as a compiler process does: its C++ compilers in its group
+    time.sleep(60)
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "killpg"), reason="POSIX process groups")
+def test_the_warm_up_compiler_is_stopped_while_runs_train_and_continued_after():
+    """``Compilers.hold_warm``: the warm-up's process group stopped (state T) while runs train, continued when none
+    does; a process that died is forgotten, so the next one is stopped too."""
+    import multiprocessing
+    import os
+    import time
+
+    from pinnlab.live.compiler import KINDS, Compilers
+
+    ctx = multiprocessing.get_context("spawn")
+    compilers = Compilers(ctx, 10)
+    procs = []
+    try:
+        for _ in range(2):
+            proc = ctx.Process(target=_sleeper, daemon=True)
+            proc.start()
+            procs.append(proc)
+            deadline = time.time() + 60
+            while time.time() < deadline and os.getpgid(proc.pid) != proc.pid:  # the child imports this module
+                time.sleep(0.1)
+            compilers.pool.procs[KINDS.index("warm")] = proc
+            compilers.hold_warm(True)
+            time.sleep(0.2)
+            assert _state(proc.pid) == "T"
+            compilers.hold_warm(True)  # again: nothing changes
+            assert _state(proc.pid) == "T"
+            if len(procs) == 1:
+                compilers.hold_warm(False)
+                time.sleep(0.2)
+                assert _state(proc.pid) in "SR"
+                compilers.hold_warm(True)
+                proc.kill()
+                proc.join(5)
+                compilers.hold_warm(True)  # its process died: forgotten
+                assert not compilers.warm_held
+    finally:
+        for proc in procs:
+            proc.kill()

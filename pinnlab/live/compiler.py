@@ -6,7 +6,10 @@ it would take that worker's core, and the GIL, from the runs it trains; here it 
 the workers then load the cached step in seconds (``engines.Loader``). Two kinds, one compile at a time:
 
 * ``warm``: the warm-up's setups (the default compare), at the idle scheduling class (Linux SCHED_IDLE: it runs
-  only on cycles nothing else wants, so it yields to every run and every page);
+  only on cycles nothing else wants), and stopped outright (SIGSTOP to its process group, SIGCONT after) while
+  any run trains: idle cycles of a training machine are not free (two vCPUs of one core share its units, and a
+  worker waiting for its lockstep partner leaves its vCPU idle for a moment), and the default compare finished
+  about 6 s later while a cold warm-up compiled beside it;
 * ``run``: a setup that a shown run waits for, because ``pinncore.engine.plan`` said compiling pays for it, at
   the workers' priority. While one runs, the warm process is ended (and started again afterwards, its unfinished
   setups queued again): two compiles would share the cores, and a starved one can hold the cache's lock on the
@@ -83,7 +86,7 @@ class Compilers:
         self.pool = Pool(ctx, main, lambda index: (nice,), "pinn-compiler")
         self.queued: dict[str, list[dict]] = {k: [] for k in KINDS}  # sent, not reported yet, in order
         self.done: dict[str, bool] = {}  # setup key -> compiled (True) or failed (False)
-        self.warmed: list[dict] = []  # the warm-up's setups now in the cache (a new worker loads them when idle)
+        self.warm_held = False  # the warm-up's process is stopped (SIGSTOP) while runs train
 
     @staticmethod
     def key(config: dict) -> str:
@@ -112,15 +115,26 @@ class Compilers:
         key = self.key(config)
         self.done[key] = ok
         self.queued[kind] = [c for c in self.queued[kind] if self.key(c) != key]
-        if warm and ok:
-            self.warmed.append(config)
         warm_index = KINDS.index("warm")
         if kind == "run" and not self.queued["run"] and self.queued["warm"] and warm_index not in self.pool.procs:
             for c in self.queued["warm"]:  # the run compiles are done: the warm-up goes on
                 self._send("warm", c)
 
-    def warm_done(self) -> list[dict]:
-        return list(self.warmed)
+    def hold_warm(self, busy: bool) -> None:
+        """Stop the warm-up's process (and its C++ compilers) while ``busy``, continue it when not. A stopped
+        process whose server dies is continued by the kernel (its orphaned process group gets SIGHUP and
+        SIGCONT) and ends."""
+        proc = self.pool.procs.get(KINDS.index("warm"))
+        if proc is None or not proc.is_alive():
+            self.warm_held = False
+            return
+        if busy == self.warm_held:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGSTOP if busy else signal.SIGCONT)
+            self.warm_held = busy
+        except OSError:
+            pass
 
     def died(self, index: int) -> None:
         """A compiler process died (not ended by ``_stop``): its setups are sent again to a new one."""
@@ -136,6 +150,8 @@ class Compilers:
 
     def _stop(self, kind: str) -> None:
         index = KINDS.index(kind)
+        if kind == "warm":
+            self.warm_held = False  # SIGKILL ends a stopped process too
         proc = self.pool.procs.get(index)
         self.pool.forget(index)
         if proc is not None and proc.is_alive():

@@ -4,8 +4,8 @@ A run allowed to compile (``config.compile``) starts on the eager step at once. 
 over the first ``MEASURE`` steps and asks ``pinncore.engine.plan`` whether compiling pays for the steps left,
 with this machine's measured costs (``pinncore.engine.Profile``). The answer is one of:
 
-* **compiled, ready in memory**: a compiled trainer of this setup is kept here (``Engines``: from an earlier run or
-  the warm-up); it takes over the run's exact state at once;
+* **compiled, ready in memory**: a compiled trainer of this setup is kept here (``Engines``: from an earlier run);
+  it takes over the run's exact state at once;
 * **compile**: if the compile cache holds the graph, this worker's ``Loader`` thread traces and loads it (seconds);
   otherwise the service's compiler process compiles it first (``pinnlab.live.compiler``: a process of its own,
   one compile at a time, so the cold compile never runs on this worker's core), and the loader loads it after;
@@ -13,20 +13,25 @@ with this machine's measured costs (``pinncore.engine.Profile``). The answer is 
 
 A loaded twin is timed on throwaway steps and takes over only if it measured faster than the run's eager step,
 so a switch is a speed-up, never a slow-down. A worker never interrupts its runs to load a step for a run with
-less than ``LOAD_MIN_S`` of eager work left, and loads the warm-up's steps only while it trains nothing.
+less than ``LOAD_MIN_S`` of eager work left. The server's warm-up only fills the disk cache (so a later long run of
+the default setups loads in seconds instead of compiling for a minute): a worker used to load those steps too
+whenever it trained nothing, and a Start that arrived during such a load waited for it (the default compare sat
+at step 0 for about 3 s on a freshly launched server).
 Eager and compiled steps agree to float round-off, so such a run follows eager training up to the switch step and
 compiled training after it; ``pinn resume`` continues it on whatever engine pays then.
 """
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import queue
 import threading
 from typing import Any, Callable
 
 MEASURE = 50        # eager steps a run times before its engine is decided
-LOAD_MIN_S = 60.0   # a worker pauses its runs to load a compiled step only for a run with more eager work left
+LOAD_MIN_S = 120.0  # a worker slows its runs to load a compiled step only for a run with more eager work left:
+                    # at 60 s, the default compare on a warm cache loaded for its slower runs (their eager work,
+                    # measured with four runs and a browser on two cores, crossed 60 s) and finished ~10 s later
+                    # than eager (benchmarks/live_first_minute.py, 2026-12-07, AMD EPYC)
 KEEP = 8            # idle compiled trainers a worker keeps for the next runs (the least recently used go first)
 
 
@@ -85,51 +90,42 @@ class Engines:
 
 
 class Loader:
-    """The worker's thread that builds compiled trainers from the compile cache, one at a time (building holds the
-    GIL much of the time). A run's twin goes first; the warm-up's setups are built only while the worker trains
-    nothing (``idle``), so the warm-up yields to every run."""
+    """The worker's thread that builds its runs' compiled trainers (twins) from the compile cache, one at a time,
+    in the order asked (building holds the GIL much of the time)."""
 
     def __init__(self, engines: Engines, on_loaded: Callable[[str], None] | None = None, start: bool = True):
         self.engines, self.on_loaded = engines, on_loaded or (lambda key: None)
-        self.idle = threading.Event()
-        self.todo: "queue.PriorityQueue[tuple[int, int, Any]]" = queue.PriorityQueue()
-        self._order = itertools.count()
+        self.todo: "queue.Queue[RunEngine]" = queue.Queue()
         if start:
             threading.Thread(target=self._loop, name="loader", daemon=True).start()
 
-    def submit(self, item) -> None:
-        """A ``RunEngine`` (its run's twin) or a config dict (a warm-up setup, built when idle)."""
-        self.todo.put((0 if isinstance(item, RunEngine) else 1, next(self._order), item))
+    def submit(self, item: "RunEngine") -> None:
+        """Called by the training thread. Inductor's modules are imported here, by that thread, before the loader
+        thread compiles: imported by the loader while the training thread imports lazily too, a circular import
+        handed one of them half-initialised (seen: "'_inductor_test' object has no attribute 'realize'", and the
+        run stayed eager). Not at the worker's start: 2 s of imports that a run which never compiles (the default
+        compare) would wait for."""
+        import torch._inductor.compile_fx  # noqa: F401
+
+        self.todo.put(item)
 
     def _loop(self) -> None:
         while True:
-            self.serve(self.todo.get()[2])
+            self.serve(self.todo.get())
 
-    def serve(self, item) -> None:
-        from pinncore import RunConfig
+    def serve(self, item: "RunEngine") -> None:
         from pinncore.engine import compile_twin
 
-        if isinstance(item, RunEngine):
-            if item.gone:
-                return  # stopped or ended before its turn
-            twin = self.engines.take(item.config)
-            if twin is None:
-                built = compile_twin(item.config)
-                twin = None if built is None else built.trainer
-                if twin is not None:
-                    self.engines.mark(item.config, built.compiled_s)
-                    self.on_loaded(setup_of(item.config))
-            item.offer("failed" if twin is None else twin)
-            return
-        config = RunConfig.from_dict({**item, "compile": True})
-        self.idle.wait()
-        if self.engines.has(config):
-            return
-        twin = compile_twin(config)
-        if twin is not None:
-            self.engines.mark(config, twin.compiled_s)
-            self.engines.give(twin.trainer)
-            self.on_loaded(setup_of(config))
+        if item.gone:
+            return  # stopped or ended before its turn
+        twin = self.engines.take(item.config)
+        if twin is None:
+            built = compile_twin(item.config)
+            twin = None if built is None else built.trainer
+            if twin is not None:
+                self.engines.mark(item.config, built.compiled_s)
+                self.on_loaded(setup_of(item.config))
+        item.offer("failed" if twin is None else twin)
 
 
 class RunEngine:

@@ -53,13 +53,15 @@ def _cpus() -> int:
 class RunService(Supervisor):
     def __init__(self, workers: int | None = None, max_training: int | None = None, per_session: int | None = None,
                  warm: list[RunConfig] = (), grace: float = GRACE,
-                 is_active: Callable[[str], bool | None] | None = None, nice: int = _worker.NICE):
+                 is_active: Callable[[str], bool | None] | None = None, nice: int | None = None):
         """``workers``: training processes (default: one per core); ``max_training``: runs training at once on
         the server (default 4 per core); ``per_session``: runs one owner may train at once (default 4, one
         compare); ``warm``: configs whose steps every worker compiles at start and keeps (and the disk cache holds);
         ``is_active(session)``: True/False if the server knows whether a browser session is open, None if not;
         ``nice``: the workers' CPU priority, below the server's (0: the same)."""
         self.n_workers = workers or int(os.environ.get("PINN_WORKERS", 0) or _cpus())
+        nice = _worker.NICE if nice is None else nice
+        nice = int(os.environ.get("PINN_WORKER_NICE", "") or nice)
         self.max_training = max_training or int(os.environ.get("PINN_MAX_RUNS", 0) or 4 * _cpus())
         self.per_session = per_session or int(os.environ.get("PINN_MAX_RUNS_PER_SESSION", 0) or 4)
         self.grace, self.is_active = grace, is_active

@@ -25,16 +25,14 @@ class Supervisor:
     ``_held``, ``_closed``, ``n_workers``) and the methods it calls (``_release``, ``_admit``) are the service's."""
 
     def _warm_up(self, configs: list[dict]) -> None:
-        """The warm-up's setups: compiled into the cache by the idle compiler process (or found there), then
-        loaded by every worker while it trains nothing."""
+        """The warm-up's setups compiled into the disk cache by the idle compiler process (nothing to do for a setup
+        the cache already holds), so that a later long run of one loads its compiled step in seconds."""
         from pinncore import RunConfig
         from pinncore.engine import Profile
 
         profile = Profile()
         for config in configs:
-            if profile.costs(RunConfig.from_dict(config)).warm:
-                self._broadcast(("warm", None, config))
-            else:
+            if not profile.costs(RunConfig.from_dict(config)).warm:
                 self._compilers.submit(config, "warm")
 
     def _broadcast(self, message: tuple) -> None:
@@ -49,6 +47,8 @@ class Supervisor:
                 events = gather([self._workers, self._compilers.pool], 0.5)
             except (OSError, ValueError):  # a pipe closed under the wait (a restart): look again
                 continue
+            # the warm-up compiles only while no run trains (a run's own compile goes on regardless)
+            self._compilers.hold_warm(any(r.live for r in list(self.runs.values())))
             for event, pool, index, payload in events:
                 if event == "died":
                     if pool is self._workers:
@@ -98,8 +98,6 @@ class Supervisor:
                                f"Resume continues from there")
             if not self._closed:
                 self._workers.start(index)
-                for config in self._compilers.warm_done():
-                    self._workers.send(index, ("warm", None, config))
                 self._admit()
 
     def _engine_message(self, kind: str, run_id, rest: list) -> None:

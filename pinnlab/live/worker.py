@@ -3,8 +3,7 @@ them in turn, one chunk each, streaming the records back to the server.
 
 Messages in (a ``multiprocessing`` queue per worker), each a tuple ``(command, run_id, *args)``:
 ``create`` (config dict, path, slot), ``open`` (path, slot), ``start``, ``pause``, ``step`` (n), ``stop``,
-``compiled`` (None, config dict, ok, warm-up: a setup's compile into the cache ended), ``warm`` (None, config
-dict: a setup to load while idle) and ``shutdown``. Lockstep needs no messages: every run has a slot on a board
+``compiled`` (None, config dict, ok, warm-up: a setup's compile into the cache ended) and ``shutdown``. Lockstep needs no messages: every run has a slot on a board
 shared by the server and all workers (``BOARD`` integers per slot: its group, its steps done, whether it is meant
 to run), and a running run of a group may go at most ``CHUNK`` steps past the slowest running member, read from
 the board before each chunk. Messages out (on the worker's own pipe to the service, ``pool.Channel``): ``("records", run_id, records,
@@ -105,19 +104,13 @@ def main(index: int, inbox, conn, board=None, nice: int = NICE) -> None:
         os.nice(nice)
     except OSError:  # not permitted here: train at the server's priority
         pass
-    # inductor's modules imported here, before the loader thread compiles: imported by that thread while this one
-    # trains (and imports lazily too), a circular import handed one of them half-initialised (seen: "'_inductor_
-    # test' object has no attribute 'realize'", and the run stayed eager)
-    import torch._inductor.compile_fx  # noqa: F401
+    import torch._dynamo  # noqa: F401  (torch.optim's first optimizer imports it: 2 s a first run would wait for)
+
     w = Worker(index, Channel(conn), board)
     while not orphaned.is_set():
         busy = any(s.chunk() for s in w.slots.values())
         # held back by lockstep (a running run waits for its group): look again soon, not in 50 ms
         waiting = w.running() > 0
-        if waiting or busy:
-            w.loader.idle.clear()
-        else:
-            w.loader.idle.set()  # nothing to train: the warm-up may load its steps now
         if not _drain(inbox, w, block=0.0 if busy else 0.002 if waiting else 0.05):
             break
         for run_id, slot in list(w.slots.items()):
@@ -169,11 +162,6 @@ def _apply(command: str, run_id: str, args: list, w: Worker) -> None:
         for slot in w.slots.values():
             if setup_key(slot.engine.config) == key:
                 slot.engine.compiled(ok)
-        if ok and warm:
-            w.loader.submit(config)
-        return
-    if command == "warm":
-        w.loader.submit(args[0])
         return
     slot = w.slots.get(run_id)
     if slot is None:
@@ -191,7 +179,7 @@ def _apply(command: str, run_id: str, args: list, w: Worker) -> None:
 
 
 def _advance(run_id: str, slot: Slot, n: int, w: Worker) -> None:
-    t0 = time.perf_counter()
+    t0, done0 = time.perf_counter(), slot.run.trainer.steps_done
     try:
         records = slot.run.advance(n)
     except Exception as exc:  # noqa: BLE001 -- a bug or a device error: this run ends, saved, the rest goes on
@@ -200,7 +188,8 @@ def _advance(run_id: str, slot: Slot, n: int, w: Worker) -> None:
         traceback.print_exc()
         _end(run_id, slot, w, f"error: {type(exc).__name__}: {str(exc)[:200]}")
         return
-    slot.engine.timed(sum(1 for r in records if type(r).__name__ == "StepRecord"), time.perf_counter() - t0)
+    # the steps this chunk trained (a diverged chunk trained fewer than asked)
+    slot.engine.timed(slot.run.trainer.steps_done - done0, time.perf_counter() - t0)
     slot.publish()
     if slot.state == "paused":
         slot.pending = max(0, slot.pending - n)
