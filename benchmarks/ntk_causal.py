@@ -17,10 +17,6 @@ docs/science/ntk-causal-alignment.md. Long: run it in the background, niced, wit
   and without causal weights. The machine is shared: rounds alternate so that drift hits both sides alike, and
   CPU time (this process's) does not count the time other processes take.
 
-* ``lessons``: the Lessons page's experiments 5-7 at their defaults (dashboard/lesson_tabs.py), one after the
-  other in this process as the page trains them (one worker thread), with the numbers each lesson states and
-  its time.
-
 Every run's directory stays under ``--out``; the tables are printed at the end.
 """
 from __future__ import annotations
@@ -157,7 +153,7 @@ def cost(rounds: int, steps: int) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=("wave", "causal", "cost", "lessons"))
+    p.add_argument("what", choices=("wave", "causal", "cost"))
     p.add_argument("--out", default="runs/acceptance")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--workers", type=int, default=2, help="runs trained at once (one thread each)")
@@ -167,9 +163,6 @@ def main() -> None:
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} on {platform()}", flush=True)
     if a.what == "cost":
         cost(a.rounds, a.steps)
-        return
-    if a.what == "lessons":
-        lessons()
         return
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
