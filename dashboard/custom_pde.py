@@ -70,15 +70,24 @@ def format_params(values: dict[str, float]) -> str:
     return ", ".join(f"{k}={v:g}" for k, v in values.items())
 
 
-def problem_class(text: str):
-    """The checked problem class of a spec text (SpecError, a ConfigError naming field and line)."""
-    from pinncore.problems.spec import problem_class as build
+def resolved(text: str, files: dict[str, str] | None = None) -> str:
+    """The spec as it trains: checked for size, its files (named without a folder) resolved to this session's
+    uploads or the files shipped beside the examples (``uploads.resolve``)."""
+    from dashboard import uploads
 
     if not str(text).strip():
         raise ConfigError("spec", "empty: pick an example or write a problem spec")
     if len(text.encode("utf-8")) > MAX_SPEC_BYTES:
         raise ConfigError("spec", f"longer than {MAX_SPEC_BYTES // 1024} KiB")
-    return build(text)
+    return uploads.resolve(text, files)
+
+
+def problem_class(text: str, files: dict[str, str] | None = None):
+    """The checked problem class of a spec text (SpecError, a ConfigError naming field and line); ``files``: the
+    session's uploads by name."""
+    from pinncore.problems.spec import problem_class as build
+
+    return build(resolved(text, files))
 
 
 def spec_params(cls, text: str) -> dict[str, float]:

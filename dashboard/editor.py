@@ -1,12 +1,12 @@
-"""The "Your own PDE" editor: an example picker, the spec's text, its parameters as widgets (sidebar), and what
-Check shows (main page): the parsed equations as LaTeX, the terms and where they sample, the points one step
-draws, the solution field, or the first error with its line."""
+"""The "Your own PDE" editor: an example picker, the spec's text, the reference or data files it reads (uploaded,
+size-capped), its parameters as widgets (sidebar), and what Check shows (main page): the parsed equations as LaTeX,
+the terms and where they sample, the domain with its named boundary pieces and the points one step draws, the
+learned coefficients, the solution field, or the first error with its line."""
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import custom_pde, figures
+from dashboard import custom_pde, figures, preview
 from pinncore import ConfigError
 
 
@@ -24,11 +24,13 @@ def sidebar() -> None:
             del state[k]
     st.text_area("Problem spec (TOML or JSON)", key="w_spec", height=260,
                  help="inputs and their box, outputs, parameters, terms with where they sample and their residuals "
-                      "(u_xx, psi_xyy, exact_tt ... up to third order); see the examples and the README")
+                      "(u_xx, psi_xyy, exact_tt ... up to third order); a [domain] with holes, periodic inputs, "
+                      "[unknowns], data terms; see the examples and docs/pde/geometry-and-data.md")
+    _files()
     if st.button("Check", key="btn_spec_check", icon=":material/fact_check:"):
         state.spec_checked = _check(state.w_spec, state.w_spec_params)
     try:
-        cls = custom_pde.problem_class(state.w_spec)
+        cls = custom_pde.problem_class(state.w_spec, state.get("spec_files"))
         values = custom_pde.spec_params(cls, state.w_spec_params)
     except ConfigError:
         return  # Check (and Start) say what is wrong
@@ -41,14 +43,42 @@ def sidebar() -> None:
     state.w_spec_params = custom_pde.format_params({p.name: float(state[f"w_sp_{p.name}"]) for p in cls.params})
 
 
+def _files() -> None:
+    """The reference or data files the spec reads: upload (size-capped), what is there, and the note that a link
+    carries the spec but not its files."""
+    from pinncore.data import MAX_BYTES
+    from dashboard import uploads
+
+    state = st.session_state
+    state.setdefault("spec_files", {})
+    got = st.file_uploader("Reference or data files", type=list(uploads.SUFFIXES), accept_multiple_files=True,
+                           key="w_spec_upload", max_upload_size=MAX_BYTES >> 20,
+                           help="a spec names them without a folder: data = { file = \"obs.csv\", ... }, "
+                                "reference = \"solution.txt\"; CSV, NPZ (no pickle) or a solver's text export")
+    for f in got or []:
+        try:
+            state.spec_files[f.name] = str(uploads.store(f.getvalue(), f.name))
+        except ConfigError as exc:
+            st.error(str(exc), icon=":material/error:")
+    lacking = uploads.missing(state.w_spec, state.spec_files)
+    if lacking:
+        st.warning(f"This spec reads {', '.join(sorted(set(lacking.values())))}: upload it. A link carries the spec "
+                   "but not its files.", icon=":material/upload_file:")
+    elif state.spec_files and uploads.missing(state.w_spec, {}):
+        st.caption("A link to this setup carries the spec but not its uploaded files: whoever opens it uploads "
+                   "them again.")
+
+
 def _check(text: str, params_text: str) -> dict:
     from pinncore.problems.spec import check
 
+    files = st.session_state.get("spec_files")
     try:
-        params = custom_pde.spec_params(custom_pde.problem_class(text), params_text) if text.strip() else {}
+        params = custom_pde.spec_params(custom_pde.problem_class(text, files), params_text) if text.strip() else {}
+        text = custom_pde.resolved(text, files)
     except ConfigError as exc:
         return {"ok": False, "error": {"message": str(exc), "line": getattr(exc, "line", None)}}
-    return check(text, **params) | {"params": params}
+    return check(text, **params) | {"params": params, "text": text}
 
 
 def main_panel() -> None:
@@ -77,6 +107,8 @@ def _equations(info: dict) -> None:
         for s in info["solution"]:
             st.latex(f"{s['output']}_{{\\mathrm{{exact}}}} = {s['latex']}")
         st.latex(f"\\text{{evaluated: }} {info['quantity']['latex']}")
+        for line in preview.notes(info):
+            st.markdown(line)
     with c2:
         for t in info["terms"]:
             for part in t["parts"]:
@@ -89,7 +121,7 @@ def _pictures(result: dict) -> None:
     from pinncore import problem_from_spec
     from pinncore.problems.spec import sample_points
 
-    text = st.session_state.w_spec
+    text = result.get("text", st.session_state.w_spec)  # with its files resolved
     try:
         problem = problem_from_spec(text, **result["params"])
         points = sample_points(problem, batch=128)
@@ -97,16 +129,7 @@ def _pictures(result: dict) -> None:
         st.error(str(exc))
         return
     c1, c2 = st.columns(2)
-    fig = go.Figure()
-    for name, pts in points.items():
-        y = pts[:, 1] if pts.shape[1] > 1 else [0.0] * len(pts)
-        fig.add_trace(go.Scatter(x=pts[:, 0], y=y, mode="markers", name=name, marker=dict(size=4)))
-    fig.update_layout(title="The points one step samples, per term", height=320, template=figures.TEMPLATE,
-                      margin=dict(l=10, r=10, t=40, b=10))
-    fig.update_xaxes(title_text=problem.inputs[0])
-    if len(problem.inputs) > 1:
-        fig.update_yaxes(title_text=problem.inputs[1], scaleanchor="x")
-    c1.plotly_chart(fig, key="fig_spec_points")
+    c1.plotly_chart(preview.points_figure(problem, points), key="fig_spec_points")
     try:
         c2.plotly_chart(figures.solution_figure(problem).update_layout(height=320), key="fig_spec_solution")
     except (ConfigError, ValueError) as exc:  # no closed form and no reference

@@ -202,7 +202,7 @@ def field_figure(view, step_index: int = -1) -> go.Figure:
             fig.update_xaxes(title_text=problem.inputs[0], row=1, col=k + 1, constrain="domain")
             fig.update_yaxes(title_text=problem.inputs[1] if k == 0 else None, showticklabels=k == 0, row=1,
                              col=k + 1, scaleanchor=f"x{k + 1 if k else ''}", constrain="domain")
-        lo, hi = float(np.min(ref)), float(np.max(ref))
+        lo, hi = float(np.nanmin(ref)), float(np.nanmax(ref))  # NaN: outside a domain with holes
         scale = "Viridis" if lo >= 0 else "RdBu_r"  # a field that is never negative (|u|) gets a sequential one
         fig.update_layout(  # exact and predicted share one colour scale, so they compare by eye
             coloraxis=dict(colorscale=scale, cmin=lo, cmax=hi, colorbar=dict(x=0.655, len=0.85, thickness=10)),
@@ -217,13 +217,16 @@ def solution_figure(problem_name, params: dict | None = None, n: int = 100) -> g
     ``problem_name``: a registered name (with ``params``) or a Problem instance (a spec problem)."""
     problem = make_problem(problem_name, **(params or {})) if isinstance(problem_name, str) else problem_name
     grid, shape = problem.grid(n)
-    field = problem.reference(grid).reshape(shape)
+    inside = problem.mask(grid)
+    field = np.full(len(grid), np.nan)  # NaN outside a domain with holes: blank in the picture
+    field[inside] = problem.reference(grid[inside])
+    field = field.reshape(shape)
     axes = [np.linspace(lo, hi, n) for lo, hi in problem.domain]
     if len(axes) == 1:
         fig = go.Figure(go.Scatter(x=axes[0], y=field, line=dict(color="black"), name=problem.quantity))
         fig.update_xaxes(title_text=problem.inputs[0])
     else:
-        fig = go.Figure(go.Heatmap(x=axes[0], y=axes[1], z=field, colorscale="RdBu_r" if np.min(field) < 0
+        fig = go.Figure(go.Heatmap(x=axes[0], y=axes[1], z=field, colorscale="RdBu_r" if np.nanmin(field) < 0
                                    else "Viridis", colorbar=dict(thickness=10)))
         fig.update_xaxes(title_text=problem.inputs[0], constrain="domain")
         fig.update_yaxes(title_text=problem.inputs[1], scaleanchor="x", constrain="domain")
@@ -233,12 +236,18 @@ def solution_figure(problem_name, params: dict | None = None, n: int = 100) -> g
     return fig
 
 
+def baseline(views: Sequence):
+    """The run the others are measured against: the first M1, else the first run shown."""
+    return next((v for v in views if v.label == "M1"), views[0] if views else None)
+
+
 def compare_table(views: Sequence) -> pd.DataFrame:
-    """One row per run: status, step, current error, lambdas, speed, and the improvement factor over M1."""
-    base = {}
+    """One row per run: status, step, current error, lambdas, speed, and the improvement factor over the
+    baseline (M1, else the first run) of the same problem."""
+    base, ref = {}, baseline(views)
     for v in views:
-        if v.label == "M1" and v.evals:
-            base[(v.config.problem, tuple(sorted(v.config.params.items())))] = v.evals[-1].rel_l2
+        if ref is not None and v.label == ref.label and v.evals:
+            base.setdefault((v.config.problem, tuple(sorted(v.config.params.items()))), v.evals[-1].rel_l2)
     rows = []
     for v in views:
         err = v.evals[-1].rel_l2 if v.evals else None
@@ -249,7 +258,7 @@ def compare_table(views: Sequence) -> pd.DataFrame:
             "rel. L2 error": err,
             "λ": ", ".join(f"{k}={x:.3g}" for k, x in lam.items() if k != "res" or x != 1.0),
             "steps/s": v.steps_per_s,
-            "× better than M1": m1 / err if m1 and err else None,
+            f"× better than {ref.label}": m1 / err if m1 and err else None,
         })
     return pd.DataFrame(rows)
 

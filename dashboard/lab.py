@@ -19,11 +19,11 @@ import streamlit as st
 if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard import ICON, editor  # noqa: E402
+from dashboard import ICON, editor, recipe_editor  # noqa: E402
 from dashboard.custom_pde import CUSTOM  # noqa: E402
 from dashboard.live import command_runs, run_service, viewer  # noqa: E402
-from dashboard.settings import (BY_KEY, SETTINGS, build_configs, distinct_names, from_config, parse_query,  # noqa: E402
-                                to_query)
+from dashboard.settings import (BY_KEY, SETTINGS, build_configs, distinct_names, from_configs,  # noqa: E402
+                                parse_query, to_query)
 from dashboard.views import ACTIVE, CARDS_EVERY, render_live, start_trains  # noqa: E402
 from pinncore import PROBLEMS, ConfigError  # noqa: E402
 from pinncore.catalog import list_runs  # noqa: E402
@@ -107,8 +107,8 @@ if "runs" not in state:
     state.w_shown = []
     state.url_ignored = ignored + open_from_url(query.get("open", ""))
     if state.get("opened_configs") and set(query) == {"open"}:  # a bare link to runs (e.g. from Sweeps):
-        for key, value in from_config(state.opened_configs[0]).items():  # its setup in the sidebar,
-            state[f"w_{key}"] = value  # so that Start trains the same thing again
+        for key, value in from_configs(state.opened_configs).items():  # its setup in the sidebar (a compare of
+            state[f"w_{key}"] = value  # their recipes where they differ in those only), so that Start trains it again
 for s in SETTINGS:  # keep values of widgets not drawn this run (other problems' parameters, ...)
     state[f"w_{s.key}"] = state[f"w_{s.key}"]
 me = viewer()
@@ -148,19 +148,39 @@ def folded(label: str, body, key: str, expanded: bool = False) -> None:
             body()
 
 
+MODEL_NAMES = {"mlp": "MLP", "modified-mlp": "Modified MLP", "modified-mlp-released": "Modified MLP (released code)"}
+
+
 def model_settings() -> None:
     if state.w_mode == "single":
-        st.selectbox("Model", ("mlp", "modified-mlp"), key="w_model",
-                     format_func=lambda m: {"mlp": "MLP", "modified-mlp": "Modified MLP"}[m])
+        st.selectbox("Model", BY_KEY["model"].choices, key="w_model", format_func=lambda m: MODEL_NAMES.get(m, m))
         widget("weighting")
+        widget("causal")
     else:
         st.caption("M1 = MLP + fixed, M2 = MLP + annealing, M3 = modified MLP + fixed, "
-                   "M4 = modified MLP + annealing.")
+                   "M4 = modified MLP + annealing; the runs are set under *Runs to compare*, and the embedding "
+                   "and weight factorisation below apply to all of them.")
     pair("depth", "width")
     widget("activation")
+    widget("embedding")
+    if "fourier" in state.w_embedding.split("+"):
+        pair("ff_sigma", "ff_features")
+        widget("ff_B")
+    widget("rwf")
+    if state.w_rwf == "on":
+        pair("rwf_mu", "rwf_sigma")
     widget("variant")
     pair("beta", "every")
     widget("weights")
+
+
+def since_settings() -> None:
+    """NTK weights and kernel diagnostics, causal weights: the fields every run of the setup shares."""
+    pair("ntk_points", "ntk_beta")
+    widget("ntk_eig")
+    pair("causal_chunks", "causal_eps")
+    pair("causal_schedule", "causal_every")
+    st.caption("Causal weights are patented by the University of Pennsylvania for commercial use.")
 
 
 def optimiser_settings() -> None:
@@ -198,7 +218,9 @@ def saved_runs() -> None:
 with st.sidebar:
     st.subheader("Setup")
     st.radio("Runs", options=("compare", "single"), key="w_mode", horizontal=True,
-             format_func=lambda m: "Compare M1–M4" if m == "compare" else "Single run", help=BY_KEY["mode"].help)
+             format_func=lambda m: "Compare recipes" if m == "compare" else "Single run", help=BY_KEY["mode"].help)
+    if state.w_mode == "compare":
+        recipe_editor.preset_picker()
     widget("problem")
     if state.w_problem == CUSTOM:
         editor.sidebar()
@@ -213,12 +235,16 @@ with st.sidebar:
               help="the paper's protocol", use_container_width=True)
     # the settings below draw their widgets only while their expander is open (``folded``); the model's has a
     # key per mode, so that it starts open in single mode and closed in compare mode, as before
+    if state.w_mode == "compare":
+        folded("Runs to compare", recipe_editor.editor, key="x_recipes", expanded=True)
     folded("Model and weighting", model_settings, key=f"x_model_{state.w_mode}", expanded=state.w_mode == "single")
+    folded("NTK and causal weights", since_settings, key="x_since")
     folded("Optimiser and sampling", optimiser_settings, key="x_optimiser")
     folded("Diagnostics and device", diagnostics_settings, key="x_diagnostics")
     folded("Open a saved run", saved_runs, key="x_saved")
 
 values = {s.key: state[f"w_{s.key}"] for s in SETTINGS}
+values["files"] = dict(state.get("spec_files", {}))  # your own PDE's uploaded files, by name (not in links)
 
 
 # -- commands ------------------------------------------------------------------------------------------------

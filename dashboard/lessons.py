@@ -21,8 +21,11 @@ import numpy as np
 
 from pinncore import (ConfigError, EvalSnapshot, GradSnapshot, HessianSnapshot, RunConfig, StepRecord, Trainer,
                       gradient_imbalance)
+from pinncore.records import AlignmentRecord, CausalRecord, KernelSpectrum, KernelTraces
 
 ALIVE_GRACE = 30.0  # seconds the page may be gone (a reconnect) before its experiment stops
+RECORD_KINDS = (StepRecord, EvalSnapshot, GradSnapshot, HessianSnapshot, KernelTraces, KernelSpectrum,
+                AlignmentRecord, CausalRecord)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,10 @@ class LessonRun:
     reference: Any = field(repr=False)
     steps_per_s: float | None = None
     path: None = None
+    kernels: list[KernelTraces] = field(default_factory=list, repr=False)
+    spectra: list[KernelSpectrum] = field(default_factory=list, repr=False)
+    aligns: list[AlignmentRecord] = field(default_factory=list, repr=False)
+    causal: list[CausalRecord] = field(default_factory=list, repr=False)
 
 
 class Experiment:
@@ -52,8 +59,7 @@ class Experiment:
         self.trainers = {name: Trainer(cfg) for name, cfg in configs.items()}  # ConfigError before any thread
         self.chunk, self.finish, self.alive = chunk, finish, alive
         self.extras: dict[str, Any] = {}
-        self._records = {name: {StepRecord: [], EvalSnapshot: [], GradSnapshot: [], HessianSnapshot: []}
-                         for name in configs}
+        self._records = {name: {kind: [] for kind in RECORD_KINDS} for name in configs}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -90,7 +96,9 @@ class Experiment:
         for name, t in self.trainers.items():
             r = copies[name]
             out.append(LessonRun(name, t.config.label(), t.config, t.status, len(r[StepRecord]), r[StepRecord],
-                                 r[EvalSnapshot], r[GradSnapshot], r[HessianSnapshot], t.reference_field))
+                                 r[EvalSnapshot], r[GradSnapshot], r[HessianSnapshot], t.reference_field,
+                                 kernels=r[KernelTraces], spectra=r[KernelSpectrum], aligns=r[AlignmentRecord],
+                                 causal=r[CausalRecord]))
         return out
 
     def _loop(self) -> None:
@@ -104,7 +112,7 @@ class Experiment:
                     records = trainer.step(self.chunk)
                     with self._lock:
                         for r in records:
-                            self._records[name][type(r)].append(r)
+                            self._records[name].setdefault(type(r), []).append(r)
                     if self._stop.is_set():
                         break
                 if self.alive is None or self.alive():
@@ -236,3 +244,39 @@ def cure_configs(a2: float, steps: int, methods: tuple[str, ...] = ("M1", "M2", 
 def balance(snap: GradSnapshot) -> dict[str, float]:
     """mean |grad L_r| / mean |grad (lambda_t L_t)| over the layers, per term: about 1 when balanced."""
     return {t: float(snap.mean_abs[0].mean() / snap.mean_abs[i].mean()) for i, t in enumerate(snap.terms) if i}
+
+
+# -- lesson 4: spectral bias -----------------------------------------------------------------------------------
+MULTISCALE = "poisson1d-multiscale"  # examples/problems/poisson1d-multiscale.toml: u = sin(A pi x) + 0.1 sin(B pi x)
+
+
+def spectral_configs(b: float, sigma: float, steps: int, depth: int, width: int) -> dict[str, RunConfig]:
+    """A plain MLP and the same MLP with random Fourier features of scale ``sigma`` on the two-scale Poisson
+    problem with a fast wave sin(B pi x); 15 evaluation snapshots on 256 points (up to 128 periods show)."""
+    from dashboard.custom_pde import examples
+
+    common = dict(problem=MULTISCALE, spec=examples()[MULTISCALE], params={"B": b}, depth=depth, width=width,
+                  steps=steps, eval_every=max(1, steps // 15), grad_every=0, hessian_every=0, eval_points=256)
+    return {"MLP": RunConfig(**common).validated(),
+            f"MLP + Fourier σ={sigma:g}": RunConfig(embedding="fourier", fourier_sigma=sigma, **common).validated()}
+
+
+def spectral_rows(runs: list[LessonRun]) -> list[dict]:
+    """Per run: its latest error, and at each frequency of the solution the error there relative to its
+    amplitude, now and at the first snapshot past a tenth of the run."""
+    from dashboard import spectral
+
+    rows = []
+    for r in runs:
+        s = spectral.spectra(r)
+        if s is None:
+            continue
+        early = int(np.searchsorted(s.steps, r.config.steps // 10))
+        row = {"run": r.name, "step": int(s.steps[-1]), "rel. L2 error": r.evals[-1].rel_l2}
+        for k in s.peaks():
+            ref = max(s.reference[k], 1e-30)
+            row[f"error at {s.freq[k]:g} (step {s.steps[min(early, len(s.steps) - 1)]:,})"] = \
+                s.error[min(early, len(s.steps) - 1), k] / ref
+            row[f"error at {s.freq[k]:g} (now)"] = s.error[-1, k] / ref
+        rows.append(row)
+    return rows

@@ -154,7 +154,8 @@ def story(m1, m2, m4, grad_step: int | None, eval_step: int | None) -> str:
     first = imbalance(at(m1.grads, grad_step)) if m1 is not None and grad_step is not None else None
     if first:
         parts.append(f"{m1.name}'s residual gradients are {first[1]:.3g}× the {first[0]} term's")
-    if m2 is not None and m2 is not m1 and grad_step is not None:
+    adaptive = m2 is not None and getattr(getattr(m2, "config", None), "weighting", "annealing") != "fixed"
+    if adaptive and m2 is not m1 and grad_step is not None:
         snap = at(m2.grads, grad_step)
         second = imbalance(snap)
         if second:
@@ -203,3 +204,61 @@ def stiffness_words(rows: list[dict]) -> str:
                     f"{b['step']:,} and {a['step']:,}; the paper reports about 3× lower), and its stiffness "
                     f"imbalance is {b['stiffness imbalance']:.3g} against {a['stiffness imbalance']:.3g}.")
     return ""
+
+
+def _at_most(records, step: int | None):
+    recs = [r for r in records or () if step is None or r.step <= step]
+    return recs[-1] if recs else None
+
+
+CONFLICT = -0.3  # an alignment score at or below this is the story: the terms clearly pull against each other
+
+
+def more_story(views: Sequence, m1, m4, eval_step: int | None, upto: int | None) -> str:
+    """What else the numbers show for the recipes shown, beyond ``story``'s three facts, in short clauses: the other
+    runs' errors against the baseline's, gradients that clearly point against each other (the alignment score at or
+    below ``CONFLICT``), how NTK weights offset the kernel traces, how far in time causal weights have reached.
+    Empty when none applies."""
+    parts = []
+    if m1 is not None and eval_step is not None and at(m1.evals, eval_step):
+        e1, rel = at(m1.evals, eval_step).rel_l2, []
+        for v in views:
+            snap = at(v.evals, eval_step) if v is not m1 and v is not m4 else None
+            if snap is not None and snap.rel_l2 > 0 and e1 > 0:
+                q = e1 / snap.rel_l2
+                rel.append(f"{v.name} {q:.3g}× below" if q >= 1.05 else f"{v.name} {1 / q:.3g}× above"
+                           if q <= 1 / 1.05 else f"{v.name} level with")
+        if rel:
+            parts.append(", ".join(rel) + f" {m1.name}")
+    against = [(v.name, a.score) for v in views if (a := _at_most(getattr(v, "aligns", None), upto)) is not None
+               and a.score <= CONFLICT]
+    if against:
+        two = len(views[0].steps[-1].losses) == 2 if views and views[0].steps else False
+        what = "residual and boundary gradients" if two else "terms' gradients"
+        parts.append(f"{what} point against each other in " + ", ".join(f"{n} (A = {a:.2f})" for n, a in against))
+    return "; ".join(parts + _kernel_words(views, upto) + _causal_words(views, upto))
+
+
+def _kernel_words(views: Sequence, upto: int | None) -> list[str]:
+    out = []
+    for v in views:
+        k = _at_most(getattr(v, "kernels", None), upto)
+        steps = _upto(v.steps, upto)
+        if k is None or v.config.weighting != "ntk" or not steps or len(k.traces) < 2:
+            continue
+        hi, lo = max(k.traces, key=k.traces.get), min(k.traces, key=k.traces.get)
+        out.append(f"{v.name}'s λ_{lo} = {steps[-1].lambdas.get(lo, 1):.3g} offsets Tr K_{hi} = "
+                   f"{k.traces[hi] / max(k.traces[lo], 1e-300):.3g}× Tr K_{lo}")
+    return out
+
+
+def _causal_words(views: Sequence, upto: int | None) -> list[str]:
+    out = []
+    for v in views:
+        r = _at_most(getattr(v, "causal", None), upto)
+        if r is None:
+            continue
+        below = np.flatnonzero(r.weights < 0.5)
+        reach = r.t[-1] if below.size == 0 else r.t[max(below[0] - 1, 0)]
+        out.append(f"{v.name}'s causal weights are ≥ 0.5 up to t = {reach:.2g} (ε = {r.eps:g})")
+    return out

@@ -10,9 +10,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from pinncore import METHODS, PROBLEMS, ConfigError, RunConfig
-from pinncore.models import ACTIVATIONS
-from pinncore.weighting import WEIGHTINGS, Annealing
+from pinncore import PROBLEMS, ConfigError, RunConfig
+from pinncore.models import ACTIVATIONS, MODELS, embedding_choices
+from pinncore.weighting import SCHEDULES, WEIGHTINGS, Annealing
+from pinnlab.recipes import DEFAULT as DEFAULT_RECIPES, MAX_RECIPES, Recipe, format_recipes, parse_recipes
 
 from dashboard import custom_pde
 from dashboard.custom_pde import CUSTOM
@@ -74,18 +75,36 @@ def _problem_settings() -> list[Setting]:
     return list({s.key: s for s in out}.values())
 
 
+_DEFAULT = RunConfig()
 SETTINGS: list[Setting] = [
     Setting("mode", str, "compare", "Runs", choices=MODES,
-            help="compare: M1-M4 side by side with the same seed; single: one run of the chosen model/weighting"),
+            help="compare: up to four recipes side by side with the same seed (the paper's M1-M4 by default); "
+                 "single: one run of the chosen model/weighting"),
+    Setting("recipes", str, format_recipes(DEFAULT_RECIPES), "Recipes to compare",
+            help="up to four, each M1-M4 or MODEL+WEIGHTING[+causal], e.g. M1,M2,mlp+ntk"),
     Setting("problem", str, "helmholtz", "Problem", choices=(*PROBLEMS, CUSTOM)),
     Setting("spec", str, "", "Your own PDE: the problem spec (TOML or JSON)"),
     Setting("spec_params", str, "", "Your own PDE: parameter values", help="e.g. 'c=2'; empty: the spec's defaults"),
     *_problem_settings(),
-    Setting("model", str, "mlp", "Model", choices=("mlp", "modified-mlp")),
+    Setting("model", str, "mlp", "Model", choices=tuple(MODELS)),
     Setting("weighting", str, "fixed", "Weighting", choices=tuple(WEIGHTINGS)),
     Setting("depth", int, 3, "Hidden layers", 1, 10, help="paper: 3 (Helmholtz, cavity), 5 (Klein-Gordon)"),
     Setting("width", int, 50, "Units per layer", 2, 256),
     Setting("activation", str, "tanh", "Activation", choices=tuple(ACTIVATIONS)),
+    Setting("embedding", str, "none", "Input embedding", choices=embedding_choices(),
+            help="fourier: random Fourier features [cos(Bz), sin(Bz)] of the standardised input z, B ~ N(0, σ²) "
+                 "(Wang, Wang & Perdikaris 2021), against spectral bias; periodic: cos and sin of 2πx/L for the "
+                 "inputs the problem declares periodic, so the network is exactly periodic"),
+    Setting("ff_sigma", float, _DEFAULT.fourier_sigma, "Fourier scale σ", 0.01, 100.0, step=0.5,
+            help="the std of B; no 2π inside, on the standardised input (the paper uses 1 and 10)"),
+    Setting("ff_features", int, 0, "Fourier features m (0 = width / 2)", 0, 512,
+            help="rows of B: the first layer reads 2m inputs"),
+    Setting("ff_B", str, "fixed", "Fourier matrix B", choices=("fixed", "trained"),
+            help="fixed, as in the paper, or trained with the weights"),
+    Setting("rwf", str, "off", "Weight factorisation", choices=("off", "on"),
+            help="random weight factorisation W = diag(exp(s))·V of every dense layer, s ~ N(μ, σ²) per unit"),
+    Setting("rwf_mu", float, _DEFAULT.rwf_mu, "RWF μ", -5.0, 5.0, step=0.1),
+    Setting("rwf_sigma", float, _DEFAULT.rwf_sigma, "RWF σ", 0.0, 2.0, step=0.05),
     Setting("variant", str, "released-code", "Annealing variant", choices=Annealing.variants,
             help="released-code reproduces the paper's numbers; paper (Algorithm 1 as printed) drives λ to ~1e6"),
     Setting("beta", float, 0.9, "Moving-average β", 0.0, 0.999, step=0.01),
@@ -93,6 +112,23 @@ SETTINGS: list[Setting] = [
             help="steps between λ updates; 0 means 10 for annealing, 1000 for grad-norm"),
     Setting("weights", str, "", "Initial / fixed λ", choices=(),
             help="e.g. 'bc=10' or 'ic=1, bc=5'; empty: all 1"),
+    Setting("causal", str, "off", "Causal weights along t", choices=("off", "on"),
+            help="single run: reweight the residual's points along t (needs a time input); in a compare each "
+                 "recipe says it (+causal)"),
+    Setting("ntk_points", int, 300, "NTK: points per term", 1, 4096,
+            help="points of each term's batch for Tr K_ii at NTK weight updates (paper: 300; at most the batch)"),
+    Setting("ntk_beta", float, 0.0, "NTK: moving average", 0.0, 0.999, step=0.1,
+            help="0: the weights are replaced at each update (the paper); jaxpi: 0.9"),
+    Setting("ntk_eig", int, 64, "Kernel spectra: points per term", 0, 512,
+            help="at every gradient snapshot, for every run: Tr K_ii and the eigenvalues of K_ii and K"),
+    Setting("causal_chunks", int, 32, "Causal: time chunks", 1, 4096,
+            help="N_t chunks of the residual's batch, ordered by t (paper: 32); must divide the batch"),
+    Setting("causal_eps", float, 1.0, "Causal: ε", 1e-4, 1e4, step=0.1,
+            help="w_i = exp(-ε Σ_{k<i} L_k) (jaxpi: 1; the paper's Allen-Cahn: 100)"),
+    Setting("causal_schedule", str, "fixed", "Causal: ε schedule", choices=SCHEDULES,
+            help="paper: ε × 10 whenever min w > 0.99, up to 100"),
+    Setting("causal_every", int, 100, "Causal: record every", 1, 100_000,
+            help="steps between records of the chunks' weights and losses (and schedule checks)"),
     Setting("lr", float, 1e-3, "Learning rate", 1e-6, 1.0, step=1e-4),
     Setting("decay", float, 0.9, "lr decay per decay period", 0.01, 1.0, step=0.01,
             help="lr = lr0 * decay ** (step / period), continuous (paper: 0.9 per 1000 steps)"),
@@ -160,6 +196,8 @@ def parse_query(query: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
             elif key == "spec_params":
                 custom_pde.parse_params(text)
                 values[key] = text
+            elif key == "recipes":
+                values[key] = format_recipes(parse_recipes(text))
             else:
                 values[key] = setting.parse(text)
         except ConfigError as exc:
@@ -173,6 +211,13 @@ def _cross_checks(values: dict, query: Mapping[str, str], said: list[str]) -> li
     """What only the whole setup can tell: another problem's parameter, weights of terms this problem lacks,
     a device this machine does not have. The offending values fall back to the defaults, named once."""
     out = []
+    if values["problem"] == CUSTOM:
+        from dashboard import uploads
+
+        lacking = uploads.missing(values["spec"], values.get("files"))
+        if lacking:  # kept: the page asks for the files, and Check and Start say what is missing
+            return [f"This spec reads {', '.join(sorted(set(lacking.values())))}: its link carries the spec but not "
+                    f"the files; upload them in the editor."]
     try:
         problem, _ = problem_of(values)
     except ConfigError as exc:  # a spec that does not build: named (once), and the default problem stands
@@ -191,6 +236,10 @@ def _cross_checks(values: dict, query: Mapping[str, str], said: list[str]) -> li
         out.append(f"Ignored URL parameter 'weights={shorten(values['weights'])}': {problem.title} has no term "
                    f"'{bad[0]}' (terms: {', '.join(sorted(terms))}); using all 1.")
         values["weights"] = ""
+    if "periodic" in values["embedding"].split("+") and not getattr(problem, "periodic", None):
+        out.append(f"Ignored URL parameter 'embedding={shorten(values['embedding'])}': {problem.title} declares no "
+                   "periodic input; using none.")
+        values["embedding"] = "none"
     if values["device"].startswith("cuda"):
         import torch
 
@@ -203,7 +252,7 @@ def _cross_checks(values: dict, query: Mapping[str, str], said: list[str]) -> li
 def problem_of(values: Mapping[str, Any]):
     """(problem class, its parameter values) of the settings: a built-in, or the spec of "Your own PDE"."""
     if values["problem"] == CUSTOM:
-        cls = custom_pde.problem_class(values["spec"])
+        cls = custom_pde.problem_class(values["spec"], values.get("files"))
         return cls, custom_pde.spec_params(cls, values["spec_params"])
     problem = PROBLEMS[values["problem"]]
     return problem, {p.name: float(values[f"p_{p.name}"]) for p in problem.params}
@@ -229,30 +278,40 @@ def build_configs(values: Mapping[str, Any]) -> list[RunConfig]:
     custom = values["problem"] == CUSTOM
     own = set() if custom else {f"p_{p.name}" for p in PROBLEMS[values["problem"]].params}
     for setting in SETTINGS:  # what the sidebar shows is what trains, or nothing does
-        if setting.key not in ("weights", "spec", "spec_params") and (not setting.key.startswith("p_")
-                                                                     or setting.key in own):
+        if setting.key not in ("weights", "spec", "spec_params", "recipes") and (not setting.key.startswith("p_")
+                                                                                 or setting.key in own):
             setting.check(values[setting.key])
     problem, params = problem_of(values)
     common = dict(
         problem=problem.name if custom else values["problem"], params=params,
-        spec=values["spec"] if custom else "",
+        spec=custom_pde.resolved(values["spec"], values.get("files")) if custom else "",
         depth=int(values["depth"]), width=int(values["width"]), activation=values["activation"],
-        annealing_variant=values["variant"], beta=float(values["beta"]),
+        **network_fields(values), annealing_variant=values["variant"], beta=float(values["beta"]),
         update_every=int(values["every"]) or None, weights=parse_weights(values["weights"]),
         lr=float(values["lr"]), decay_rate=float(values["decay"]), decay_steps=int(values["decay_steps"]),
         batch=int(values["batch"]), steps=int(values["steps"]), seed=int(values["seed"]),
         grad_every=int(values["grad_every"]), eval_every=int(values["eval_every"]),
         hessian_every=int(values["hess_every"]), hessian_k=int(values["hess_k"]), device=values["device"],
-        compile=values["engine"] == "auto")
+        compile=values["engine"] == "auto", ntk_points=int(values["ntk_points"]), ntk_beta=float(values["ntk_beta"]),
+        ntk_eig_points=int(values["ntk_eig"]), causal_chunks=int(values["causal_chunks"]),
+        causal_eps=float(values["causal_eps"]), causal_schedule=values["causal_schedule"],
+        causal_every=int(values["causal_every"]))
     terms = {t.name for t in problem(**params).terms()}
     for k in common["weights"]:
         if k not in terms:
             raise ConfigError("weights", f"unknown term '{k}' for {problem.title}; terms: {', '.join(sorted(terms))}")
     if values["mode"] == "compare":
-        pairs = list(METHODS.values())
+        recipes = parse_recipes(values["recipes"])
     else:
-        pairs = [(values["model"], values["weighting"])]
-    return [RunConfig(model=m, weighting=w, **common).validated() for m, w in pairs]
+        recipes = [Recipe(values["model"], values["weighting"], values["causal"] == "on")]
+    return [r.config(**common).validated() for r in recipes]
+
+
+def network_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The RunConfig fields of the embedding and weight-factorisation settings."""
+    return dict(embedding=values["embedding"], fourier_sigma=float(values["ff_sigma"]),
+                fourier_features=int(values["ff_features"]) or None, fourier_trained=values["ff_B"] == "trained",
+                rwf=values["rwf"] == "on", rwf_mu=float(values["rwf_mu"]), rwf_sigma=float(values["rwf_sigma"]))
 
 
 def from_config(c: RunConfig) -> dict[str, Any]:
@@ -265,7 +324,11 @@ def from_config(c: RunConfig) -> dict[str, Any]:
         every=c.update_every or 0, weights=", ".join(f"{k}={v:g}" for k, v in c.weights.items()), lr=c.lr,
         decay=c.decay_rate, decay_steps=c.decay_steps, batch=c.batch, steps=c.steps, seed=c.seed,
         grad_every=c.grad_every, eval_every=c.eval_every, hess_every=c.hessian_every, hess_k=c.hessian_k,
-        device=c.device, engine="auto" if c.compile else "eager")
+        device=c.device, engine="auto" if c.compile else "eager", embedding=c.embedding, ff_sigma=c.fourier_sigma,
+        ff_features=c.fourier_features or 0, ff_B="trained" if c.fourier_trained else "fixed",
+        rwf="on" if c.rwf else "off", rwf_mu=c.rwf_mu, rwf_sigma=c.rwf_sigma, causal="on" if c.causal else "off",
+        ntk_points=c.ntk_points, ntk_beta=c.ntk_beta, ntk_eig=c.ntk_eig_points, causal_chunks=c.causal_chunks,
+        causal_eps=c.causal_eps, causal_schedule=c.causal_schedule, causal_every=c.causal_every)
     if custom:
         values.update(spec=c.spec, spec_params=custom_pde.format_params(c.params))
     else:
@@ -273,8 +336,20 @@ def from_config(c: RunConfig) -> dict[str, Any]:
     return values
 
 
+def from_configs(configs: list[RunConfig]) -> dict[str, Any]:
+    """The sidebar settings that would train these runs again: their compare (one recipe each) when they share
+    everything but the recipe fields (at most four of them), else the first run alone (``from_config``)."""
+    values = from_config(configs[0])
+    recipe_fields = set(Recipe().fields())
+    rest = [{k: v for k, v in c.to_dict().items() if k not in recipe_fields} for c in configs]
+    if 1 < len(configs) <= MAX_RECIPES and all(r == rest[0] for r in rest):
+        values.update(mode="compare", recipes=format_recipes([Recipe.of_config(c) for c in configs]))
+    return values
+
+
 DIFFERS = (("seed", "s{}"), ("depth", "d{}"), ("width", "w{}"), ("problem", "{}"), ("annealing_variant", "{}"),
-           ("lr", "lr {:g}"), ("batch", "b{}"), ("steps", "{} steps"))
+           ("lr", "lr {:g}"), ("batch", "b{}"), ("steps", "{} steps"), ("fourier_sigma", "σ {:g}"),
+           ("fourier_features", "m {}"), ("rwf_mu", "μ {:g}"))
 
 
 def distinct_names(configs: list[RunConfig]) -> list[str]:

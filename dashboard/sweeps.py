@@ -14,13 +14,13 @@ from plotly.subplots import make_subplots
 
 # columns that are not a setting one could hold fixed (results, identity, the heatmap's own axes)
 NOT_SETTINGS = {"run", "status", "steps_done", "rel_l2", "wall_s", "steps_per_s", "seed", "depth", "width",
-                "method", "model", "weighting", "annealing_variant", "path"}  # the variant is in the method's label
+                "method", "model", "weighting", "annealing_variant", "causal", "path"}  # in the method's label
 AGGREGATES = {"mean": "mean", "median": "median", "best": "min", "worst": "max"}
 
 
 def settings(df: pd.DataFrame) -> list[str]:
     """The other config columns that take more than one value in this sweep (each gets a picker)."""
-    return [col for col in df.columns if col not in NOT_SETTINGS and not col.startswith("lambda_")
+    return [col for col in df.columns if col not in NOT_SETTINGS and not col.startswith(("lambda_", "unknown_"))
             and df[col].dropna().nunique() > 1]
 
 

@@ -24,24 +24,21 @@ second, and all of Chromium from 0.62-0.65 of a core to 0.54.
 """
 from __future__ import annotations
 
-import html
 import io
-import os
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures, overview
+from dashboard import figures, overview, spectral_view, unknowns, views_since
+from dashboard.cards import CARDS_EVERY, CHARTS_EVERY, ordinal, ownership_note, status_line  # noqa: F401
 from dashboard.live import run_service, viewer
 from dashboard.livechart import live_chart
 from pinncore import PROBLEMS, ConfigError
 from pinncore.store import metrics_frame
 
-VIEWS = ("Overview", "Loss & λ", "Gradient histograms", "Error fields", "Stiffness", "Compare & export")
-
-
-CARDS_EVERY = 1.0   # s: the run cards' redraw while runs train
-CHARTS_EVERY = 2.0  # s: the charts' redraw while runs train (each changing chart costs the browser ~5 % of a core)
+VIEWS = ("Overview", "Loss & λ", "Gradient histograms", "Error fields", "Stiffness", *views_since.VIEWS,
+         "Compare & export")
+# Error fields: the |error| pictures, then the spectral bias (dashboard.spectral_view): both views of the error
 
 
 def _views() -> list:
@@ -74,8 +71,8 @@ def render_live(was_active: bool) -> None:
     text, no chart (earlier, queued pages that redrew charts every 2 s cost the browser more than they saved)."""
     views = _views()
     if views:
-        _status_line(views)
-        _ownership_note(views)
+        status_line(views)
+        ownership_note(views)
     if was_active and not any(v.status in ACTIVE for v in views):
         st.rerun(scope="app")
     render_charts(views)
@@ -97,7 +94,10 @@ def render_charts(views) -> None:
         except ConfigError as exc:  # a parameter outside its range: Start will refuse it too
             st.warning(f"No solution to show: {exc}")
         return
-    view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="w_view", label_visibility="collapsed",
+    offered = [v for v in VIEWS if v not in views_since.VIEWS or v in views_since.shown(views)]
+    if "w_view" in st.session_state and st.session_state["w_view"] not in offered:
+        del st.session_state["w_view"]  # a view these runs do not offer (Causal without a time input)
+    view = st.segmented_control("View", offered, default=VIEWS[0], key="w_view", label_visibility="collapsed",
                                 required=True) or VIEWS[0]
     if not any(v.steps or v.evals or v.grads for v in views):  # queued or starting: no axes without a line
         st.caption(_nothing_yet(views))
@@ -105,15 +105,20 @@ def render_charts(views) -> None:
     if view == VIEWS[0]:
         _overview(views)
     elif view == VIEWS[1]:
-        c1, c2 = st.columns(2)
-        live_chart(c1, figures.loss_figure(views), key="fig_loss")
-        live_chart(c2, figures.lambda_figure(views), key="fig_lambda")
+        known = unknowns.lines(views, height=360)
+        cols = st.columns(3 if known else 2)
+        live_chart(cols[0], figures.loss_figure(views), key="fig_loss")
+        live_chart(cols[1], figures.lambda_figure(views), key="fig_lambda")
+        if known:  # an inverse problem: its coefficients beside lambda
+            live_chart(cols[2], known, key="fig_unknowns")
     elif view == VIEWS[2]:
         _histograms(views)
     elif view == VIEWS[3]:
         _fields(views)
     elif view == VIEWS[4]:
         _stiffness(views)
+    elif view in views_since.VIEWS:
+        views_since.render(view, views, _pick_run, _pick_snapshot)
     else:
         _compare(views)
 
@@ -123,7 +128,7 @@ def _nothing_yet(views) -> str:
     with a class on one server most pages wait, and each empty chart costs their browsers as much as a full one."""
     first = min((v.queue_position for v in views if v.queue_position), default=None)
     if first:
-        return (f"Queued, {_ordinal(first)} in line: the server trains at most its limit of runs at once. The "
+        return (f"Queued, {ordinal(first)} in line: the server trains at most its limit of runs at once. The "
                 "charts start with the first steps.")
     if any(v.status in TRAINING for v in views):
         return "Starting: the charts start with the first steps."
@@ -132,15 +137,21 @@ def _nothing_yet(views) -> str:
 
 def start_trains() -> str:
     """What Start trains in the sidebar's mode, in words (the title's help and the empty panel say it)."""
-    return ("M1–M4 side by side" if st.session_state.get("w_mode", "compare") == "compare"
-            else "the run set in the sidebar")
+    if st.session_state.get("w_mode", "compare") != "compare":
+        return "the run set in the sidebar"
+    from pinnlab.recipes import DEFAULT, format_recipes, parse_recipes
+
+    text = st.session_state.get("w_recipes", format_recipes(DEFAULT))
+    if text == format_recipes(DEFAULT):
+        return "M1–M4 side by side"
+    try:
+        return " against ".join(r.label() for r in parse_recipes(text)) + " side by side"
+    except Exception:  # noqa: BLE001 -- Start says what is wrong with it
+        return "the recipes set in the sidebar"
 
 
 ACTIVE = ("queued", "starting", "running")
 TRAINING = ("starting", "running")
-ICONS = {"running": ":material/play_circle:", "paused": ":material/pause_circle:", "queued": ":material/schedule:",
-         "starting": ":material/hourglass_top:", "finished": ":material/check_circle:",
-         "stopped": ":material/stop_circle:"}
 
 
 def _named(view, name: str):
@@ -148,10 +159,6 @@ def _named(view, name: str):
     import dataclasses
 
     return None if view is None else dataclasses.replace(view, name=name)
-
-
-def _ordinal(n: int) -> str:
-    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def _overview(views) -> None:
@@ -162,7 +169,12 @@ def _overview(views) -> None:
     upto, runs = _shown_step(views), tuple((v.path, v.name) for v in views)
     grad_step = overview.common_step(pair, "grads", upto)
     eval_step = overview.common_step(ends, "evals", upto)
-    st.markdown(f":blue-background[{overview.story(m1, m2, m4, grad_step, eval_step)}]")
+    more = overview.more_story(views, m1, m4, eval_step, upto)
+    st.markdown(f":blue-background[{overview.story(m1, m2, m4, grad_step, eval_step)}"
+                f"{' Also: ' + more + '.' if more else ''}]")
+    known = unknowns.words(views)
+    if known:  # an inverse problem: "kappa = 0.1012 (true 0.1)"
+        st.markdown(f"**Learned coefficients** · {known}")
     top = st.columns(4)
     if grad_step is not None:
         layers = list(overview.at(m1.grads, grad_step).layers)
@@ -178,7 +190,12 @@ def _overview(views) -> None:
         for col, v in zip(top[2:], ends):
             fig = _snapshot_figure(("field", v.path, v.name, eval_step), lambda v=v: overview.error_field(v, eval_step))
             live_chart(col, fig, key=f"fig_ov_field{v is m4:d}")
-    c1, c2, c3 = st.columns([1.3, 1.3, 0.6])
+    lines = unknowns.lines(views, upto, title="Unknown coefficients", height=overview.HEIGHT)
+    if lines is not None:  # beside lambda
+        c1, cu, c2, c3 = st.columns([1.0, 1.0, 1.0, 0.6])
+        live_chart(cu, lines, key="fig_ov_unknowns")
+    else:
+        c1, c2, c3 = st.columns([1.3, 1.3, 0.6])
     live_chart(c1, _snapshot_figure(("lambda", runs, upto), lambda: overview.lambda_lines(views, upto)),
                key="fig_ov_lambda")
     live_chart(c2, _snapshot_figure(("error", runs, upto), lambda: overview.error_lines(views, upto)),
@@ -215,74 +232,6 @@ def _snapshot_figure(key: tuple, build):
             _FIGURES.pop(next(iter(_FIGURES), None), None)
         _FIGURES[key] = build()
     return _FIGURES[key]
-
-
-CARD_GRID = "display:grid;grid-template-columns:repeat({n},minmax(0,1fr));gap:0.4rem 1rem;margin-bottom:0.5rem"
-SMALL = "font-size:0.875rem;color:rgba(49,51,63,0.6)"  # Streamlit's caption
-
-
-def _status_line(views) -> None:
-    """One compact card per run: status, step, speed, engine, current error (a reload shows the same).
-
-    All the cards are ONE element (a grid in one markdown block), not columns of containers: this fragment redraws
-    every second on every page with a run queued or training, and the browser's work per redraw grows with the
-    elements it reconciles. Measured, one server, three pages (two training the default compare, one queued),
-    renderer task time per second, two 10 s windows in each of two alternating servers: the queued page
-    0.071-0.091 -> 0.043-0.063 of a core, the training pages 0.10-0.22 -> 0.11-0.19."""
-    import time
-
-    # every card of one redraw carries its time, hidden: the browser applies a redraw element by element, and a
-    # monitor (benchmarks/live_compare.py) must not read the cards of two redraws as one
-    now = time.time()
-    _note_redraw(now)
-    stamp = f"<span class='pinn-stamp' style='display:none'>{now:.3f}</span>"
-    cells = []
-    for v in views:
-        # the error's evaluation step on hover: one line fewer per card keeps the charts inside 1280x720
-        err = (f"<span title='evaluated at step {v.evals[-1].step:,}'>error {v.evals[-1].rel_l2:.2e}</span>"
-               if v.evals else "no evaluation yet")
-        status = f"queued, {_ordinal(v.queue_position)} in line" if v.queue_position else v.status
-        speed = f" · {v.steps_per_s:.0f} steps/s" if v.steps_per_s and v.status == "running" else ""
-        active = v.status in ("running", "paused", "starting")
-        why = active and v.engine_reason and v.engine_reason != v.engine  # which engine and why; numbers on hover
-        engine = f" · {v.engine}" if active and v.engine != "-" and not why else ""
-        small = f"<br><span style='{SMALL}'>{err}{speed}{engine}</span>"
-        if v.message:
-            small += f"<br><span style='{SMALL}'>{html.escape(v.message)}</span>"
-        if why:
-            small += (f"<br><span class='pinn-engine' style='{SMALL};font-size:0.8rem;line-height:1.35;display:"
-                      f"inline-block' title='{html.escape(v.engine_detail)}'>{html.escape(v.engine_reason)}</span>")
-        cells.append(f"<span class='pinn-card'>{ICONS.get(v.status, ':material/error:')} **{html.escape(v.name)}** · "
-                     f"{html.escape(status)} · **step {v.steps_done:,}**{stamp}{small}</span>")
-    grid = CARD_GRID.format(n=min(len(views), 6))
-    st.markdown(f"<span style='{grid}'>{''.join(cells)}</span>", unsafe_allow_html=True)
-    # and, hidden, the same to the millisecond: for a monitor of the page (benchmarks/live_load.py), which whole
-    # seconds would not tell from a redraw a second later
-    st.caption(f"live · redrawn {time.strftime('%H:%M:%S')}"
-               f"<span class='pinn-redrawn' style='display:none'>{now:.3f}</span>", unsafe_allow_html=True,
-               help=f"while a shown run trains or waits in the queue, the cards redraw every {CARDS_EVERY:g} s; while "
-                    f"one trains, the charts every {CHARTS_EVERY:g} s")
-
-
-def _note_redraw(now: float) -> None:
-    """With ``PINN_REDRAW_LOG`` set (benchmarks/live_load.py sets it), append "<session id> <time>" for each redraw
-    of the cards: when the server redrew each page, to tell apart from when the page showed it."""
-    path = os.environ.get("PINN_REDRAW_LOG")
-    if path:
-        from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-        ctx = get_script_run_ctx()
-        with open(path, "a", encoding="utf-8") as out:
-            out.write(f"{ctx.session_id if ctx else '-'} {now:.3f}\n")
-
-
-def _ownership_note(views) -> None:
-    """Runs trained by another browser are watched, not controlled; say so in words, once."""
-    others = [v.name for v in views if not v.mine and v.status in ("queued", "starting", "running", "paused")]
-    if others:
-        st.info(f"Watching {'a run' if len(others) == 1 else 'runs'} owned by another session "
-                f"({', '.join(others)}): the charts follow its training live, but only its owner can pause or "
-                "stop it. **Start** trains your own copy of this setup.", icon=":material/visibility:")
 
 
 def _pick_run(views, key: str):
@@ -333,6 +282,7 @@ def _fields(views) -> None:
         return
     snap = _pick_snapshot(v.evals, "w_field")
     live_chart(st, figures.field_figure(v, v.evals.index(snap)), key="fig_field")
+    spectral_view.section(views, v)  # the error's and the prediction's spectra against step
 
 
 def _stiffness(views) -> None:
@@ -357,10 +307,11 @@ def _stiffness(views) -> None:
 
 
 def _compare(views) -> None:
-    st.dataframe(figures.compare_table(views), hide_index=True, key="tbl_compare", column_config={
+    table = figures.compare_table(views)
+    st.dataframe(table, hide_index=True, key="tbl_compare", column_config={
         "rel. L2 error": st.column_config.NumberColumn(format="%.3e"),
         "steps/s": st.column_config.NumberColumn(format="%.0f"),
-        "× better than M1": st.column_config.NumberColumn(format="%.1f×")})
+        **{c: st.column_config.NumberColumn(format="%.1f×") for c in table.columns if c.startswith("× better")}})
 
     def csv() -> bytes:
         frames = [metrics_frame(v.steps).assign(run=v.name, method=v.label) for v in views]

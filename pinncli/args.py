@@ -31,23 +31,42 @@ def _param(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"value of {name.strip()!r} must be a number, got {value!r}") from None
 
 
-# flag -> RunConfig field, for the options that map one to one
-FIELDS = {"problem": str, "model": str, "weighting": str, "depth": int, "width": int, "activation": str,
-          "annealing_variant": str, "beta": float, "update_every": int, "lr": float, "decay_rate": float,
-          "decay_steps": int, "batch": int, "steps": int, "seed": int, "dtype": str, "device": str,
-          "grad_every": int, "eval_every": int, "hessian_every": int, "hessian_k": int, "eval_points": int,
-          "checkpoint_every": int, "derivatives": str, "compile": bool}
+def _fields() -> dict[str, type]:
+    """flag -> type of every RunConfig field that maps one to one (``int | None`` fields take an int): all but the
+    dictionaries (--param, --weight) and the spec text (--problem-file), so a new field gets its flag."""
+    import dataclasses
+
+    kinds = {"str": str, "int": int, "float": float, "bool": bool}
+    return {f.name: kinds[f.type.split("|")[0].strip()] for f in dataclasses.fields(RunConfig)
+            if f.name != "spec" and f.type.split("|")[0].strip() in kinds}
+
+
+FIELDS = _fields()
+
+
+def _registered() -> dict[str, tuple[str, ...]]:
+    """The names each registry allows, for the flags that pick one (shown in --help; checked by RunConfig)."""
+    from pinncore.weighting import SCHEDULES, WEIGHTINGS
+
+    return {"weighting": tuple(WEIGHTINGS), "causal_schedule": SCHEDULES}
 
 
 def field_docs() -> dict[str, str]:
-    """The comment on each RunConfig field (``name: type = default  # comment``), for --help."""
+    """The comment on each RunConfig field (``name: type = default  # comment``, and the comment lines under it),
+    for --help."""
     import inspect
 
-    docs = {}
+    docs, last = {}, None
     for line in inspect.getsource(RunConfig).splitlines():
         m = re.match(r"\s+(\w+): [^=]+=.*?#\s*(.+)$", line)
+        more = re.match(r"\s+#\s*(.+)$", line)
         if m:
-            docs[m.group(1)] = m.group(2).strip()
+            last = m.group(1)
+            docs[last] = m.group(2).strip()
+        elif more and last:  # the comment goes on under the field
+            docs[last] += " " + more.group(1).strip()
+        else:
+            last = None
     return docs
 
 
@@ -83,10 +102,11 @@ def _run_parsers(sub) -> None:
     t.add_argument("--config", help="JSON file with RunConfig fields; flags given here override it")
     add_problem_file_option(t)
     t.add_argument("--method", help=f"paper preset: {', '.join(f'{k} = {m}+{w}' for k, (m, w) in METHODS.items())}")
-    docs = field_docs()
+    docs, registered = field_docs(), _registered()
     for name, typ in FIELDS.items():
         default = True if name == "compile" else getattr(RunConfig(), name)  # pinn train: compile where it pays
-        text = f"{docs.get(name, '')} (default {default!r})".replace("%", "%%")
+        allowed = f"; one of {', '.join(registered[name])}" if name in registered else ""
+        text = f"{docs.get(name, '')}{allowed} (default {default!r})".replace("%", "%%")
         if typ is bool:
             t.add_argument("--" + name.replace("_", "-"), dest=name, action=argparse.BooleanOptionalAction,
                            default=None, help=text)

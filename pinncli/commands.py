@@ -84,6 +84,7 @@ def drive(run: Run, fresh: bool = False) -> int:
             if m is not None:
                 post = {"loss": f"{sum(m.lambdas[k] * v for k, v in m.losses.items()):.3e}"}
                 post.update({f"λ_{k}": f"{v:.3g}" for k, v in m.lambdas.items() if k != "res"})
+                post.update({k: f"{v:.4g}" for k, v in m.unknowns.items()})  # an inverse problem's coefficients
                 post["steps/s"] = rate.update(t.steps_done)
                 post["engine"] = pilot.engine
                 bar.set_postfix(post, refresh=False)

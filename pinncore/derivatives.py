@@ -35,10 +35,17 @@ def parse(name: str, inputs: tuple[str, ...]) -> Key:
 
 
 class Derivatives:
-    """Output derivatives at ``x``, each (N, outputs); ``d.u`` is the value, ``d["xy"]`` a partial."""
+    """Output derivatives at ``x``, each (N, outputs); ``d.u`` is the value, ``d["xy"]`` a partial. ``d.extra``:
+    named columns (N, 1) or scalars (1, 1) a residual may read besides them: the outward normals of boundary
+    points (``n_x``), the observed values of a data term, the problem's unknown coefficients."""
 
-    def __init__(self, x: Tensor, inputs: tuple[str, ...], table: dict[Key, Tensor]):
+    extra: dict[str, Tensor] = {}  # (read only; a term that has extras sets its own)
+
+    def __init__(self, x: Tensor, inputs: tuple[str, ...], table: dict[Key, Tensor],
+                 extra: dict[str, Tensor] | None = None):
         self.x, self.inputs, self.table = x, inputs, table
+        if extra is not None:
+            self.extra = extra
 
     @property
     def u(self) -> Tensor:

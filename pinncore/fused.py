@@ -33,6 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from .derivatives import joint, joint_plan
+from .unknowns import UnknownValues
 
 
 class Compiled:
@@ -101,11 +102,16 @@ def compile_options(params) -> dict:
 
 class TermLosses(nn.Module):
     """The unweighted losses L_t of a problem's terms as a module of the network: ``forward(*points)`` (one
-    tensor of points per term) returns them stacked, from one forward pass (``derivatives.joint``)."""
+    tensor of points per term) returns them stacked, from one forward pass (``derivatives.joint``).
 
-    def __init__(self, model: nn.Module, terms, inputs: tuple[str, ...], method: str):
+    The problem's unknown coefficients are parameters of this module (``unknowns.raw.<name>``), next to the
+    network's (``model.*``): the optimiser, the compiled step and the checkpoint carry them alike."""
+
+    def __init__(self, model: nn.Module, terms, inputs: tuple[str, ...], method: str, unknowns=()):
         super().__init__()
         self.model, self.terms, self.inputs, self.method = model, tuple(terms), inputs, method
+        self.unknowns = UnknownValues(tuple(unknowns))
+        self._reads = any(t.unknowns for t in self.terms)
         # the jet plans, built here: a plan created while tracing would mutate the cache and retrace the graph
         joint_plan([t.needs for t in self.terms], inputs)
         for t in self.terms:
@@ -114,11 +120,16 @@ class TermLosses(nn.Module):
     def forward(self, *points: Tensor, term: int | None = None) -> Tensor:
         """The stacked losses at ``points`` (one tensor per term); with ``term``, that term's loss alone from
         its own forward pass (``points``: its points only)."""
+        values = self.unknowns() if self._reads else None
         if term is not None:
             t = self.terms[term]
-            return t.loss_of(joint(self.model, [(points[0], t.needs)], self.inputs, self.method)[0])
-        ds = joint(self.model, [(p, t.needs) for t, p in zip(self.terms, points)], self.inputs, self.method)
-        return torch.stack([t.loss_of(d) for t, d in zip(self.terms, ds)])
+            x, extra = t.split(points[0])
+            d = joint(self.model, [(x, t.needs)], self.inputs, self.method)[0]
+            return t.loss_of(t.attach(d, extra, values))
+        split = [t.split(p) for t, p in zip(self.terms, points)]
+        ds = joint(self.model, [(x, t.needs) for t, (x, _) in zip(self.terms, split)], self.inputs, self.method)
+        return torch.stack([t.loss_of(t.attach(d, extra, values))
+                            for t, d, (_, extra) in zip(self.terms, ds, split)])
 
 
 class FusedTraining:

@@ -19,6 +19,12 @@ needs:
 * product  Z * D  (the modified MLP's gates):  Leibniz, D^alpha (Z D) = sum_{S subset of positions}
   D^{alpha_S} Z * D^{alpha_not S} D.
 
+Input embeddings and factorised weights need nothing more (``pinncore.models``): random Fourier features and
+the periodic embedding are an affine map of the standardised input followed by sin, cos(a) being sin(a + pi/2)
+(``affine`` then ``activation(.., "sin")``, or ``compose`` with per-unit derivatives where some units pass
+through unchanged), and a factorised layer's W = diag(exp(s)) V is an ordinary matrix to ``affine``, with the
+parameter gradient carried on to s and V by the backward pass.
+
 Each formula is applied to all keys of one order at once (gathered from that order's stack; a gather that takes
 the whole stack in order is the stack itself), so the op count does not grow with the number of inputs.
 ``JetPlan`` precomputes the index lists once per key set.
@@ -201,7 +207,12 @@ class JetPlan:
         return [value] + [None if t is None else t @ weight.t() for t in jet[1:]]
 
     def activation(self, jet: Jet, name: str, rows: tuple[int, ...]) -> Jet:
-        phi = activation_derivatives(name, jet[0], self.max_order, rows)
+        return self.compose(jet, activation_derivatives(name, jet[0], self.max_order, rows), rows)
+
+    def compose(self, jet: Jet, phi: Sequence[Tensor], rows: tuple[int, ...]) -> Jet:
+        """An elementwise function of the jet's units, given its derivatives ``phi`` = [phi(a), phi'(a), ...,
+        phi^(max_order)(a)] at the value a = ``jet[0]`` (phi^(m) on the first ``rows[m]`` points; a unit's phi
+        may differ from its neighbour's, as in ``models.embeddings.PeriodicEmbedding``): Faa di Bruno."""
         out: Jet = [phi[0]]
         for n in range(1, self.max_order + 1):
             r, acc = rows[n], None

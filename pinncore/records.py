@@ -16,6 +16,7 @@ class StepRecord:
     lambdas: dict[str, float]  # the weights the update at this step used
     lr: float
     wall: float                # training seconds since the run started (resumes continue the clock)
+    unknowns: dict[str, float] = field(default_factory=dict)  # the unknown coefficients' values at this step
 
 
 @dataclass(frozen=True)
@@ -123,4 +124,92 @@ class HessianSnapshot:
 StiffnessSnapshot = HessianSnapshot  # the earlier name
 
 
-Record = StepRecord | GradSnapshot | EvalSnapshot | HessianSnapshot
+# -- since 2021: kernel traces, alignment, causal weights (series: one row each, ``pinncore.series``) ----------------
+def _floats(row: dict, prefix: str) -> dict[str, float]:
+    return {k[len(prefix):]: float(v) for k, v in row.items() if k.startswith(prefix)}
+
+
+def _vector(row: dict, prefix: str) -> np.ndarray:
+    keys = sorted((k for k in row if k.startswith(prefix)), key=lambda k: int(k[len(prefix):]))
+    return np.array([float(row[k]) for k in keys], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class KernelTraces:
+    """Tr K_ii per term (Wang, Yu & Perdikaris 2022), each on ``points`` of the term's points at this step: at
+    every NTK weight update and every gradient snapshot, whatever the run's weighting."""
+
+    step: int
+    traces: dict[str, float]
+    points: int
+
+    def row(self) -> dict:
+        return {"step": self.step, "points": self.points, **{f"trace_{t}": v for t, v in self.traces.items()}}
+
+    @classmethod
+    def from_row(cls, row: dict) -> "KernelTraces":
+        return cls(int(row["step"]), _floats(row, "trace_"), int(row["points"]))
+
+
+@dataclass(frozen=True)
+class AlignmentRecord:
+    """The alignment score A of the terms' gradients (``pinncore.alignment``) over all parameters and per weight
+    matrix, at every step where the per-term gradients are computed (weighting updates, gradient snapshots)."""
+
+    step: int
+    score: float
+    layers: dict[str, float]  # weight matrix -> A of its slices (NaN where fewer than two terms move it)
+
+    def row(self) -> dict:
+        return {"step": self.step, "score": self.score, **{f"layer_{k}": v for k, v in self.layers.items()}}
+
+    @classmethod
+    def from_row(cls, row: dict) -> "AlignmentRecord":
+        return cls(int(row["step"]), float(row["score"]), _floats(row, "layer_"))
+
+
+@dataclass(frozen=True)
+class CausalRecord:
+    """Causal weights (Wang, Sankaran & Perdikaris 2024) of the residual's time chunks at this step, earliest
+    first: the chunks' centres in t, their mean squared residuals L_i and weights w_i, and the eps in force."""
+
+    step: int
+    eps: float
+    t: np.ndarray        # (chunks,)
+    losses: np.ndarray   # (chunks,)
+    weights: np.ndarray  # (chunks,)
+
+    def row(self) -> dict:
+        out = {"step": self.step, "eps": self.eps}
+        for name, values in (("t", self.t), ("loss", self.losses), ("w", self.weights)):
+            out.update({f"{name}_{i}": float(v) for i, v in enumerate(values)})
+        return out
+
+    @classmethod
+    def from_row(cls, row: dict) -> "CausalRecord":
+        return cls(int(row["step"]), float(row["eps"]), _vector(row, "t_"), _vector(row, "loss_"), _vector(row, "w_"))
+
+
+@dataclass(frozen=True)
+class KernelSpectrum:
+    """Eigenvalues (largest first) of each term's kernel block K_ii and of the whole kernel K, on ``points``
+    points of every term, at a gradient snapshot: the paper's spectral-bias picture (its Fig. 1-2)."""
+
+    step: int
+    points: int
+    terms: dict[str, np.ndarray]  # term -> eigenvalues of K_ii (points x residual columns of them)
+    total: np.ndarray             # eigenvalues of K
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"step": np.array(self.step), "points": np.array(self.points), "terms": np.array(list(self.terms)),
+                "total": np.asarray(self.total, dtype=np.float64),
+                **{f"eig_{i}": np.asarray(v, dtype=np.float64) for i, v in enumerate(self.terms.values())}}
+
+    @classmethod
+    def from_arrays(cls, a) -> "KernelSpectrum":
+        names = [str(t) for t in a["terms"]]
+        return cls(int(a["step"]), int(a["points"]), {t: a[f"eig_{i}"] for i, t in enumerate(names)}, a["total"])
+
+
+Record = (StepRecord | GradSnapshot | EvalSnapshot | HessianSnapshot | KernelTraces | AlignmentRecord | CausalRecord
+          | KernelSpectrum)

@@ -19,7 +19,8 @@ from .config import RunConfig
 from .errors import ConfigError
 from .records import EvalSnapshot, Record, StepRecord
 from .locks import acquire_lock, release_lock
-from .store import RunStore, first_line
+from .series import SERIES, kind_of
+from .store import SNAPSHOTS, RunStore, first_line
 from .trainer import Trainer
 
 CHECKPOINT_SECONDS = 30.0  # default: a crash loses at most this much training, whatever the step rate
@@ -34,8 +35,10 @@ class Run:
         self.last_eval = last_eval
         self.locked = False
         self.readonly = False  # Run.view: never writes, even if someone sets ``locked``
-        # Run.open: the stored snapshots that belong to the restored state, by kind ("eval", "grad", "hess")
-        self.snapshots: dict[str, list] = {"eval": [], "grad": [], "hess": []}
+        # Run.open: the stored snapshots that belong to the restored state, by kind ("eval", "grad", "hess", "ntk")
+        self.snapshots: dict[str, list] = {kind: [] for kind in SNAPSHOTS}
+        # the diagnostic series (kernel traces, alignment, causal weights), kept and rewritten like the metrics
+        self.series: dict[str, list] = {kind: [] for kind in SERIES}
         if checkpoint_seconds is not None and (isinstance(checkpoint_seconds, bool) or not isinstance(
                 checkpoint_seconds, (int, float)) or not checkpoint_seconds > 0 or math.isinf(checkpoint_seconds)):
             raise ConfigError("checkpoint_seconds", f"must be a finite number > 0 or None, got {checkpoint_seconds!r}")
@@ -117,20 +120,21 @@ class Run:
             if lock:
                 store.check_writable()
             if restart:
-                metrics, snaps = [], {"eval": [], "grad": [], "hess": []}
+                metrics, snaps, series = [], {kind: [] for kind in SNAPSHOTS}, {kind: [] for kind in SERIES}
             else:
-                metrics, snaps = cls._restore(store, trainer, lock, steps)
+                metrics, snaps, series = cls._restore(store, trainer, lock, steps)
             run = cls(trainer, store, metrics, snaps["eval"][-1] if snaps["eval"] else None,
                       checkpoint_seconds=checkpoint_seconds)
             run.compile_allowed = config.compile
-            run.snapshots = snaps
+            run.snapshots, run.series = snaps, series
             if lock:  # checked: from here on it writes
                 run.locked = True
                 store.remove_stale_temp()
                 if config != stored:
                     store.write_json("config.json", config.to_dict())
                 if restart:
-                    for name in ("metrics.parquet", "checkpoint.pt", "summary.json"):
+                    for name in ("metrics.parquet", "checkpoint.pt", "summary.json",
+                                 *(f"{kind}.parquet" for kind in SERIES)):
                         (store.path / name).unlink(missing_ok=True)
                     shutil.rmtree(store.path / "snapshots", ignore_errors=True)
                     store.write_reference(trainer.grid, trainer.reference_field)
@@ -152,10 +156,10 @@ class Run:
 
     @classmethod
     def _restore(cls, store: RunStore, trainer: Trainer, resume: bool,
-                 steps: int | None) -> tuple[list[StepRecord], dict[str, list]]:
+                 steps: int | None) -> tuple[list[StepRecord], dict[str, list], dict[str, list]]:
         """Load checkpoint, metrics and snapshots into ``trainer`` after checking that they are complete and
-        consistent with each other and with config.json; the metrics and the snapshots up to ``visible_upto``
-        (by kind)."""
+        consistent with each other and with config.json; the metrics, the snapshots up to ``visible_upto`` (by
+        kind) and the diagnostic series before the checkpoint's step (by kind)."""
         ck = store.path / "checkpoint.pt"
         hint = " (pinn resume --restart trains it again from step 0, dropping its history)" if resume else ""
         state = store.checkpoint()
@@ -180,14 +184,14 @@ class Run:
         if metrics and (set(metrics[0].losses) != terms or set(metrics[0].lambdas) != terms):
             raise ConfigError(str(mf), f"columns do not match the terms {', '.join(trainer.term_names)}")
         upto = cls.visible_upto(trainer)
-        every = {kind: store.snapshots(kind) for kind in ("eval", "grad", "hess")}  # any damaged one is refused
+        every = {kind: store.snapshots(kind) for kind in SNAPSHOTS}  # any damaged one is refused
         snaps = {kind: [x for x in found if x.step <= upto] for kind, found in every.items()}
         for snap in every["eval"]:
             if snap.prediction.shape != trainer.grid_shape:
                 raise ConfigError(str(store.path / "snapshots" / f"eval_{snap.step:08d}.npz"),
                                   f"prediction {snap.prediction.shape} does not match the grid {trainer.grid_shape}")
         store.reference()
-        return metrics, snaps
+        return metrics, snaps, {kind: store.series(kind, before=n) for kind in SERIES}
 
     @staticmethod
     def visible_upto(trainer: Trainer) -> int:
@@ -244,6 +248,8 @@ class Run:
                 self.metrics.append(r)
             elif isinstance(r, EvalSnapshot) and math.isfinite(r.rel_l2):
                 self.last_eval = r
+            elif kind_of(r):
+                self.series[kind_of(r)].append(r)
         t = self.trainer
         if t.status.startswith("diverged") and (self.last_eval is None or self.last_eval.step != t.steps_done):
             snap = t.evaluate()  # the parameters are the last good ones: the failing update was not applied
@@ -263,6 +269,9 @@ class Run:
         """Metrics first, then the checkpoint, then the summary (``open`` drops metrics past the checkpoint)."""
         self._writable()
         self.store.write_metrics(self.metrics)
+        for kind, records in self.series.items():
+            if records or (self.store.path / f"{kind}.parquet").exists():
+                self.store.write_series(kind, records)
         self.store.write_checkpoint(self.trainer.state_dict())
         self.store.write_json("summary.json", self.summary())
         self._saved_at = self.trainer.steps_done
@@ -279,4 +288,5 @@ class Run:
             "rel_l2_step": self.last_eval.step if self.last_eval else None,
             "lambdas": dict(t.weighting.lambdas), "wall_s": round(t.wall, 3),
             "steps_per_s": round(t.steps_done / t.wall, 2) if t.wall > 0 else None,
+            **({"unknowns": t.unknown_values()} if t.problem.unknowns else {}),
         }

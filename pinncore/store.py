@@ -4,10 +4,12 @@ a run killed at any moment stays loadable: each file is either the old version o
     run_dir/
       config.json          RunConfig
       summary.json         status, steps done, final error and lambdas, wall time, steps/s
-      metrics.parquet      one row per step: step, lr, wall, loss_<term>, lambda_<term>
-      checkpoint.pt        model, optimizer, weighting and sampling-RNG state (torch.save of plain dicts)
+      metrics.parquet      one row per step: step, lr, wall, loss_<term>, lambda_<term>, unknown_<name>
+      checkpoint.pt        model, optimizer, weighting and sampling-RNG state, the unknowns' raw parameters
+                           (torch.save of plain dicts)
       reference.npz        evaluation grid and exact / reference field
-      snapshots/eval_<step>.npz, grad_<step>.npz, hess_<step>.npz
+      kernel.parquet, alignment.parquet, causal.parquet   diagnostic series (``pinncore.series``), if recorded
+      snapshots/eval_<step>.npz, grad_<step>.npz, hess_<step>.npz, ntk_<step>.npz (kernel spectra)
       .lock                the PID of the process training the run; ``fcntl.flock``-ed while it does
 
 Every reader turns a damaged file into a ConfigError naming the file and what is wrong with it (one line), never
@@ -32,10 +34,11 @@ import pandas as pd
 import torch
 
 from .config import RunConfig
-from .errors import ConfigError
-from .records import EvalSnapshot, GradSnapshot, Record, StepRecord, StiffnessSnapshot
+from .errors import ConfigError, first_line  # noqa: F401 (first_line: re-exported)
+from .records import EvalSnapshot, GradSnapshot, KernelSpectrum, Record, StepRecord, StiffnessSnapshot
+from .series import FILES as SERIES_FILES, read_series, series_bytes
 
-SNAPSHOTS = {"eval": EvalSnapshot, "grad": GradSnapshot, "hess": StiffnessSnapshot}
+SNAPSHOTS = {"eval": EvalSnapshot, "grad": GradSnapshot, "hess": StiffnessSnapshot, "ntk": KernelSpectrum}
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -64,25 +67,21 @@ def metrics_frame(records: Iterable[StepRecord]) -> pd.DataFrame:
         row = {"step": r.step, "lr": r.lr, "wall": r.wall}
         row.update({f"loss_{t}": v for t, v in r.losses.items()})
         row.update({f"lambda_{t}": v for t, v in r.lambdas.items()})
+        row.update({f"unknown_{n}": v for n, v in r.unknowns.items()})
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 MAX_JSON_BYTES = 16 * 1024**2
-RUN_FILES = ("config.json", "summary.json", "metrics.parquet", "checkpoint.pt", "reference.npz")
+RUN_FILES = ("config.json", "summary.json", "metrics.parquet", "checkpoint.pt", "reference.npz", *SERIES_FILES.values())
 CHECKPOINT_KEYS = ("model", "optimizer", "weighting", "generator", "steps_done", "wall", "status")
 # the fields of summary.json and the types a reader may rely on (None allowed where the second entry says so)
 SUMMARY_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "label": ((str,), False), "problem": ((str,), False), "status": ((str,), False), "steps_done": ((int,), False),
     "steps": ((int,), False), "rel_l2": ((int, float), True), "rel_l2_step": ((int,), True),
     "lambdas": ((dict,), False), "wall_s": ((int, float), False), "steps_per_s": ((int, float), True),
+    "unknowns": ((dict,), False),
 }
-
-
-def first_line(exc: BaseException, limit: int = 160) -> str:
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def summary_problem(data) -> str | None:
@@ -100,6 +99,10 @@ def summary_problem(data) -> str | None:
     lam = data.get("lambdas", {})
     if not all(isinstance(k, str) and isinstance(x, (int, float)) and not isinstance(x, bool) for k, x in lam.items()):
         return "field 'lambdas' must map term names to numbers"
+    known = data.get("unknowns", {})
+    if not all(isinstance(k, str) and isinstance(x, (int, float)) and not isinstance(x, bool)
+               for k, x in known.items()):
+        return "field 'unknowns' must map names to numbers"
     return None
 
 
@@ -150,6 +153,13 @@ class RunStore:
         buf = io.BytesIO()
         metrics_frame(records).to_parquet(buf, index=False)
         atomic_write(self.path / "metrics.parquet", buf.getvalue())
+
+    def write_series(self, kind: str, records: list) -> None:
+        atomic_write(self.path / SERIES_FILES[kind], series_bytes(records))
+
+    def series(self, kind: str, before: int | None = None) -> list:
+        """A diagnostic series (``pinncore.series``): its records, those with step < ``before`` if given."""
+        return read_series(self.path / SERIES_FILES[kind], kind, before)
 
     def write_reference(self, grid: np.ndarray, field: np.ndarray) -> None:
         atomic_write(self.path / "reference.npz", _npz_bytes({"grid": grid, "field": field}))
@@ -301,9 +311,10 @@ class RunStore:
                 raise ConfigError(str(f), f"has no column '{col}'")
         losses = [c for c in df.columns if c.startswith("loss_")]
         lambdas = [c for c in df.columns if c.startswith("lambda_")]
+        unknowns = [c for c in df.columns if c.startswith("unknown_")]
         if not losses:
             raise ConfigError(str(f), "has no loss_<term> column")
-        for col in ("step", "lr", "wall", *losses, *lambdas):
+        for col in ("step", "lr", "wall", *losses, *lambdas, *unknowns):
             if not pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col]):
                 raise ConfigError(str(f), f"column '{col}' must hold numbers, not {df[col].dtype}")
         if df["step"].isna().any() or not (df["step"] == df["step"].round()).all():
@@ -311,11 +322,12 @@ class RunStore:
         if before is not None:
             df = df[df["step"] < before]
         return [StepRecord(int(r["step"]), {c[5:]: float(r[c]) for c in losses},
-                           {c[7:]: float(r[c]) for c in lambdas}, float(r["lr"]), float(r["wall"]))
+                           {c[7:]: float(r[c]) for c in lambdas}, float(r["lr"]), float(r["wall"]),
+                           {c[8:]: float(r[c]) for c in unknowns})
                 for r in df.to_dict("records")]
 
     def snapshots(self, kind: str, upto: int | None = None) -> list:
-        """Stored 'eval', 'grad' or 'hess' snapshots in step order (those with step <= ``upto``, if given).
+        """Stored 'eval', 'grad', 'hess' or 'ntk' snapshots in step order (those with step <= ``upto``, if given).
         ConfigError naming the file for one that is truncated, lacks a key or is inconsistent."""
         cls = SNAPSHOTS[kind]
         out = []
@@ -377,4 +389,7 @@ def _snapshot_problem(snap) -> str | None:
         if snap.counts.shape != (*shape, len(snap.edges) - 1) or any(
                 a.shape != shape for a in (snap.max_abs, snap.mean_abs, snap.l2)):
             return f"array shapes do not match {shape[0]} terms x {shape[1]} layers"
+    elif isinstance(snap, KernelSpectrum):
+        if not all(numeric(np.asarray(a)) and np.asarray(a).ndim == 1 for a in (snap.total, *snap.terms.values())):
+            return "eigenvalues must be 1D arrays of numbers"
     return None

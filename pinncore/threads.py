@@ -43,7 +43,7 @@ def step_elements(config: RunConfig) -> int:
     problem = make_problem(config.problem, **config.params)
     rows = 0
     for term in problem.terms():
-        points = config.batch * len(term.boxes)
+        points = config.batch * term.groups
         keys = len(joint_plan([term.needs], problem.inputs).keys) if term.needs else 1
         rows += points * keys
     return rows * config.width

@@ -7,7 +7,11 @@ One step (paper protocol, Algorithm 1 order):
   3. apply Adam to sum_t lambda_t L_t with lr = lr0 * decay_rate ** (step / decay_steps).
 Per-term gradients are computed only where they are needed: on weighting updates (then the step uses
 sum_t lambda_t grad L_t) and for gradient snapshots (an extra backward pass that the update does not use, so
-diagnostic cadences never change the trajectory). Other steps back-propagate sum_t lambda_t L_t once.
+diagnostic cadences never change the trajectory). Other steps back-propagate sum_t lambda_t L_t once. Where they
+exist, the alignment score of the terms' gradients is recorded (``pinncore.alignment``). NTK weights are updated
+from the terms' kernel traces on the step's batch (``pinncore.kernels``), and every gradient snapshot records the
+traces and the kernel spectra of any run. Causal weights (``config.causal``) reweight the residual's points along t
+inside its loss (``pinncore.weighting.causal``) and are recorded every ``causal_every`` steps.
 With ``compile=True`` each step is one compiled graph instead (``pinncore.fused``: losses, gradient and Adam,
 or the per-term gradients on update and snapshot steps); results agree with eager to float round-off.
 A non-finite loss or gradient stops the run with status ``diverged at step k`` before any update is applied.
@@ -23,13 +27,16 @@ import torch
 
 from .config import RunConfig
 from .derivatives import joint_plan
-from .diagnostics import term_eigenvalues
+from .alignment import alignment_record
 from .errors import ConfigError
 from .fused import FusedTraining, TermLosses
-from .models import make_model
+from .kernels import KernelProbe
+from .models import model_for
 from .problems.base import Term
-from .records import EvalSnapshot, GradSnapshot, Record, StepRecord, StiffnessSnapshot
-from .weighting import make_weighting
+from .records import CausalRecord, EvalSnapshot, Record, StepRecord
+from .sampling import Sampler
+from .snapshots import Snapshots
+from .weighting import Causal, weighting_for
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 # the config fields a trainer reads afresh at every step, or restores with its state (model, Adam, sampler): a
@@ -38,14 +45,23 @@ PER_RUN = ("steps", "seed", "lr", "decay_rate", "decay_steps", "grad_every", "ev
            "hessian_k", "hist_bins", "checkpoint_every")
 # the fields of the weighting: the compiled step takes the weights as an input, so one compiled graph serves every
 # weighting of a setup (M1 and M2, M3 and M4); ``rebind`` builds the new weighting
-WEIGHTING = ("weighting", "annealing_variant", "beta", "update_every", "weights")
+# (NTK weights: their kernel traces are computed outside the step, with a graph of their own where compiled);
+# causal weights are not among them: they change the residual's loss, so the compiled graph
+WEIGHTING = ("weighting", "annealing_variant", "beta", "update_every", "weights", "ntk_points", "ntk_beta")
+
+
+# config fields added after setup keys were first kept (compiled steps, the engine profile): left out of the key at
+# their defaults, so that the key of an existing setup stays what it was
+LATER_FIELDS = ("ntk_eig_points", "causal", "causal_chunks", "causal_eps", "causal_schedule", "causal_every")
+_DEFAULTS = RunConfig().to_dict()
 
 
 def build_key(config: RunConfig) -> str:
     """What a built trainer is made of: its config without the ``PER_RUN`` and ``WEIGHTING`` fields (equal keys:
-    the same network, problem and compiled step)."""
+    the same network, problem and compiled step), and without the ``LATER_FIELDS`` at their defaults."""
     skip = PER_RUN + WEIGHTING
-    return json.dumps({k: v for k, v in config.to_dict().items() if k not in skip}, sort_keys=True)
+    return json.dumps({k: v for k, v in config.to_dict().items() if k not in skip
+                       and not (k in LATER_FIELDS and v == _DEFAULTS[k])}, sort_keys=True)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -65,7 +81,7 @@ def make_adam(params, lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=lr)
 
 
-class Trainer:
+class Trainer(Snapshots):
     def __init__(self, config: RunConfig):
         self.config = config.validated()
         c = self.config
@@ -73,42 +89,51 @@ class Trainer:
         self.dtype = DTYPES[c.dtype]
         self.problem = c.make_problem()
         self.terms = self.problem.terms()
+        self.causal = (Causal(self.problem, self.terms, c.batch, c.causal_chunks, c.causal_eps, c.causal_schedule)
+                       if c.causal else None)
+        if self.causal is not None:
+            self.terms = self.causal.terms  # the residual's loss reweighted along t
         self.term_names = tuple(t.name for t in self.terms)
-        mean, std = self.problem.stats()
-        self.model = make_model(c.model, len(self.problem.inputs), len(self.problem.outputs), depth=c.depth,
-                                width=c.width, activation=c.activation, mean=mean, std=std, seed=c.seed)
+        self.model = model_for(c, self.problem)  # a spec's periodic inputs (periodic_mode "embedding"): embedded
         self.model.to(device=self.device, dtype=self.dtype)
-        self.param_names = [n for n, _ in self.model.named_parameters()]
-        self.params = list(self.model.parameters())
-        self.layers = self.model.layer_weights()
+        self.loss_module = TermLosses(self.model, self.terms, self.problem.inputs, c.derivatives,
+                                      self.problem.unknowns)
+        self.unknowns = self.loss_module.unknowns.to(device=self.device, dtype=self.dtype)
+        self.param_names = [n for n, _ in self.model.named_parameters()]  # the network's (weightings read these)
+        # the network's parameters, then the unknown coefficients' raw parameters (trained alike)
+        self.params = list(self.model.parameters()) + list(self.unknowns.parameters())
+        self.layers = self.model.layer_weights()  # the histograms' layers; the annealing reads the matrices:
+        self._matrices = set(self.model.weight_matrices())
         self._layer_index = [next(i for i, p in enumerate(self.params) if p is w) for w in self.layers.values()]
         self.optimizer = make_adam(self.params, c.lr)
         self.weighting = self._new_weighting(c)
         self.generator = torch.Generator().manual_seed(c.seed)
-        self._boxes = self._box_sampler()
+        self._boxes = self._box_sampler()  # all terms boxes: one draw per step; else the sampler's blocks
+        self.sampler = Sampler(self.terms, c.batch, self.dtype, self.device)
         self._lam = None  # (weights, their tensor) for the compiled step
-        self.loss_module = TermLosses(self.model, self.terms, self.problem.inputs, c.derivatives)
         if c.compile:  # build the jet plan outside the compiled region, so tracing finds it cached
             joint_plan([t.needs for t in self.terms], self.problem.inputs)
         self._fused = FusedTraining(self.loss_module, self.optimizer) if c.compile else None
+        self.kernels = KernelProbe(self.model, self.terms, self.problem.inputs,
+                                   compiled=c.compile and self.weighting.needs == "kernel",
+                                   unknowns=self.unknowns if self.problem.unknowns else None)
         self.steps_done = 0
         self.wall = 0.0
         self.status = "ready"
-        grid, self.grid_shape = self.problem.grid(c.eval_points)
-        self.grid = grid
-        self.reference_field = self.problem.reference(grid).reshape(self.grid_shape)
-        self._grid_t = torch.as_tensor(grid, dtype=self.dtype, device=self.device)
+        self._evaluation(c.eval_points)
 
     def _new_weighting(self, c: RunConfig):
-        return make_weighting(c.weighting, self.term_names, initial=c.weights, beta=c.beta, every=c.update_every,
-                              variant=c.annealing_variant)
+        """The weighting of ``c`` (each reads its own fields: ``Weighting.config_kwargs``)."""
+        return weighting_for(c, self.term_names)
 
     # -- public -----------------------------------------------------------------------------------------------
     @property
     def compile_seconds(self) -> float | None:
         """With ``compile=True``: the seconds the first compiled step took (compilation included, once per run,
         for a progress line to show); None before it, without compilation, or where it fell back to eager."""
-        return None if self._fused is None else self._fused.compile_seconds
+        if self._fused is None or self._fused.compile_seconds is None:
+            return None
+        return self._fused.compile_seconds + self.kernels.compile_seconds  # NTK weights: the traces' graph too
 
     @property
     def done(self) -> bool:
@@ -134,12 +159,13 @@ class Trainer:
                 records.append(self.evaluate())
             if c.hessian_every and k % c.hessian_every == 0:
                 records.append(self.stiffness())
+            known = self.unknown_values()  # the values the step's losses are measured at
             rec = self._one_step(k, records)
             self.wall += time.perf_counter() - t0
             if rec is None:
                 self.status = f"diverged at step {k}"
                 return records
-            records.append(StepRecord(k, rec[0], rec[1], rec[2], self.wall))
+            records.append(StepRecord(k, rec[0], rec[1], rec[2], self.wall, known))
             self.steps_done = k + 1
         if self.steps_done >= c.steps:
             t0 = time.perf_counter()
@@ -148,12 +174,51 @@ class Trainer:
             self.status = "finished"
         return records
 
+    def _evaluation(self, n: int) -> None:
+        """The evaluation grid over the domain's box, the reference on it (NaN outside a region: pictures are
+        masked), and the points the error is scored on when they are not the grid (a scattered reference's)."""
+        grid, self.grid_shape = self.problem.grid(n)
+        self.grid = grid
+        self.grid_mask = self.problem.mask(grid)
+        self._masked = not self.grid_mask.all()
+        if self._masked:
+            ref = np.full(len(grid), np.nan)
+            ref[self.grid_mask] = self.problem.reference(grid[self.grid_mask])
+        else:
+            ref = self.problem.reference(grid)
+        self.reference_field = ref.reshape(self.grid_shape)
+        self._grid_t = torch.as_tensor(grid, dtype=self.dtype, device=self.device)
+        self.score_points = self.problem.scoring()
+
     def evaluate(self) -> EvalSnapshot:
-        pred = self.problem.predict(self.model, self._grid_t, self.config.derivatives)
-        pred = pred.to("cpu", torch.float64).numpy()
+        """The prediction on the grid (NaN outside a region) and the relative L2 error: on the grid's points in
+        the domain, or on the scattered reference's own points."""
+        pred = self._predict(self._grid_t)
         ref = self.reference_field.ravel()
-        err = float(np.linalg.norm(pred - ref) / np.linalg.norm(ref))
+        if self._masked:
+            pred[~self.grid_mask] = np.nan
+        if self.score_points is not None:
+            points, values = self.score_points
+            err = float(np.linalg.norm(self._predict(points) - values) / np.linalg.norm(values))
+        elif self._masked:
+            m = self.grid_mask
+            err = float(np.linalg.norm(pred[m] - ref[m]) / np.linalg.norm(ref[m]))
+        else:
+            err = float(np.linalg.norm(pred - ref) / np.linalg.norm(ref))
         return EvalSnapshot(self.steps_done, err, pred.reshape(self.grid_shape).astype(np.float32))
+
+    def _predict(self, points, chunk: int = 1 << 16) -> np.ndarray:
+        """The evaluated quantity at points (float64 numpy), in chunks (a scattered reference may be large)."""
+        if isinstance(points, torch.Tensor) and len(points) <= chunk:
+            pred = self.problem.predict(self.model, points, self.config.derivatives)
+            return pred.to("cpu", torch.float64).numpy()
+        return np.concatenate([self._predict(torch.as_tensor(points[i:i + chunk], dtype=self.dtype,
+                                                             device=self.device))
+                               for i in range(0, len(points), chunk)])
+
+    def unknown_values(self) -> dict[str, float]:
+        """The unknown coefficients' current values (empty without unknowns)."""
+        return self.unknowns.current() if self.problem.unknowns else {}
 
     def losses(self, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Unweighted losses on a fresh minibatch (advances the given, by default the training, generator), eager.
@@ -181,70 +246,37 @@ class Trainer:
         shapes = [(t._lo.shape[0] * b, t._lo.shape[2]) for t in self.terms]
         return torch.cat(lo), torch.cat(span), [x.numel() for x in lo], shapes
 
-    def stiffness(self, k: int | None = None, iters: int = 80, tol: float = 1e-3) -> StiffnessSnapshot:
-        """Top-k Hessian eigenvalues (Lanczos on Hessian-vector products) of each weighted term lambda_t L_t and
-        of the loss, on a minibatch of its own RNG stream (seeded by seed and step), so that the training
-        trajectory does not depend on this diagnostic. k: the argument, else ``config.hessian_k``."""
-        k = k if k is not None else self.config.hessian_k
-        gen = self._diagnostic_generator()
-        lam = dict(self.weighting.lambdas)
-        per_term, total = term_eigenvalues(self.losses(gen), lam, self.params, k=k, iters=iters, tol=tol,
-                                           generator=gen)
-        return StiffnessSnapshot(self.steps_done, per_term, total, self.lr_at(self.steps_done), lam)
-
-    def _diagnostic_generator(self) -> torch.Generator:
-        return torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.steps_done + 1)
-
-    def hessian_spectra(self, max_params: int | None = None) -> dict[str, np.ndarray]:
-        """Every eigenvalue (largest first) of grad^2 (lambda_t L_t) per term and of grad^2 L ("total"), from
-        the full Hessian (``torch.autograd.functional.hessian`` + ``eigh``), on the minibatch ``stiffness``
-        uses at this step. For networks of at most ``diagnostics.MAX_FULL_HESSIAN`` parameters (paper Fig. 4)."""
-        from .diagnostics import MAX_FULL_HESSIAN, hessian_matrix, spectrum
-
-        lam = self.weighting.lambdas
-        state = self._diagnostic_generator().get_state()
-
-        def term_loss(name: str):
-            return lambda: self.losses(torch.Generator().set_state(state))[name]
-
-        hess = {t: lam[t] * hessian_matrix(term_loss(t), self.model, max_params or MAX_FULL_HESSIAN)
-                for t in self.term_names}
-        out = {t: spectrum(h) for t, h in hess.items()}
-        out["total"] = spectrum(sum(hess.values()))
-        return out
-
     # -- internals --------------------------------------------------------------------------------------------
     def _one_step(self, k: int, records: list[Record]):
         c, w, names = self.config, self.weighting, self.term_names
         due, snapshot = w.due(k), c.grad_every and (k % c.grad_every == 0 or k == c.steps - 1)
         lr = self.lr_at(k)
-        points = self._sample(self.generator)
-        fused = self._fused if self._fused is not None and not self._fused.failed else None
-        per_term = losses = None
-        if fused is not None and not (due or snapshot):  # the whole step in one compiled graph
-            out = fused.step(points, self._lambda_tensor(), lr)
-            if out is not None:
-                loss, finite = out
-                return (dict(zip(names, loss.tolist())), dict(w.lambdas), lr) if finite else None
-        elif fused is not None:  # compiled per-term gradients, then the weighting and Adam here
-            out = fused.term_grads(points)
-            if out is not None:
-                loss, jac = out
-                values = dict(zip(names, loss.tolist()))
-                per_term = {t: [g[i] for g in jac] for i, t in enumerate(names)}
+        points = self._sample(self.generator) if self._boxes is not None else self.sampler.draw(self.generator)
+        previous = w.state_dict()
+        observed = None
+        if self.causal is not None and k % c.causal_every == 0:
+            observed = CausalRecord(k, *self.causal.observe(self.model, points[self.causal.index], c.derivatives))
+            records.append(observed)
+        if due and w.needs == "kernel":  # NTK weights from this batch's kernel traces, before the step
+            records.append(self._kernel_traces(k, points))
+            w.update(records[-1].traces)
+        due = due and w.per_term_gradients  # from here on: an update from the per-term gradients
+        kind, values, got = self._compiled(points, due or snapshot, lr)
+        if kind == "taken":  # the whole step, compiled (``got``: whether its values were finite)
+            return self._after(values, lr, observed) if got else self._undo(previous)
+        per_term, losses = got, None  # the compiled per-term gradients, or None: eager
         if per_term is None:  # eager: one forward pass, autograd
             loss = self.loss_module(*points)
             losses, values = dict(zip(names, loss)), dict(zip(names, loss.tolist()))
         if not all(math.isfinite(v) for v in values.values()):
-            return None
-        previous = w.state_dict()
+            return self._undo(previous)
         if (due or snapshot) and per_term is None:
             per_term = self._per_term_grads(losses, retain=snapshot and not due)
         if due:
             if w.needs == "all":
                 w.update({t: dict(zip(self.param_names, gs)) for t, gs in per_term.items()})
             else:
-                w.update({t: {name: gs[i] for name, i in zip(self.layers, self._layer_index)}
+                w.update({t: {name: gs[i] for name, i in zip(self.layers, self._layer_index) if name in self._matrices}
                           for t, gs in per_term.items()})
         lam = w.lambdas
         if due or losses is None:  # the per-term gradients are at hand
@@ -253,16 +285,46 @@ class Trainer:
             total = sum(lam[t] * L for t, L in losses.items())
             grads = self._fill(torch.autograd.grad(total, self.params, allow_unused=True))
         if not math.isfinite(torch.nn.utils.get_total_norm(grads).item()):
-            w.load_state_dict(previous)
-            return None
+            return self._undo(previous)
         for p, g in zip(self.params, grads):
             p.grad = g
         if snapshot:
             records.append(self._snapshot(k, per_term))
+            records.extend(self._kernel_snapshot(k, points))
+        if due or snapshot:
+            records.append(alignment_record(k, per_term, dict(zip(self.layers, self._layer_index))))
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.optimizer.step()
-        return values, dict(lam), lr
+        return self._after(values, lr, observed)
+
+    def _compiled(self, points, per_term: bool, lr: float) -> tuple[str, dict, object]:
+        """The compiled step, where there is one: ("taken", losses, finite) once it took the whole step
+        (``per_term`` False), ("grads", losses, per-term gradients) for the caller to finish the step, or
+        ("eager", {}, None): train eagerly."""
+        fused = self._fused if self._fused is not None and not self._fused.failed else None
+        names, w = self.term_names, self.weighting
+        if fused is not None and not per_term:
+            out = fused.step(points, self._lambda_tensor(), lr)
+            if out is not None:
+                return "taken", dict(zip(names, out[0].tolist())), out[1]
+        elif fused is not None:
+            out = fused.term_grads(points)
+            if out is not None:
+                loss, jac = out
+                return "grads", dict(zip(names, loss.tolist())), {t: [g[i] for g in jac] for i, t in enumerate(names)}
+        return "eager", {}, None
+
+    def _after(self, values: dict, lr: float, observed: CausalRecord | None):
+        """A step was taken: the causal schedule looks at the weights recorded before it (if any)."""
+        if observed is not None:
+            self.causal.raise_eps(observed.weights)
+        return values, dict(self.weighting.lambdas), lr
+
+    def _undo(self, previous: dict) -> None:
+        """A step found a non-finite value: the weights go back to what they were before it (nothing else had
+        changed), and the caller stops the run as diverged."""
+        self.weighting.load_state_dict(previous)
 
     def _lambda_tensor(self) -> torch.Tensor:
         """The weights as the compiled step takes them, made again only when they change."""
@@ -284,23 +346,6 @@ class Trainer:
                                                   retain_graph=retain or t != names[-1]))
                 for t in names}
 
-    def _snapshot(self, k: int, per_term) -> GradSnapshot:
-        lam = self.weighting.lambdas
-        grads = [[(lam[t] * per_term[t][i]).detach().abs().flatten().to("cpu", torch.float64)
-                  for i in self._layer_index] for t in self.term_names]
-        logs = [[torch.log10(g[g > 0]) for g in row] for row in grads]
-        finite = torch.cat([x for row in logs for x in row])
-        hi = math.ceil(finite.max().item()) if finite.numel() else 0.0
-        lo = max(math.floor(finite.min().item()), hi - 12) if finite.numel() else -1.0
-        bins = self.config.hist_bins
-        edges = np.linspace(lo, hi, bins + 1)
-        counts = np.array([[np.histogram(x.clamp(lo, hi).numpy(), edges)[0] for x in row] for row in logs])
-        stat = lambda f: np.array([[f(g) for g in row] for row in grads])  # noqa: E731
-        return GradSnapshot(
-            step=k, terms=self.term_names, layers=tuple(self.layers), lambdas=dict(lam), edges=edges,
-            counts=counts, max_abs=stat(lambda g: g.max().item()), mean_abs=stat(lambda g: g.mean().item()),
-            l2=stat(lambda g: g.norm().item()))
-
     # -- state ------------------------------------------------------------------------------------------------
     def rebind(self, config: RunConfig) -> None:
         """Train under ``config`` from now on, a config of the same ``build_key`` (ConfigError otherwise), with a
@@ -313,18 +358,34 @@ class Trainer:
         if any(getattr(config, k) != getattr(self.config, k) for k in WEIGHTING):
             self.weighting = self._new_weighting(config)
             self._lam = None
+            # NTK weights compute their kernel traces with a compiled graph of their own where the step compiles
+            self.kernels.compiled = config.compile and self.weighting.needs == "kernel"
         self.config = config
 
     def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "weighting": self.weighting.state_dict(), "generator": self.generator.get_state(),
-                "steps_done": self.steps_done, "wall": self.wall, "status": self.status}
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "weighting": self.weighting.state_dict(), "generator": self.generator.get_state(),
+                 "steps_done": self.steps_done, "wall": self.wall, "status": self.status}
+        if self.causal is not None:
+            state["causal"] = self.causal.state_dict()
+        if self.problem.unknowns:
+            state["unknowns"] = self.unknowns.state_dict()
+        if any(self.sampler.blocked):
+            state["sampler"] = self.sampler.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
+        if self.causal is not None and "causal" in state:
+            self.causal.load_state_dict(state["causal"])
         self.model.load_state_dict(state["model"])
+        if self.problem.unknowns:
+            if not isinstance(state.get("unknowns"), dict):
+                raise ValueError("no state of the unknown coefficients")
+            self.unknowns.load_state_dict(state["unknowns"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.weighting.load_state_dict(state["weighting"])
         self.generator.set_state(state["generator"])
+        self.sampler.load_state_dict(state.get("sampler"))
         self.steps_done = int(state["steps_done"])
         self.wall = float(state["wall"])
         self.status = str(state["status"])

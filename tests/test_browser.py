@@ -152,3 +152,27 @@ def test_start_draws_the_overview_inside_1280x720_then_the_histograms(server, sh
     outside = {u for u in requests if not u.startswith((server, "data:", "blob:"))}
     assert not outside, outside
     assert first_points < 30  # generous for loaded CI machines; the README quotes the measured figure
+
+
+def test_a_preset_trains_its_recipes_and_the_ntk_view_draws_the_kernel_traces(server, page, shots):
+    """The preset "Why NTK weights balance the terms" (M1, NTK weights and M2 on 1D Poisson), shortened to 300
+    steps, opened from its link: Start trains the three recipes, and the NTK view draws every run's kernel traces."""
+    from urllib.parse import urlencode
+
+    from dashboard.presets import preset_values
+    from dashboard.settings import defaults, to_query
+
+    values = preset_values("ntk-poisson", defaults()) | {"steps": 300, "grad_every": 50, "eval_every": 50,
+                                                          "engine": "eager"}
+    page.goto(server + "/?" + urlencode(to_query(values)))
+    start = page.locator(".st-key-btn_start button").first
+    start.wait_for(state="visible", timeout=60_000)
+    page.wait_for_timeout(500)
+    start.click()
+    page.wait_for_function(HAS_POINTS, arg=".st-key-fig_ov_error", timeout=90_000)
+    cards = page.locator(".pinn-card").all_inner_texts()
+    assert [c.split(" · ")[0].split()[-1] for c in cards] == ["M1", "mlp+ntk", "M2"], cards
+    page.locator(".st-key-w_view").get_by_text("NTK", exact=True).click()
+    wait_for_drawing(page, "fig_ntk_traces", shots, "e2e-preset-ntk", "kernel traces of the preset's runs")
+    assert page.locator(".st-key-fig_ntk_traces .js-plotly-plot .scatterlayer .trace").count() >= 6  # 3 runs x 2
+    page.locator(".st-key-btn_stop button").first.click()

@@ -183,3 +183,24 @@ def test_live_chart_serves_plotly_s_own_bundle_and_falls_back_where_it_cannot(tm
     (tmp_path / "file").write_text("")
     monkeypatch.setattr(livechart, "STATIC", tmp_path / "file" / "static")  # under a file: cannot be created
     assert not livechart._bundle_served()
+
+
+def test_the_embedding_and_factorisation_settings_round_trip_through_a_link_and_build_their_runs():
+    values = defaults() | {"mode": "single", "embedding": "fourier", "ff_sigma": 10.0, "ff_features": 8,
+                           "ff_B": "trained", "rwf": "on", "rwf_mu": 0.5, "rwf_sigma": 0.2}
+    parsed, ignored = parse_query(to_query(values))
+    assert ignored == [] and {k: parsed[k] for k in values} == values
+    (config,) = build_configs(parsed)
+    assert (config.embedding, config.fourier_sigma, config.fourier_features, config.fourier_trained) == \
+        ("fourier", 10.0, 8, True)
+    assert (config.rwf, config.rwf_mu, config.rwf_sigma) == (True, 0.5, 0.2) and config.label() == "M1+fourier+rwf"
+    assert BY_KEY["embedding"].choices == ("none", "fourier", "periodic", "periodic+fourier")
+    assert set(BY_KEY["model"].choices) == {"mlp", "modified-mlp", "modified-mlp-released"}
+
+
+def test_a_link_asking_for_the_periodic_embedding_on_a_problem_without_periodic_inputs_says_so():
+    parsed, ignored = parse_query({"embedding": "periodic", "ff_sigma": "-3"})
+    assert parsed["embedding"] == "none" and parsed["ff_sigma"] == 1.0
+    assert ignored == ["Ignored URL parameter 'ff_sigma=-3': -3 is outside [0.01, 100]; using the default (1).",
+                       "Ignored URL parameter 'embedding=periodic': Helmholtz 2D declares no periodic input; "
+                       "using none."]

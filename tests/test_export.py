@@ -314,7 +314,8 @@ def test_the_page_draws_offline_and_the_slider_moves_the_histograms(runs, tmp_pa
             page.on("pageerror", lambda e: problems.append(str(e)))
             page.goto(path.as_uri())
             page.wait_for_function(DRAWN, timeout=30_000)
-            assert page.locator(".js-plotly-plot").count() == 9  # loss, error, stiffness, 3 histograms, 3 fields
+            # loss, error, stiffness, kernel traces, alignment, 3 histograms, 3 fields
+            assert page.locator(".js-plotly-plot").count() == 11
             buttons = page.evaluate("() => Array.from(document.querySelectorAll('.modebar-btn'))"
                                     ".map(b => b.getAttribute('data-title'))")
             assert "Download plot as a PNG" in buttons and "Share chart..." not in buttons  # nothing goes online

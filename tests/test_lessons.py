@@ -40,11 +40,12 @@ def charts(at) -> list[str]:
     return [c.proto.id for c in at.get("plotly_chart")]
 
 
-def test_the_page_renders_three_lessons_each_with_its_button(page):
+def test_the_page_renders_seven_lessons_each_with_its_button(page):
     page.run()
     assert not page.exception and not page.error
-    assert [b.key for b in page.button] == ["btn_l1", "btn_l2", "btn_l3"]
-    assert [t.label for t in page.tabs] == ["1 · The imbalance", "2 · Stiffness", "3 · The cure"]
+    assert [b.key for b in page.button] == [f"btn_l{i}" for i in range(1, 8)]
+    assert [t.label for t in page.tabs] == ["1 · The imbalance", "2 · Stiffness", "3 · The cure", "4 · Spectral bias",
+                                           "5 · NTK weights", "6 · Causality", "7 · Conflicting gradients"]
     assert any("a bound and not a prediction" in m.value for m in page.markdown)
 
 
@@ -94,6 +95,31 @@ def test_lesson_3_trains_m1_m2_m4_and_tabulates_them(page):
     assert list(table["method"]) == ["M1", "M2", "M4"] and table["λ_bc"].iloc[1] != 1.0
     page.radio(key="l3_run").set_value("M4").run()
     assert not page.exception and len(charts(page)) == 3
+
+
+def test_lesson_4_trains_an_mlp_and_a_fourier_network_and_measures_each_frequency(page):
+    page.run()
+    page.session_state["l4_steps"] = 150
+    page.session_state["l4_width"] = 16
+    exp = run_lesson(page, "l4")
+    assert exp.status == "finished"
+    plain, fourier = exp.runs()
+    assert (plain.name, fourier.name) == ("MLP", "MLP + Fourier σ=10")
+    assert fourier.config.embedding == "fourier" and plain.config.embedding == "none"
+    assert [e.step for e in plain.evals] == list(range(0, 151, 10))
+    table = page.dataframe[0].value
+    assert list(table["run"]) == ["MLP", "MLP + Fourier σ=10"]
+    assert {"error at 1 (now)", "error at 25 (now)"} <= set(table.columns)
+    # the paper's point, already at 150 steps: the Fourier network has the fast wave, the plain MLP has not
+    assert table["error at 25 (now)"].iloc[0] > 0.9 and table["error at 25 (now)"].iloc[1] < 0.5
+    page.radio(key="l4_run").set_value("MLP + Fourier σ=10").run()
+    assert not page.exception and len(charts(page)) == 3  # per-frequency errors, the spectra, the fields
+
+
+def test_lesson_4_setups_refuse_a_b_outside_the_specs_range_naming_it():
+    with pytest.raises(ConfigError) as exc:
+        lessons.spectral_configs(200.0, 10.0, 100, 2, 8)
+    assert exc.value.field == "problem parameter 'B'" and "[2, 100]" in str(exc.value)
 
 
 def test_the_main_page_keeps_its_setup_across_a_visit_to_the_lessons(tmp_path, monkeypatch):
@@ -167,3 +193,42 @@ def test_the_scaling_figure_draws_the_c4_bound_through_the_first_point():
     bound = fig.data[1]
     assert bound.y[0] == pytest.approx(5.0) and bound.y[-1] == pytest.approx(5.0 * 4.0**4)
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
+
+
+def test_lesson_5_measures_the_kernel_traces_and_the_weights_ntk_sets(page):
+    page.run()
+    page.session_state["l5_steps"] = 60
+    page.session_state["l5_width"] = 12
+    exp = run_lesson(page, "l5")
+    assert exp.status == "finished"
+    plain, ntk = exp.runs()
+    assert plain.kernels and ntk.kernels and ntk.steps[-1].lambdas["bc"] > 1  # the residual's trace is larger
+    total = sum(ntk.kernels[-1].traces.values())
+    assert ntk.steps[-1].lambdas["bc"] == pytest.approx(total / ntk.kernels[-1].traces["bc"], rel=1e-6)
+    caption = next(c.value for c in page.caption if c.value.startswith("Measured"))
+    assert "kernel trace is" in caption and "NTK weights set λ_bc" in caption
+    assert len(charts(page)) == 2  # the traces and the errors
+
+
+def test_lesson_6_trains_plain_and_causal_and_shows_the_error_against_t(page):
+    page.run()
+    page.session_state["l6_steps"] = 60
+    exp = run_lesson(page, "l6")
+    assert exp.status == "finished"
+    plain, causal = exp.runs()
+    assert not plain.causal and causal.causal and causal.causal[0].weights[0] == 1.0
+    table = page.dataframe[0].value
+    assert list(table["run"]) == ["plain (M1)", "causal weights"] and "error at t = 0.5" in table.columns
+    assert any(c.value.startswith("Measured: plain") and "patented" in c.value for c in page.caption)
+
+
+def test_lesson_7_measures_the_alignment_of_m1_and_m2(page):
+    page.run()
+    page.session_state["l7_steps"] = 60
+    page.session_state["l7_every"] = 10
+    exp = run_lesson(page, "l7")
+    assert exp.status == "finished"
+    for r in exp.runs():
+        assert [a.step for a in r.aligns][:3] == [0, 10, 20] and all(-1 <= a.score <= 1 for a in r.aligns)
+    assert any(c.value.startswith("Measured: M1: A = ") for c in page.caption)
+

@@ -207,6 +207,12 @@ def test_every_example_builds_describes_and_samples():
         cls = problem_class(text)
         pts = sample_points(cls(), batch=8, seed=0)
         for t in cls().terms():
+            if t.pieces:  # a region's pieces, periodic face pairs, data rows (tests/test_real_spec.py)
+                dim = len(cls.inputs)
+                assert pts[t.name].shape == (sum(p.rows(8) for p in t.pieces), dim + len(t.aux))
+                lo, hi = np.array(cls.domain).T
+                assert (pts[t.name][:, :dim] >= lo).all() and (pts[t.name][:, :dim] <= hi).all()
+                continue
             lo, hi = t._lo.numpy().min(axis=(0, 1)), (t._lo + t._span).numpy().max(axis=(0, 1))
             assert pts[t.name].shape == (8 * len(t.boxes), len(cls.inputs))
             assert (pts[t.name] >= lo).all() and (pts[t.name] <= hi).all()

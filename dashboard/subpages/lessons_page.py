@@ -16,7 +16,7 @@ import torch
 if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file as a script
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from dashboard import ICON, figures, lessons  # noqa: E402
+from dashboard import ICON, figures, lesson_tabs, lessons  # noqa: E402
 from pinncore import PROBLEMS, ConfigError  # noqa: E402
 
 torch.set_num_threads(1)  # the worker gets one core, the page the other
@@ -33,6 +33,7 @@ DEFAULTS = {"l1_cs": "1, 2, 4, 8", "l1_steps": 2000, "l1_seeds": 3, "l1_method":
 for key, value in DEFAULTS.items():
     if key not in state:
         state[key] = value
+lesson_tabs.defaults(state)
 if "lessons" not in state:
     state.lessons = {}        # lesson id -> Experiment (this session's)
     state.lesson_errors = {}  # lesson id -> the last launch error, shown once
@@ -237,10 +238,15 @@ def lesson3() -> None:
     live("l3", draw_l3)
 
 
-st.title("Lessons: why plain PINNs fail, in three experiments")
-st.caption("Wang, Teng & Perdikaris, *Understanding and mitigating gradient pathologies in physics-informed neural "
-           "networks*, SIAM J. Sci. Comput. 43 (2021). Each lesson takes about a minute at its defaults.")
-tabs = st.tabs(["1 · The imbalance", "2 · Stiffness", "3 · The cure"])
-for tab, lesson in zip(tabs, (lesson1, lesson2, lesson3)):
+st.title("Lessons: why plain PINNs fail, and what helps")
+st.caption("1-3: Wang, Teng & Perdikaris, *Understanding and mitigating gradient pathologies in physics-informed "
+           "neural networks*, SIAM J. Sci. Comput. 43 (2021); 4-7: what the same group added since (Fourier "
+           "features against spectral bias, NTK weights, causality, gradient alignment). Each lesson takes about a "
+           "minute at its defaults.")
+tabs = st.tabs(["1 · The imbalance", "2 · Stiffness", "3 · The cure", *lesson_tabs.TITLES])
+for tab, lesson in zip(tabs[:3], (lesson1, lesson2, lesson3)):
     with tab:
         lesson()
+for tab, lesson in zip(tabs[3:], lesson_tabs.LESSONS):
+    with tab:
+        lesson(launch, live)

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from pinncore import ConfigError, RunConfig
-from pinncore.records import EvalSnapshot, GradSnapshot, HessianSnapshot
+from pinncore.records import (AlignmentRecord, CausalRecord, EvalSnapshot, GradSnapshot, HessianSnapshot,
+                              KernelSpectrum, KernelTraces)
 from pinncore.store import RunStore, metrics_frame
 
 # what a corrupt file raises when numpy, pandas / pyarrow or the record classes read it
@@ -31,13 +32,17 @@ class RunData:
     path: Path
     config: RunConfig
     summary: dict
-    metrics: pd.DataFrame           # one row per step: step, lr, wall, loss_<term>, lambda_<term>
+    metrics: pd.DataFrame           # one row per step: step, lr, wall, loss_<term>, lambda_<term>, unknown_<name>
     grads: list[GradSnapshot]
     evals: list[EvalSnapshot]
     hess: list[HessianSnapshot]
     reference: tuple[np.ndarray, np.ndarray] | None  # (grid points (N, dim), field shaped like a prediction)
     label: str = ""                 # unique within an export (set by ``load_runs``)
     terms: tuple[str, ...] = field(default=())
+    kernels: list[KernelTraces] = field(default_factory=list)      # Tr K_ii per term (pinncore.kernels)
+    spectra: list[KernelSpectrum] = field(default_factory=list)    # NTK eigenvalues at gradient snapshots
+    aligns: list[AlignmentRecord] = field(default_factory=list)    # the terms' gradient alignment
+    causal: list[CausalRecord] = field(default_factory=list)       # causal weights per time chunk
 
     @property
     def status(self) -> str:
@@ -62,6 +67,17 @@ class RunData:
         if len(self.metrics):
             last = self.metrics.iloc[-1]
             return {c[7:]: float(last[c]) for c in self.metrics.columns if c.startswith("lambda_")}
+        return {}
+
+    @property
+    def final_unknowns(self) -> dict[str, float]:
+        """The unknown coefficients' last values (an inverse problem's), from the summary or the metrics."""
+        known = self.summary.get("unknowns")
+        if isinstance(known, dict) and known:
+            return {str(k): float(v) for k, v in known.items()}
+        if len(self.metrics):
+            last = self.metrics.iloc[-1]
+            return {c[8:]: float(last[c]) for c in self.metrics.columns if c.startswith("unknown_")}
         return {}
 
     def problem(self):
@@ -94,13 +110,16 @@ def load_run(path: str | os.PathLike) -> RunData:
     summary = _read(path, "summary.json", getattr(store, "summary_checked", store.summary))
     metrics = metrics_frame(_read(path, "metrics.parquet", store.metrics))
     snaps = {kind: _read(path, f"snapshots/{kind}_*.npz", lambda: store.snapshots(kind))
-             for kind in ("grad", "eval", "hess")}
+             for kind in ("grad", "eval", "hess", "ntk")}
+    series = {kind: _read(path, f"{kind}.parquet", lambda: store.series(kind))
+              for kind in ("kernel", "alignment", "causal")}
     reference = _read(path, "reference.npz", store.reference)
     terms = tuple(c[5:] for c in metrics.columns if c.startswith("loss_"))
     if not terms and snaps["grad"]:
         terms = snaps["grad"][0].terms
     return RunData(path, config, summary, metrics, snaps["grad"], snaps["eval"], snaps["hess"], reference,
-                   label=config.label(), terms=terms)
+                   label=config.label(), terms=terms, kernels=series["kernel"], spectra=snaps["ntk"],
+                   aligns=series["alignment"], causal=series["causal"])
 
 
 def load_runs(paths: Sequence[str | os.PathLike]) -> list[RunData]:

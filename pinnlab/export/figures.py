@@ -79,6 +79,38 @@ def loss_lambda_figure(runs: Sequence[RunData]) -> go.Figure:
     return _layout(fig, "Losses and λ against step", height=460)
 
 
+def unknowns_figure(runs: Sequence[RunData]) -> go.Figure | None:
+    """An inverse problem's unknown coefficients against step (one panel per name), the true value dotted."""
+    names = sorted({c[8:] for r in runs for c in r.metrics.columns if c.startswith("unknown_")})
+    if not names:
+        return None
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.08)
+    colors = run_colors(runs)
+    for j, name in enumerate(names, 1):
+        truth = None
+        for r in runs:
+            if f"unknown_{name}" not in r.metrics:
+                continue
+            truth = truth if truth is not None else true_value(r, name)
+            x, y = envelope(r.metrics["step"].to_numpy(np.int32), r.metrics[f"unknown_{name}"].to_numpy())
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=f"{r.label} · {name}", legendgroup=r.label,
+                                     line=dict(color=colors[r.label], width=1.2)), row=1, col=j)
+        if truth is not None:
+            fig.add_hline(y=truth, line=dict(color="black", dash="dot", width=1), row=1, col=j,
+                          annotation_text=f"true {truth:g}", annotation_position="top right")
+    fig.update_xaxes(title_text="step")
+    return _layout(fig, "Unknown coefficients against step", height=380)
+
+
+def true_value(run: RunData, name: str) -> float | None:
+    """The true value a spec states for an unknown (None where it states none or the spec cannot be read)."""
+    try:
+        found = [u.true for u in run.problem().unknowns if u.name == name]
+    except Exception:  # noqa: BLE001 -- a run whose files are gone still exports its trajectory
+        return None
+    return found[0] if found else None
+
+
 def error_figure(runs: Sequence[RunData]) -> go.Figure:
     fig, colors = go.Figure(), run_colors(runs)
     for r in runs:

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Sequence
 from urllib.parse import urlencode
 
-from pinncore import METHODS, ConfigError, RunConfig
+from pinncore import ConfigError, RunConfig
+from pinnlab.recipes import MAX_RECIPES, Recipe, format_recipes
 
-from . import figures
+from . import figures, figures_since
 from .data import RunData, check_target_file, load_runs, write_file_atomically
 from .equations import EQUATIONS, equation, spec_sections  # noqa: F401 - EQUATIONS: re-exported
 
@@ -58,9 +59,9 @@ def provenance() -> str:
 
 
 # -- share link ------------------------------------------------------------------------------------------------
-def share_query(config: RunConfig, compare: bool) -> dict[str, str]:
+def share_query(config: RunConfig, compare: bool, recipes: str = "") -> dict[str, str]:
     """The dashboard's URL query for this setup (dashboard/settings.py's keys); a spec run's link carries the spec
-    itself (compressed, as the dashboard's own links do) and its parameter values."""
+    itself (compressed, as the dashboard's own links do) and its parameter values; ``recipes``: the compare's."""
     q = {"mode": "compare" if compare else "single", "problem": config.problem}
     if config.spec:
         from dashboard.custom_pde import CUSTOM, encode, format_params
@@ -75,22 +76,29 @@ def share_query(config: RunConfig, compare: bool) -> dict[str, str]:
              lr=f"{config.lr:g}", decay=f"{config.decay_rate:g}", decay_steps=str(config.decay_steps),
              batch=str(config.batch), steps=str(config.steps), seed=str(config.seed),
              grad_every=str(config.grad_every), eval_every=str(config.eval_every),
-             hess_every=str(config.hessian_every), hess_k=str(config.hessian_k), device=config.device.split(":")[0])
+             hess_every=str(config.hessian_every), hess_k=str(config.hessian_k), device=config.device.split(":")[0],
+             causal="on" if config.causal else "off", ntk_points=str(config.ntk_points), ntk_beta=f"{config.ntk_beta:g}",
+             ntk_eig=str(config.ntk_eig_points), causal_chunks=str(config.causal_chunks),
+             causal_eps=f"{config.causal_eps:g}", causal_schedule=config.causal_schedule,
+             causal_every=str(config.causal_every))
+    if recipes:
+        q["recipes"] = recipes
     return q
 
 
 def share_links(runs: Sequence[RunData]) -> list[tuple[str, str]]:
-    """(what, URL): one compare link when the runs are M1-M4 of one setup, else one link per distinct setup."""
+    """(what, URL): one compare link when the runs are recipes of one setup (at most four, differing in their
+    recipes only), else one link per distinct setup."""
+    recipe_fields = set(Recipe().fields())
+
     def rest(c: RunConfig) -> dict:
-        d = c.to_dict()
-        for k in ("model", "weighting"):
-            d.pop(k)
-        return d
+        return {k: v for k, v in c.to_dict().items() if k not in recipe_fields}
 
     configs = [r.config for r in runs]
-    pairs = {(c.model, c.weighting) for c in configs}
-    if len(runs) > 1 and all(rest(c) == rest(configs[0]) for c in configs) and pairs <= set(METHODS.values()):
-        return [("M1-M4 of this setup", DASHBOARD_URL + "?" + urlencode(share_query(configs[0], True)))]
+    if 1 < len(runs) <= MAX_RECIPES and all(rest(c) == rest(configs[0]) for c in configs):
+        recipes = [Recipe.of_config(c) for c in configs]
+        what = ", ".join(r.label() for r in recipes) + " of this setup"
+        return [(what, DASHBOARD_URL + "?" + urlencode(share_query(configs[0], True, format_recipes(recipes))))]
     out, seen = [], set()
     for r in runs:
         url = DASHBOARD_URL + "?" + urlencode(share_query(r.config, False))
@@ -116,6 +124,11 @@ def setup_table(runs: Sequence[RunData]) -> str:
             w += f" ({c.annealing_variant}, β = {c.beta:g}, every {c.update_every or 10})"
         elif c.weighting == "grad-norm":
             w += f" (β = {c.beta:g}, every {c.update_every or 1000})"
+        elif c.weighting == "ntk":
+            w += f" (Σ Tr K / Tr K_ii on {c.ntk_points} points, β = {c.ntk_beta:g}, every {c.update_every or 100})"
+        if c.causal:
+            w += (f"; causal weights ({c.causal_chunks} chunks, ε = {c.causal_eps:g}, schedule "
+                  f"{c.causal_schedule})")
         return w + (f"; initial λ {', '.join(f'{k}={v:g}' for k, v in c.weights.items())}" if c.weights else "")
 
     fields = [
@@ -157,8 +170,23 @@ def compare_table(runs: Sequence[RunData]) -> str:
                      f"{err[0]:.3e} (step {err[1]:,})" if err else "–",
                      *[_fmt(r.final_lambdas.get(t)) for t in terms],
                      _fmt(speed, ".1f"), "–" if wall is None else f"{float(wall):.1f} s", factor])
+    names = sorted({n for r in runs for n in r.final_unknowns})
+    for row, r in zip(rows, runs):
+        row[5 + len(terms):5 + len(terms)] = [unknown_text(r, n) for n in names]
     return _table(["run", "problem", "status", "steps done", "relative L2 error", *[f"λ_{t}" for t in terms],
-                   "steps/s", "training time", "M1 error / this error"], rows, num_from=3)
+                   *names, "steps/s", "training time", "M1 error / this error"], rows, num_from=3)
+
+
+def unknown_text(r: RunData, name: str) -> str:
+    """'0.1012 (true 0.1, +1.2 %)', or the value alone where the spec states no true value."""
+    value = r.final_unknowns.get(name)
+    if value is None:
+        return "–"
+    truth = figures.true_value(r, name)
+    if truth is None:
+        return f"{value:.4g}"
+    rel = f", {100 * (value - truth) / truth:+.1f} %" if truth else ""
+    return f"{value:.4g} (true {truth:g}{rel})"
 
 
 # -- the page --------------------------------------------------------------------------------------------------
@@ -179,8 +207,13 @@ def page(runs: Sequence[RunData]) -> str:
     for what, url in share_links(runs):
         parts.append(f"<p>{html.escape(what)}:<a class=link href=\"{html.escape(url)}\">{html.escape(url)}</a></p>")
     charts = [("fig-loss", "Losses and λ", figures.loss_lambda_figure(runs)),
+              ("fig-unknowns", "Unknown coefficients", figures.unknowns_figure(runs)),
               ("fig-error", "Error", figures.error_figure(runs)),
-              ("fig-stiffness", "Stiffness", figures.stiffness_figure(runs))]
+              ("fig-stiffness", "Stiffness", figures.stiffness_figure(runs)),
+              ("fig-ntk", "Kernel traces", figures_since.kernel_figure(runs)),
+              ("fig-alignment", "Gradient alignment", figures_since.alignment_figure(runs))]
+    charts += [(f"fig-causal-{i}", f"Causal weights · {r.label}", figures_since.causal_figure(r))
+               for i, r in enumerate(runs)]
     charts += [(f"fig-hist-{i}", f"Gradient histograms · {r.label}", figures.histogram_figure(r))
                for i, r in enumerate(runs)]
     charts += [(f"fig-fields-{i}", f"Fields at the last evaluation · {r.label}", figures.fields_figure(r))

@@ -2,8 +2,14 @@
 ``tensorboard`` package: ``pip install -e ".[tensorboard]"``). One TensorBoard run per run, ``LOGDIR/<label>``:
 
     scalars     loss/<term> (unweighted), lambda/<term>, lr           every stored step
+                unknown/<name> (an inverse problem's coefficients)    every stored step
                 rel_l2                                                every evaluation
                 sigma_max/<term>, sigma_max/total, stability (lr·σ_max)   every Hessian snapshot, where recorded
+                ntk_trace/<term> (Tr K_ii per point)                   every kernel trace record (snapshots, NTK
+                                                                       updates)
+                alignment/all, alignment/<layer>                      every alignment record
+                causal/eps, causal/min_w, causal/front_t              every causal record (front_t: the latest
+                                                                       t up to which every weight is >= 0.5)
     histograms  grad_<term>/<layer>: log10 |∇_W (λ_t L_t)|            every gradient snapshot, from the stored
                 bin counts (``add_histogram_raw``: bucket limits = the right bin edges; min, max = the outer
                 edges; sum and sum of squares from the bin centres, as the raw samples are not stored)
@@ -79,6 +85,7 @@ def write_scalars(writer, run: RunData) -> None:
     if len(m):
         cols = [(c, "loss/" + c[5:]) for c in m.columns if c.startswith("loss_")]
         cols += [(c, "lambda/" + c[7:]) for c in m.columns if c.startswith("lambda_")]
+        cols += [(c, "unknown/" + c[8:]) for c in m.columns if c.startswith("unknown_")]
         cols.append(("lr", "lr"))
         tags = [tag for _, tag in cols]
         table = m[[c for c, _ in cols]].to_numpy(np.float64).tolist()
@@ -90,6 +97,16 @@ def write_scalars(writer, run: RunData) -> None:
         values = {f"sigma_max/{t}": abs(float(v)) for t, v in h.eigenvalues.items()}
         values.update({"sigma_max/total": float(h.sigma_max), "stability": float(h.stability)})
         _add_scalars(writer, h.step, wall(h.step), values)
+    for k in run.kernels:
+        _add_scalars(writer, k.step, wall(k.step), {f"ntk_trace/{t}": v / k.points for t, v in k.traces.items()})
+    for a in run.aligns:
+        values = {"alignment/all": a.score, **{f"alignment/{layer}": v for layer, v in a.layers.items()}}
+        _add_scalars(writer, a.step, wall(a.step), {t: float(v) for t, v in values.items() if np.isfinite(v)})
+    for c in run.causal:
+        below = np.flatnonzero(c.weights < 0.5)
+        front = c.t[-1] if below.size == 0 else c.t[max(below[0] - 1, 0)]
+        _add_scalars(writer, c.step, wall(c.step), {"causal/eps": c.eps, "causal/min_w": float(c.weights.min()),
+                                                    "causal/front_t": float(front)})
 
 
 def histogram_args(edges: np.ndarray, counts: np.ndarray) -> dict:
@@ -114,12 +131,13 @@ def write_histograms(writer, run: RunData) -> None:
 
 def colour_map(z: np.ndarray, lo: float, hi: float, cmap: str) -> np.ndarray:
     """(H, W) values -> (3, H * IMAGE_SCALE, W * IMAGE_SCALE) uint8, row 0 at the top of the image = the
-    largest second coordinate, as on a plot."""
+    largest second coordinate, as on a plot. NaN (outside a domain with holes) is white."""
     from matplotlib import colormaps
 
     span = hi - lo if hi > lo else 1.0
     u = np.clip((np.nan_to_num(z, nan=lo) - lo) / span, 0.0, 1.0)
     rgb = (colormaps[cmap](u[::-1])[..., :3] * 255).astype(np.uint8)
+    rgb[np.isnan(z[::-1])] = 255
     rgb = np.repeat(np.repeat(rgb, IMAGE_SCALE, axis=0), IMAGE_SCALE, axis=1)
     return rgb.transpose(2, 0, 1)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pinncore import ConfigError, EvalSnapshot, GradSnapshot, RunConfig, StepRecord, StiffnessSnapshot
+from pinncore.records import AlignmentRecord, CausalRecord, KernelSpectrum, KernelTraces
 
 
 class Refused(Exception):
@@ -42,6 +43,10 @@ class RunView:
     mine: bool = True        # the viewer owns the run (may command it)
     queue_position: int | None = None  # 1 = next in line
     message: str = ""        # the last refusal or failure, in words
+    kernels: list = field(default_factory=list, repr=False)  # KernelTraces: Tr K_ii per term
+    spectra: list = field(default_factory=list, repr=False)  # KernelSpectrum: eigenvalues of K_ii and K
+    aligns: list = field(default_factory=list, repr=False)   # AlignmentRecord: the terms' gradient alignment
+    causal: list = field(default_factory=list, repr=False)   # CausalRecord: weights and losses per time chunk
 
 
 class LiveRun:
@@ -57,6 +62,10 @@ class LiveRun:
         self.evals: list[EvalSnapshot] = []
         self.grads: list[GradSnapshot] = []
         self.hess: list[StiffnessSnapshot] = []
+        self.kernels: list[KernelTraces] = []
+        self.spectra: list[KernelSpectrum] = []
+        self.aligns: list[AlignmentRecord] = []
+        self.causal: list[CausalRecord] = []
         self.steps_done = 0
         self.wall = 0.0
         self.engine = "-"
@@ -98,9 +107,11 @@ class LiveRun:
 
     def add(self, records, info: dict) -> None:
         lists = {StepRecord: self.steps, EvalSnapshot: self.evals, GradSnapshot: self.grads,
-                 StiffnessSnapshot: self.hess}
+                 StiffnessSnapshot: self.hess, KernelTraces: self.kernels, KernelSpectrum: self.spectra,
+                 AlignmentRecord: self.aligns, CausalRecord: self.causal}
         for r in records:
-            lists[type(r)].append(r)
+            if type(r) in lists:  # a record kind this server does not draw is dropped, not an error
+                lists[type(r)].append(r)
         self.steps_done, self.wall = info["steps_done"], info["wall"]
         self.engine, self.status = info["engine"], info["status"]
         self.engine_reason, self.engine_detail = info.get("engine_reason", ""), info.get("engine_detail", "")

@@ -131,7 +131,9 @@ class RunService(Supervisor):
         run.exists = True
         upto = Run.visible_upto(t)
         run.steps = list(disk.metrics)
-        run.evals, run.grads, run.hess = (disk.store.snapshots(k, upto) for k in ("eval", "grad", "hess"))
+        run.evals, run.grads, run.hess, run.spectra = (disk.store.snapshots(k, upto)
+                                                       for k in ("eval", "grad", "hess", "ntk"))
+        run.kernels, run.aligns, run.causal = (list(disk.series[k]) for k in ("kernel", "alignment", "causal"))
         run.steps_done, run.wall = t.steps_done, t.wall
         run.status = t.status if t.status != "running" else "stopped"
         with self._lock:
@@ -204,7 +206,7 @@ class RunService(Supervisor):
             return RunView(r.name, r.label, r.config, r.status, r.steps_done, r.steps_per_s(), list(r.steps),
                            list(r.evals), list(r.grads), list(r.hess), r.reference(), r.path, r.engine,
                            r.engine_reason, r.engine_detail, viewer is None or r.owner in (None, viewer.identity),
-                           position, r.message)
+                           position, r.message, list(r.kernels), list(r.spectra), list(r.aligns), list(r.causal))
 
     # -- admission, dispatch, lockstep ------------------------------------------------------------------------
     def _training(self, owner: str | None = None) -> int:

@@ -101,12 +101,23 @@ def parse_grid(items: Iterable[str]) -> dict[str, list[Any]]:
     return grid
 
 
+# fields that change nothing unless a switch is on: (the fields, the condition under which they count)
+INERT = ((("annealing_variant",), lambda c: c.weighting == "annealing"),
+         (("ntk_beta",), lambda c: c.weighting == "ntk"),
+         (("causal_chunks", "causal_eps", "causal_schedule", "causal_every"), lambda c: c.causal),
+         (("fourier_sigma", "fourier_features", "fourier_trained"), lambda c: "fourier" in c.embedding.split("+")),
+         (("rwf_mu", "rwf_sigma"), lambda c: c.rwf))
+
+
 def canonical(config: RunConfig) -> RunConfig:
-    """The same run, spelled one way: every problem parameter explicit, and the annealing variant at its default
-    where no annealing happens (it changes nothing there), so that equivalent grid points share one run."""
+    """The same run, spelled one way: every problem parameter explicit, and the settings that change nothing for
+    this run at their defaults (``INERT``: the annealing variant without annealing, the NTK average without NTK
+    weights, the causal settings without causal weights, the Fourier options without Fourier features, mu and sigma
+    without weight factorisation), so that equivalent grid points share one run."""
     params = config.make_problem().values  # a registered problem, or the config's spec
-    variant = config.annealing_variant if config.weighting == "annealing" else RunConfig().annealing_variant
-    return dataclasses.replace(config, params=dict(params), annealing_variant=variant).validated()
+    default = RunConfig()
+    inert = {f: getattr(default, f) for fields, counts in INERT if not counts(config) for f in fields}
+    return dataclasses.replace(config, params=dict(params), **inert).validated()
 
 
 def expand(grid: dict[str, list[Any]], base: RunConfig | None = None) -> list[RunConfig]:

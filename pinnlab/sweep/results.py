@@ -16,7 +16,7 @@ from pinncore.store import RunStore, atomic_write
 from .plan import SWEEP_FILE
 
 # columns that lead the results table, in this order (others follow)
-LEAD = ["run", "problem", "method", "model", "weighting", "annealing_variant", "depth", "width", "seed", "steps",
+LEAD = ["run", "problem", "method", "model", "weighting", "causal", "annealing_variant", "depth", "width", "seed", "steps",
         "status", "steps_done", "rel_l2"]
 
 
@@ -38,7 +38,8 @@ def write_sweep(sweep_dir: Path, data: dict) -> None:
 
 
 def results_frame(sweep_dir: str | os.PathLike, meta: dict | None = None) -> pd.DataFrame:
-    """One row per run of the sweep, in grid order: config columns, status, error, lambdas, wall time."""
+    """One row per run of the sweep, in grid order: config columns, status, error, lambdas, learned unknowns,
+    wall time."""
     sweep_dir = Path(sweep_dir)
     meta = meta if meta is not None else read_sweep(sweep_dir)
     errors = meta.get("errors", {})
@@ -63,12 +64,14 @@ def results_frame(sweep_dir: str | os.PathLike, meta: dict | None = None) -> pd.
         row["steps_done"] = s.get("steps_done", 0)
         row["rel_l2"] = s.get("rel_l2")
         row.update({f"lambda_{k}": v for k, v in (s.get("lambdas") or {}).items()})
+        row.update({f"unknown_{k}": v for k, v in (s.get("unknowns") or {}).items()})  # an inverse problem's
         row["wall_s"] = s.get("wall_s")
         row["steps_per_s"] = s.get("steps_per_s")
         rows.append(row)
     df = pd.DataFrame(rows)
     first = [c for c in LEAD if c in df.columns]
-    results = [c for c in df.columns if c.startswith(("param.", "lambda_")) or c in ("wall_s", "steps_per_s")]
+    results = [c for c in df.columns if c.startswith(("param.", "lambda_", "unknown_"))
+               or c in ("wall_s", "steps_per_s")]
     rest = [c for c in df.columns if c not in first and c not in results]
     df = df[first + [c for c in results if c.startswith("param.")] + [c for c in results if not c.startswith("param.")] + rest]
     if "rel_l2" in df.columns:

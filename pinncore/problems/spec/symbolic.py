@@ -20,7 +20,7 @@ from torch import Tensor
 from .bounds import MAX_BITS, OVERFLOW, NotDifferentiable, Sizes, check_power
 from .expr import to_sympy
 from .locate import locate
-from .schema import MAX_ORDER, Expression, Spec, SpecError, split_name
+from .schema import MAX_ORDER, Expression, Spec, SpecError, normal_base, split_name
 
 MAX_DERIVED = 3000  # nodes of one derivative
 MAX_ESTIMATE = 2 * MAX_DERIVED  # nodes a derivative is estimated to have before sympy takes it
@@ -39,6 +39,10 @@ class Symbols:
         self.sizes = Sizes()
         self.spent = 0  # nodes of the expressions derived so far (MAX_TOTAL)
         self.funcs = {o: sympy.Function(o, real=True)(*self.x) for o in spec.outputs}
+        # names read from the points' extra columns or the trained unknowns: plain symbols, never differentiated
+        observed = {c for t in spec.terms if t.data is not None for c in t.data.observed}
+        self.extras = {u.name for u in spec.unknowns} | set(spec.normals()) | observed
+        self.space = spec.region.space if spec.region is not None else ()
         self.exact = {o: self.derive(e) for o, e in spec.solution}
         self.defs: dict[str, sympy.Expr] = {}
         self._exact_defs: dict[str, sympy.Expr] | None = None
@@ -116,13 +120,21 @@ class Symbols:
                 return self.values[name]
             if name in self.spec.inputs:
                 return self.x[self.spec.inputs.index(name)]
+            if name in self.extras:
+                return sympy.Symbol(name, real=True)
+            normal = normal_base(name, self.spec)
+            if normal is not None:  # n . grad over the spatial inputs
+                target = resolve(normal)
+                return sympy.Add(*[sympy.Symbol(f"n_{s}", real=True) * self.diff(self._key(normal, exact), target,
+                                                                                  s, e) for s in self.space])
             base, suffix = (name, "") if "_" not in name else split_name(name, self.spec)
+            key = self._key(base, exact)
             if base == "exact":
-                key, target = ("exact", base), self.exact[self.spec.outputs[0]]
+                target = self.exact[self.spec.outputs[0]]
             elif base in self.defs:
-                key, target = (exact, base), (self.exact_defs() if exact else self.defs)[base]
+                target = (self.exact_defs() if exact else self.defs)[base]
             else:
-                key, target = (exact, base), (self.exact if exact else self.funcs)[base]
+                target = (self.exact if exact else self.funcs)[base]
             return self.diff(key, target, suffix, e) if suffix else target
 
         try:
@@ -138,6 +150,12 @@ class Symbols:
             self.fail(e, f"brings the spec's expressions to more than {MAX_TOTAL} terms and operators in all (with "
                          f"their definitions written out): write fewer or simpler expressions")
         return out
+
+    @staticmethod
+    def _key(base: str, exact: bool) -> tuple:
+        """The cache key of a base's derivatives: the closed form's, or the network's (or with ``exact`` in place
+        of the network)."""
+        return ("exact", base) if base == "exact" else (exact, base)
 
     def network_form(self, ex: sympy.Expr, e: Expression) -> tuple[sympy.Expr, dict[sympy.Symbol, tuple[int, str]]]:
         """``ex`` with every psi-derivative replaced by a symbol; symbol -> (output index, derivative letters)."""
