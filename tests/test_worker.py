@@ -193,12 +193,26 @@ def test_one_compiled_step_serves_every_weighting_of_a_setup(tmp_path):
         assert torch.allclose(pc, pe, rtol=1e-4, atol=1e-6)
 
 
-def _sleeper():
-    import os
-    import time
+class _Sleeper:
+    """A process that leads a group of its own, as a compiler process does (its C++ compilers in its group), with
+    the two members of ``multiprocessing.Process`` that ``Compilers`` reads. A plain subprocess: a spawned
+    multiprocessing child would have to import this test module, which a parallel run cannot always do."""
 
-    os.setpgrp()  # as a compiler process does: its C++ compilers in its group
-    time.sleep(60)
+    def __init__(self):
+        import subprocess
+        import sys
+
+        self.proc = subprocess.Popen([sys.executable, "-c", "import os, time; os.setpgrp(); time.sleep(60)"])
+        self.pid = self.proc.pid
+
+    def is_alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        self.proc.kill()
+
+    def join(self, timeout=None) -> None:
+        self.proc.wait(timeout)
 
 
 def _state(pid: int) -> str:
@@ -216,17 +230,15 @@ def test_the_warm_up_compiler_is_stopped_while_runs_train_and_continued_after():
 
     from pinnlab.live.compiler import KINDS, Compilers
 
-    ctx = multiprocessing.get_context("spawn")
-    compilers = Compilers(ctx, 10)
+    compilers = Compilers(multiprocessing.get_context("spawn"), 10)
     procs = []
     try:
         for _ in range(2):
-            proc = ctx.Process(target=_sleeper, daemon=True)
-            proc.start()
+            proc = _Sleeper()
             procs.append(proc)
             deadline = time.time() + 60
-            while time.time() < deadline and os.getpgid(proc.pid) != proc.pid:  # the child imports this module
-                time.sleep(0.1)
+            while time.time() < deadline and os.getpgid(proc.pid) != proc.pid:  # until it leads its group
+                time.sleep(0.05)
             compilers.pool.procs[KINDS.index("warm")] = proc
             compilers.hold_warm(True)
             time.sleep(0.2)
