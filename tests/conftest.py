@@ -64,7 +64,10 @@ def server(tmp_path_factory):
     browser of its own (its own cookie, so its own runs), and each test stops what it started."""
     port = free_port()
     home = tmp_path_factory.mktemp("browser")
-    env = dict(os.environ, PINN_RUNS_DIR=str(home / "runs"), PINN_WARM=os.environ.get("PINN_WARM", "0"))
+    # workers at the server's priority: here they share the cores with the rest of a parallel test suite, not
+    # with the pages they train for, and at nice 10 the first chart points once took 30-36 s
+    env = dict(os.environ, PINN_RUNS_DIR=str(home / "runs"), PINN_WARM=os.environ.get("PINN_WARM", "0"),
+               PINN_WORKER_NICE="0")
     log = open(home / "server.log", "w")  # a file, not a pipe: a pipe nobody reads would block a chatty server
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port",
                              str(port), "--server.headless", "true"], cwd=Path(__file__).resolve().parent.parent,
