@@ -32,7 +32,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -242,17 +241,6 @@ def measure(case: str, steps: int, repeats: int, threads: int) -> dict[str, list
     return rates
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cases", nargs="+", default=list(CASES), help="problem:method, default " + " ".join(CASES))
@@ -267,6 +255,8 @@ def main() -> None:
         return worker(args)
     import jax
     import torch
+
+    from pinncore.engine import cpu_model
 
     print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; torch {torch.__version__}, jax {jax.__version__}; "
           f"{args.threads} intra-op thread(s) each side; per case one process, both sides compiled first, then "
