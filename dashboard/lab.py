@@ -27,6 +27,7 @@ from dashboard.settings import (BY_KEY, SETTINGS, build_configs, distinct_names,
 from dashboard.views import ACTIVE, CARDS_EVERY, render_live, start_trains  # noqa: E402
 from pinncore import PROBLEMS, ConfigError  # noqa: E402
 from pinncore.catalog import list_runs  # noqa: E402
+from pinncore.optim import FLOAT32_WARNING  # noqa: E402
 
 RUNS_ROOT = Path(os.environ.get("PINN_RUNS_DIR", "runs"))
 MAX_URL_OPEN = 12  # runs a link may open; more are ignored, with one message
@@ -148,6 +149,7 @@ def folded(label: str, body, key: str, expanded: bool = False) -> None:
             body()
 
 
+
 MODEL_NAMES = {"mlp": "MLP", "modified-mlp": "Modified MLP", "modified-mlp-released": "Modified MLP (released code)"}
 
 
@@ -184,6 +186,15 @@ def since_settings() -> None:
 
 
 def optimiser_settings() -> None:
+    if state.w_mode == "single":
+        widget("optimizer")
+    pair("lbfgs_after", "lbfgs_batch")
+    pair("lbfgs_history", "soap_every")
+    widget("dtype")
+    lbfgs = state.w_optimizer == "adam+lbfgs" if state.w_mode == "single" else any(
+        r.optimizer == "adam+lbfgs" for r in recipe_editor.current())
+    if lbfgs and state.w_dtype == "float32":
+        st.caption(f":material/warning: {FLOAT32_WARNING}.")
     widget("lr")
     pair("decay", "decay_steps")
     pair("batch", "seed")

@@ -21,8 +21,8 @@ def current() -> list[Recipe]:
 
 def _rows_changed(n: int) -> None:
     state = st.session_state
-    rows = [Recipe(state[f"w_rec{i}_model"], state[f"w_rec{i}_weighting"], bool(state[f"w_rec{i}_causal"]))
-            for i in range(n)]
+    rows = [Recipe(state[f"w_rec{i}_model"], state[f"w_rec{i}_weighting"], bool(state[f"w_rec{i}_causal"]),
+                   state[f"w_rec{i}_optimizer"]) for i in range(n)]
     state.w_recipes = format_recipes(rows)
 
 
@@ -43,22 +43,25 @@ def _add() -> None:
 def editor() -> None:
     """The recipe rows, with their labels (M1-M4 where a row is one of the paper's)."""
     state, rows = st.session_state, current()
-    st.caption("Each run of the compare is a recipe; everything else (problem, network size, steps, seed) is "
-               "shared. M1–M4 are the paper's. Causal weights reweight the residual along t (a problem with a time "
-               "input).")
+    st.caption("Each run of the compare is a recipe (model, weighting, optimiser, causal weights); everything else "
+               "(problem, network size, steps, seed) is shared. M1–M4 are the paper's, with Adam. Causal weights "
+               "reweight the residual along t (a problem with a time input).")
     for i, r in enumerate(rows):
         models = MODELS if r.model in MODELS else (*MODELS, r.model)
         state[f"w_rec{i}_model"], state[f"w_rec{i}_weighting"] = r.model, r.weighting
-        state[f"w_rec{i}_causal"] = r.causal
+        state[f"w_rec{i}_causal"], state[f"w_rec{i}_optimizer"] = r.causal, r.optimizer
         st.markdown(f"**Run {i + 1}** · {r.label()}")
         c1, c2 = st.columns(2)
         c1.selectbox(f"Run {i + 1}: model", models, key=f"w_rec{i}_model", on_change=_rows_changed,
                      args=(len(rows),), format_func=lambda m: MODEL_NAMES.get(m, m), label_visibility="collapsed")
         c2.selectbox(f"Run {i + 1}: weighting", CHOICES["weighting"](), key=f"w_rec{i}_weighting",
                      on_change=_rows_changed, args=(len(rows),), label_visibility="collapsed")
-        c1, c2 = st.columns([3, 1], vertical_alignment="center")
-        c1.toggle("causal weights", key=f"w_rec{i}_causal", on_change=_rows_changed, args=(len(rows),))
-        c2.button(":material/close:", key=f"btn_rec_remove{i}", on_click=_remove, args=(i,),
+        c1, c2, c3 = st.columns([3, 3, 1], vertical_alignment="center")
+        c1.selectbox(f"Run {i + 1}: optimiser", CHOICES["optimizer"](), key=f"w_rec{i}_optimizer",
+                     on_change=_rows_changed, args=(len(rows),), label_visibility="collapsed")
+        c2.toggle("causal", key=f"w_rec{i}_causal", on_change=_rows_changed, args=(len(rows),),
+                  help="causal weights along t (a problem with a time input)")
+        c3.button(":material/close:", key=f"btn_rec_remove{i}", on_click=_remove, args=(i,),
                   disabled=len(rows) == 1, help=f"remove run {i + 1} ({r.label()})")
     st.button("Add a run", icon=":material/add:", key="btn_rec_add", on_click=_add, disabled=len(rows) >= MAX_RECIPES,
               help=f"at most {MAX_RECIPES} runs in one compare")

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from pinncore import PROBLEMS, ConfigError, RunConfig
+from pinncore.config import DTYPES
 from pinncore.models import ACTIVATIONS, MODELS, embedding_choices
+from pinncore.optim import OPTIMIZERS
 from pinncore.weighting import SCHEDULES, WEIGHTINGS, Annealing
 from pinnlab.recipes import DEFAULT as DEFAULT_RECIPES, MAX_RECIPES, Recipe, format_recipes, parse_recipes
 
@@ -129,7 +131,22 @@ SETTINGS: list[Setting] = [
             help="paper: ε × 10 whenever min w > 0.99, up to 100"),
     Setting("causal_every", int, 100, "Causal: record every", 1, 100_000,
             help="steps between records of the chunks' weights and losses (and schedule checks)"),
-    Setting("lr", float, 1e-3, "Learning rate", 1e-6, 1.0, step=1e-4),
+    Setting("optimizer", str, "adam", "Optimiser", choices=tuple(OPTIMIZERS),
+            help="adam (the paper's); adam+lbfgs: Adam, then L-BFGS on a fixed batch (Rathore et al. 2024); soap: "
+                 "Adam in the eigenbasis of Shampoo's preconditioner (Wang et al. 2025). In a compare each recipe "
+                 "says it"),
+    Setting("lbfgs_after", int, _DEFAULT.lbfgs_after, "L-BFGS after (Adam steps)", 0, 1_000_000,
+            help="adam+lbfgs: the step of the switch; the weights λ are frozen from there on"),
+    Setting("lbfgs_batch", int, _DEFAULT.lbfgs_batch, "L-BFGS: fixed points per term", 1, 65_536,
+            help="adam+lbfgs: the batch L-BFGS trains on, drawn once at the switch"),
+    Setting("lbfgs_history", int, _DEFAULT.lbfgs_history, "L-BFGS memory", 1, 1000),
+    Setting("soap_every", int, _DEFAULT.soap_every, "SOAP: refresh every", 1, 100_000,
+            help="soap: steps between refreshes of the preconditioner's eigenbasis (2 in the gradient-alignment "
+                 "paper's code)"),
+    Setting("dtype", str, "float32", "Precision", choices=DTYPES,
+            help="float32 (the paper's); float64 for L-BFGS, whose line search needs the digits"),
+    Setting("lr", float, 1e-3, "Learning rate", 1e-6, 1.0, step=1e-4,
+            help="Adam's and SOAP's, at step 0 (L-BFGS's step is line-searched)"),
     Setting("decay", float, 0.9, "lr decay per decay period", 0.01, 1.0, step=0.01,
             help="lr = lr0 * decay ** (step / period), continuous (paper: 0.9 per 1000 steps)"),
     Setting("decay_steps", int, 1000, "Decay period (steps)", 1, 1_000_000),
@@ -295,7 +312,9 @@ def build_configs(values: Mapping[str, Any]) -> list[RunConfig]:
         compile=values["engine"] == "auto", ntk_points=int(values["ntk_points"]), ntk_beta=float(values["ntk_beta"]),
         ntk_eig_points=int(values["ntk_eig"]), causal_chunks=int(values["causal_chunks"]),
         causal_eps=float(values["causal_eps"]), causal_schedule=values["causal_schedule"],
-        causal_every=int(values["causal_every"]))
+        causal_every=int(values["causal_every"]), lbfgs_after=int(values["lbfgs_after"]),
+        lbfgs_batch=int(values["lbfgs_batch"]), lbfgs_history=int(values["lbfgs_history"]),
+        soap_every=int(values["soap_every"]), dtype=values["dtype"])
     terms = {t.name for t in problem(**params).terms()}
     for k in common["weights"]:
         if k not in terms:
@@ -303,7 +322,7 @@ def build_configs(values: Mapping[str, Any]) -> list[RunConfig]:
     if values["mode"] == "compare":
         recipes = parse_recipes(values["recipes"])
     else:
-        recipes = [Recipe(values["model"], values["weighting"], values["causal"] == "on")]
+        recipes = [Recipe(values["model"], values["weighting"], values["causal"] == "on", values["optimizer"])]
     return [r.config(**common).validated() for r in recipes]
 
 
@@ -328,7 +347,9 @@ def from_config(c: RunConfig) -> dict[str, Any]:
         ff_features=c.fourier_features or 0, ff_B="trained" if c.fourier_trained else "fixed",
         rwf="on" if c.rwf else "off", rwf_mu=c.rwf_mu, rwf_sigma=c.rwf_sigma, causal="on" if c.causal else "off",
         ntk_points=c.ntk_points, ntk_beta=c.ntk_beta, ntk_eig=c.ntk_eig_points, causal_chunks=c.causal_chunks,
-        causal_eps=c.causal_eps, causal_schedule=c.causal_schedule, causal_every=c.causal_every)
+        causal_eps=c.causal_eps, causal_schedule=c.causal_schedule, causal_every=c.causal_every,
+        optimizer=c.optimizer, lbfgs_after=c.lbfgs_after, lbfgs_batch=c.lbfgs_batch, lbfgs_history=c.lbfgs_history,
+        soap_every=c.soap_every, dtype=c.dtype)
     if custom:
         values.update(spec=c.spec, spec_params=custom_pde.format_params(c.params))
     else:

@@ -46,9 +46,10 @@ FIELDS = _fields()
 
 def _registered() -> dict[str, tuple[str, ...]]:
     """The names each registry allows, for the flags that pick one (shown in --help; checked by RunConfig)."""
+    from pinncore.optim import OPTIMIZERS
     from pinncore.weighting import SCHEDULES, WEIGHTINGS
 
-    return {"weighting": tuple(WEIGHTINGS), "causal_schedule": SCHEDULES}
+    return {"weighting": tuple(WEIGHTINGS), "causal_schedule": SCHEDULES, "optimizer": tuple(OPTIMIZERS)}
 
 
 def field_docs() -> dict[str, str]:

@@ -107,6 +107,8 @@ def drive(run: Run, fresh: bool = False) -> int:
         print(f"pinn: run {t.status} (non-finite loss or gradient); last good state kept in {run.path}",
               file=sys.stderr)
         return 1
+    if t.status.startswith("stalled"):
+        print(f"pinn: run {t.status}; the run ends here", file=sys.stderr)
     return 0
 
 

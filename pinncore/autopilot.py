@@ -14,6 +14,7 @@ import dataclasses
 import time
 
 from .engine import Profile, adopt, compile_twin, faster, median_rate, plan, to_eager
+from .optim import compiled_steps_left
 
 MEASURE = 60  # eager steps timed before deciding, in chunks of ``CHUNK`` (the median chunk counts: the first
 CHUNK = 20    # one, with its evaluation and snapshots at step 0, is slower than the steps that make up a run)
@@ -57,7 +58,7 @@ class Autopilot:
         t = self.run.trainer
         config = dataclasses.replace(t.config, compile=True)  # the run's setup, allowed to compile
         self.profile.record(config, eager_s=eager_s)
-        choice = plan(config, config.steps - t.steps_done, self.profile.costs(config), eager_s=eager_s)
+        choice = plan(config, compiled_steps_left(config, t.steps_done), self.profile.costs(config), eager_s=eager_s)
         self.reason = choice.reason
         if choice.engine == "eager":
             self.say(f"{choice.reason} ({choice.detail})")

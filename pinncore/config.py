@@ -21,7 +21,7 @@ DTYPES = ("float32", "float64")
 # experiment (depth 1000 trains at ~3 s/step; eval_points 1000 on the cavity allocates 4.7 GB and takes a minute)
 LIMITS: dict[str, int] = {"depth": 32, "width": 1024, "batch": 65_536, "eval_points": 500, "hist_bins": 1000,
                           "hessian_k": 64, "fourier_features": 1024, "ntk_points": 4096, "ntk_eig_points": 512,
-                          "causal_chunks": 4096}
+                          "causal_chunks": 4096, "lbfgs_batch": 65_536, "lbfgs_history": 1000, "soap_every": 100_000}
 
 
 @dataclass
@@ -51,7 +51,17 @@ class RunConfig:
     beta: float = 0.9                     # moving-average factor for adaptive weights (paper: 0.9)
     update_every: int | None = None       # steps between weight updates; None: 10 annealing, 1000 grad-norm, 100 ntk
     weights: dict[str, float] = field(default_factory=dict)  # initial / fixed lambda per term (default 1)
-    lr: float = 1e-3                      # Adam learning rate at step 0
+    optimizer: str = "adam"               # adam (paper), adam+lbfgs (Rathore et al. 2024) or soap (Wang et al. 2025)
+                                          # (pinncore.optim.OPTIMIZERS); only adam's step compiles (adam+lbfgs: its
+                                          # Adam phase)
+    lbfgs_after: int = 1000               # adam+lbfgs: Adam steps before the switch to L-BFGS (Rathore et al.: 1k,
+                                          # 11k or 31k of 41k)
+    lbfgs_batch: int = 1024               # adam+lbfgs: points per term and edge of the fixed batch L-BFGS trains on,
+                                          # drawn at the switch (Rathore et al.: 10,000 residual points)
+    lbfgs_history: int = 100              # adam+lbfgs: L-BFGS memory (Rathore et al. and DeepXDE: 100)
+    soap_every: int = 2                   # soap: steps between refreshes of the preconditioner's eigenbasis (the
+                                          # gradient-alignment paper's code: 2; the SOAP paper: 10)
+    lr: float = 1e-3                      # learning rate at step 0 (Adam's, SOAP's; L-BFGS's is 1, line-searched)
     decay_rate: float = 0.9               # lr = lr * decay_rate ** (step / decay_steps), continuous
     decay_steps: int = 1000               # steps per decay_rate factor (paper: 0.9 every 1000 steps)
     batch: int = 128                      # fresh uniform points per step, per term and per boundary edge
@@ -90,8 +100,9 @@ class RunConfig:
 
     @property
     def method(self) -> str | None:
-        """M1..M4 when (model, weighting) is one of the paper's presets (without causal weights), else None."""
-        if self.causal:
+        """M1..M4 when (model, weighting) is one of the paper's presets (with Adam, without causal weights), else
+        None."""
+        if self.causal or self.optimizer != "adam":
             return None
         for name, pair in METHODS.items():
             if pair == (self.model, self.weighting):
@@ -100,7 +111,10 @@ class RunConfig:
 
     def label(self) -> str:
         """M1..M4 or model+weighting, then the embedding and weight factorisation where not the paper's, then
-        causal weights: 'M1', 'M1+fourier', 'M4+periodic+fourier+rwf', 'M2 (paper)', 'mlp+ntk + causal'."""
+        causal weights, then the optimiser where not Adam: 'M1', 'M1+fourier', 'M4+periodic+fourier+rwf',
+        'M2 (paper)', 'mlp+ntk + causal', 'M1 · adam+lbfgs'."""
+        if self.optimizer != "adam":
+            return f"{dataclasses.replace(self, optimizer='adam').label()} · {self.optimizer}"
         plain = dataclasses.replace(self, causal=False)
         name = "+".join([plain.method or f"{self.model}+{self.weighting}",
                          *([self.embedding] if self.embedding != "none" else []), *(["rwf"] if self.rwf else [])])
@@ -126,6 +140,7 @@ class RunConfig:
         """Check every field; raise ConfigError naming the first bad one. Returns self for chaining."""
         from .derivatives import METHODS as DERIVATIVES
         from .models import ACTIVATIONS, MODELS
+        from .optim import OPTIMIZERS
         from .weighting import SCHEDULES, Annealing, WEIGHTINGS
 
         def positive_int(name: str, minimum: int = 1) -> None:
@@ -156,14 +171,15 @@ class RunConfig:
         problem = self.make_problem()
         for name, allowed in (("model", MODELS), ("weighting", WEIGHTINGS), ("activation", ACTIVATIONS),
                               ("annealing_variant", Annealing.variants), ("dtype", DTYPES),
-                              ("derivatives", DERIVATIVES), ("causal_schedule", SCHEDULES)):
+                              ("derivatives", DERIVATIVES), ("causal_schedule", SCHEDULES),
+                              ("optimizer", OPTIMIZERS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(name, f"unknown '{getattr(self, name)}'; allowed: {', '.join(allowed)}")
         for name in ("depth", "width", "batch", "decay_steps", "eval_points", "hist_bins", "hessian_k", "ntk_points",
-                     "causal_chunks", "causal_every"):
+                     "causal_chunks", "causal_every", "lbfgs_batch", "lbfgs_history", "soap_every"):
             positive_int(name)
         positive_int("ntk_eig_points", 0)
-        for name in ("steps", "seed", "grad_every", "eval_every", "hessian_every", "checkpoint_every"):
+        for name in ("steps", "seed", "grad_every", "eval_every", "hessian_every", "checkpoint_every", "lbfgs_after"):
             positive_int(name, 0)
         if self.seed >= 2**31:
             raise ConfigError("seed", f"must be below 2**31, got {self.seed}")
@@ -187,6 +203,9 @@ class RunConfig:
 
         finite("ntk_beta", 0.0, 0.999999, lo_open=False)
         finite("causal_eps", 0.0, 1e4)
+        from .optim import OPTIMIZERS
+
+        OPTIMIZERS[self.optimizer].check(self, problem)
         if self.causal:  # a time input, a residual term, chunks that divide its batch: ConfigError naming the field
             Causal(problem, problem.terms(), self.batch, self.causal_chunks, self.causal_eps, self.causal_schedule)
 

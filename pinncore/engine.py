@@ -120,8 +120,14 @@ def plan(config: RunConfig, remaining: int, costs: Costs, in_memory: bool = Fals
     ready in this process; ``sharers``: runs that wait while this process compiles; ``eager_s``: the run's own
     measured eager step time (better than the profile's); ``min_eager_s``: never compile for less eager work
     than this (a process that trains other runs too does not pause them for a short gain)."""
+    from .optim import optimiser_of
+
     if not config.compile:
         return Choice("eager", "eager (engine setting)")
+    if not optimiser_of(config).compiles:
+        return Choice("eager", f"eager: the compiled step implements Adam, not {config.optimizer}")
+    if remaining <= 0 and config.optimizer == "adam+lbfgs":
+        return Choice("eager", "eager: L-BFGS trains on the eager step")
     if in_memory:
         return Choice("compiled", "compiled: ready in memory", "this setup's compiled step was kept from an "
                                                                "earlier run or the warm-up")

@@ -21,24 +21,31 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 
-import numpy as np
 import torch
 
 from .config import RunConfig
 from .derivatives import joint_plan
 from .alignment import alignment_record
 from .errors import ConfigError
+from .evaluation import Evaluation
 from .fused import FusedTraining, TermLosses
 from .kernels import KernelProbe
 from .models import model_for
+from .optim import LbfgsPhase, optimiser_of, warning_of
 from .problems.base import Term
-from .records import CausalRecord, EvalSnapshot, Record, StepRecord
+from .records import CausalRecord, Record, StepRecord
 from .sampling import Sampler
 from .snapshots import Snapshots
 from .weighting import Causal, weighting_for
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def ended(status: str) -> bool:
+    """A run that trains no further: finished, diverged, or stalled (L-BFGS found no lower loss)."""
+    return status == "finished" or status.startswith(("diverged", "stalled"))
 # the config fields a trainer reads afresh at every step, or restores with its state (model, Adam, sampler): a
 # built trainer, its compiled step above all, can train any run whose config differs from its own in these only
 PER_RUN = ("steps", "seed", "lr", "decay_rate", "decay_steps", "grad_every", "eval_every", "hessian_every",
@@ -52,15 +59,22 @@ WEIGHTING = ("weighting", "annealing_variant", "beta", "update_every", "weights"
 
 # config fields added after setup keys were first kept (compiled steps, the engine profile): left out of the key at
 # their defaults, so that the key of an existing setup stays what it was
-LATER_FIELDS = ("ntk_eig_points", "causal", "causal_chunks", "causal_eps", "causal_schedule", "causal_every")
+LATER_FIELDS = ("ntk_eig_points", "causal", "causal_chunks", "causal_eps", "causal_schedule", "causal_every",
+                "optimizer", "soap_every")
+# the optimiser's fields that do not change a compiled step: adam+lbfgs trains Adam's compiled step before the
+# switch (a trainer of an ``adam`` run serves it) and eagerly after it
+OPTIMISER_RUN = ("lbfgs_after", "lbfgs_batch", "lbfgs_history")
 _DEFAULTS = RunConfig().to_dict()
 
 
 def build_key(config: RunConfig) -> str:
     """What a built trainer is made of: its config without the ``PER_RUN`` and ``WEIGHTING`` fields (equal keys:
     the same network, problem and compiled step), and without the ``LATER_FIELDS`` at their defaults."""
-    skip = PER_RUN + WEIGHTING
-    return json.dumps({k: v for k, v in config.to_dict().items() if k not in skip
+    skip = PER_RUN + WEIGHTING + OPTIMISER_RUN
+    fields = config.to_dict()
+    if fields["optimizer"] == "adam+lbfgs":
+        fields["optimizer"] = "adam"
+    return json.dumps({k: v for k, v in fields.items() if k not in skip
                        and not (k in LATER_FIELDS and v == _DEFAULTS[k])}, sort_keys=True)
 
 
@@ -73,15 +87,7 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError("device", f"must be 'cpu' or 'cuda[:N]', got {name!r}") from None
 
 
-def make_adam(params, lr: float) -> torch.optim.Optimizer:
-    """Adam; the fused kernel (one op for all parameters) where this torch build has it for the device."""
-    try:
-        return torch.optim.Adam(params, lr=lr, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(params, lr=lr)
-
-
-class Trainer(Snapshots):
+class Trainer(Snapshots, Evaluation):
     def __init__(self, config: RunConfig):
         self.config = config.validated()
         c = self.config
@@ -105,7 +111,9 @@ class Trainer(Snapshots):
         self.layers = self.model.layer_weights()  # the histograms' layers; the annealing reads the matrices:
         self._matrices = set(self.model.weight_matrices())
         self._layer_index = [next(i for i, p in enumerate(self.params) if p is w) for w in self.layers.values()]
-        self.optimizer = make_adam(self.params, c.lr)
+        self.optimiser = optimiser_of(c)  # the registered optimiser; ``optimizer``: the torch one it steps from step 0
+        self.optimizer = self.optimiser.make(self.params, c)
+        self.lbfgs: LbfgsPhase | None = None  # adam+lbfgs, from the switch on (``pinncore.optim.lbfgs``)
         self.weighting = self._new_weighting(c)
         self.generator = torch.Generator().manual_seed(c.seed)
         self._boxes = self._box_sampler()  # all terms boxes: one draw per step; else the sampler's blocks
@@ -113,7 +121,8 @@ class Trainer(Snapshots):
         self._lam = None  # (weights, their tensor) for the compiled step
         if c.compile:  # build the jet plan outside the compiled region, so tracing finds it cached
             joint_plan([t.needs for t in self.terms], self.problem.inputs)
-        self._fused = FusedTraining(self.loss_module, self.optimizer) if c.compile else None
+        self._fused = (FusedTraining(self.loss_module, self.optimizer) if c.compile and self.optimiser.compiles
+                       else None)
         self.kernels = KernelProbe(self.model, self.terms, self.problem.inputs,
                                    compiled=c.compile and self.weighting.needs == "kernel",
                                    unknowns=self.unknowns if self.problem.unknowns else None)
@@ -137,7 +146,7 @@ class Trainer(Snapshots):
 
     @property
     def done(self) -> bool:
-        return self.status == "finished" or self.status.startswith("diverged")
+        return ended(self.status)
 
     def lr_at(self, step: int) -> float:
         c = self.config
@@ -155,66 +164,54 @@ class Trainer(Snapshots):
             if k >= c.steps:
                 break
             t0 = time.perf_counter()
+            switch = self.lbfgs is None and c.optimizer == "adam+lbfgs" and k >= c.lbfgs_after
+            if switch:
+                self._switch()
             if c.eval_every and k % c.eval_every == 0:
                 records.append(self.evaluate())
-            if c.hessian_every and k % c.hessian_every == 0:
+            if c.hessian_every and (k % c.hessian_every == 0 or switch):  # the curvature at the switch, too
                 records.append(self.stiffness())
             known = self.unknown_values()  # the values the step's losses are measured at
-            rec = self._one_step(k, records)
+            rec = self._one_step(k, records) if self.lbfgs is None else self._lbfgs_step(k, records)
             self.wall += time.perf_counter() - t0
             if rec is None:
                 self.status = f"diverged at step {k}"
                 return records
             records.append(StepRecord(k, rec[0], rec[1], rec[2], self.wall, known))
             self.steps_done = k + 1
+            if self.lbfgs is not None and rec[2] == 0.0:
+                return self._end(records, f"stalled at step {k}: L-BFGS's line search found no lower loss "
+                                          f"(loss {sum(rec[1][n] * v for n, v in rec[0].items()):.3e})")
         if self.steps_done >= c.steps:
-            t0 = time.perf_counter()
-            records.append(self.evaluate())
-            self.wall += time.perf_counter() - t0
-            self.status = "finished"
+            return self._end(records, "finished")
         return records
 
-    def _evaluation(self, n: int) -> None:
-        """The evaluation grid over the domain's box, the reference on it (NaN outside a region: pictures are
-        masked), and the points the error is scored on when they are not the grid (a scattered reference's)."""
-        grid, self.grid_shape = self.problem.grid(n)
-        self.grid = grid
-        self.grid_mask = self.problem.mask(grid)
-        self._masked = not self.grid_mask.all()
-        if self._masked:
-            ref = np.full(len(grid), np.nan)
-            ref[self.grid_mask] = self.problem.reference(grid[self.grid_mask])
-        else:
-            ref = self.problem.reference(grid)
-        self.reference_field = ref.reshape(self.grid_shape)
-        self._grid_t = torch.as_tensor(grid, dtype=self.dtype, device=self.device)
-        self.score_points = self.problem.scoring()
+    def _end(self, records: list[Record], status: str) -> list[Record]:
+        """The run ends: a last evaluation, and the status that says how."""
+        t0 = time.perf_counter()
+        records.append(self.evaluate())
+        self.wall += time.perf_counter() - t0
+        self.status = status
+        return records
 
-    def evaluate(self) -> EvalSnapshot:
-        """The prediction on the grid (NaN outside a region) and the relative L2 error: on the grid's points in
-        the domain, or on the scattered reference's own points."""
-        pred = self._predict(self._grid_t)
-        ref = self.reference_field.ravel()
-        if self._masked:
-            pred[~self.grid_mask] = np.nan
-        if self.score_points is not None:
-            points, values = self.score_points
-            err = float(np.linalg.norm(self._predict(points) - values) / np.linalg.norm(values))
-        elif self._masked:
-            m = self.grid_mask
-            err = float(np.linalg.norm(pred[m] - ref[m]) / np.linalg.norm(ref[m]))
-        else:
-            err = float(np.linalg.norm(pred - ref) / np.linalg.norm(ref))
-        return EvalSnapshot(self.steps_done, err, pred.reshape(self.grid_shape).astype(np.float32))
+    def _switch(self) -> None:
+        """adam+lbfgs at ``lbfgs_after``: L-BFGS on its fixed batch from now on, the weights frozen."""
+        self.lbfgs = LbfgsPhase(self)
+        if warning_of(self.config):
+            warnings.warn(warning_of(self.config), RuntimeWarning, stacklevel=3)
 
-    def _predict(self, points, chunk: int = 1 << 16) -> np.ndarray:
-        """The evaluated quantity at points (float64 numpy), in chunks (a scattered reference may be large)."""
-        if isinstance(points, torch.Tensor) and len(points) <= chunk:
-            pred = self.problem.predict(self.model, points, self.config.derivatives)
-            return pred.to("cpu", torch.float64).numpy()
-        return np.concatenate([self._predict(torch.as_tensor(points[i:i + chunk], dtype=self.dtype,
-                                                             device=self.device))
-                               for i in range(0, len(points), chunk)])
+    def _lbfgs_step(self, k: int, records: list[Record]):
+        """One L-BFGS iteration (``LbfgsPhase.iterate``), after the gradient snapshot due at this step (on the
+        fixed batch); (losses, weights, step length) or None where it met a non-finite value."""
+        c, points = self.config, self.lbfgs.points
+        if c.grad_every and (k % c.grad_every == 0 or k == c.steps - 1):
+            losses = dict(zip(self.term_names, self.loss_module(*points)))
+            per_term = self._per_term_grads(losses, retain=False)
+            records.append(self._snapshot(k, per_term))
+            records.extend(self._kernel_snapshot(k, points))
+            records.append(alignment_record(k, per_term, dict(zip(self.layers, self._layer_index))))
+        out = self.lbfgs.iterate(k)
+        return None if out is None else (out[0], dict(self.weighting.lambdas), out[1])
 
     def unknown_values(self) -> dict[str, float]:
         """The unknown coefficients' current values (empty without unknowns)."""
@@ -303,7 +300,7 @@ class Trainer(Snapshots):
         (``per_term`` False), ("grads", losses, per-term gradients) for the caller to finish the step, or
         ("eager", {}, None): train eagerly."""
         fused = self._fused if self._fused is not None and not self._fused.failed else None
-        names, w = self.term_names, self.weighting
+        names = self.term_names
         if fused is not None and not per_term:
             out = fused.step(points, self._lambda_tensor(), lr)
             if out is not None:
@@ -364,6 +361,7 @@ class Trainer(Snapshots):
 
     def state_dict(self) -> dict:
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 **({"lbfgs": self.lbfgs.optimizer.state_dict()} if self.lbfgs is not None else {}),
                  "weighting": self.weighting.state_dict(), "generator": self.generator.get_state(),
                  "steps_done": self.steps_done, "wall": self.wall, "status": self.status}
         if self.causal is not None:
@@ -383,6 +381,10 @@ class Trainer(Snapshots):
                 raise ValueError("no state of the unknown coefficients")
             self.unknowns.load_state_dict(state["unknowns"])
         self.optimizer.load_state_dict(state["optimizer"])
+        self.lbfgs = None
+        if "lbfgs" in state:  # taken during the L-BFGS phase: its memory and last step go on
+            self.lbfgs = LbfgsPhase(self)
+            self.lbfgs.optimizer.load_state_dict(state["lbfgs"])
         self.weighting.load_state_dict(state["weighting"])
         self.generator.set_state(state["generator"])
         self.sampler.load_state_dict(state.get("sampler"))

@@ -1,9 +1,10 @@
-"""A recipe: what differs between the runs of one compare (the model, the weighting, causal weights; the
-optimiser and the input embedding slot in as further fields), everything else being the setup they share.
+"""A recipe: what differs between the runs of one compare (the model, the weighting, causal weights, the
+optimiser), everything else being the setup they share.
 
 In a link a recipe list is one parameter, ``recipes=M1,M2,mlp+ntk,mlp+fixed+causal``: each recipe is the paper's
 method name (M1-M4) or ``model+weighting`` followed by its other fields where they differ from the default, a
-switch by its name (``causal``), any other field as ``name=value``. Every value is checked against its registry
+switch by its name (``causal``), any other field as ``name=value`` (a value may hold a ``+`` itself:
+``mlp+fixed+optimizer=adam+lbfgs``). Every value is checked against its registry
 (``pinncore.models.MODELS``, ``pinncore.weighting.WEIGHTINGS``, ...); a malformed recipe is a ConfigError naming
 ``recipes``, the recipe's place in the list and what is wrong, in one line.
 
@@ -28,6 +29,12 @@ def _models() -> tuple[str, ...]:
     return tuple(MODELS)
 
 
+def _optimizers() -> tuple[str, ...]:
+    from pinncore.optim import OPTIMIZERS
+
+    return tuple(OPTIMIZERS)
+
+
 def _weightings() -> tuple[str, ...]:
     from pinncore.weighting import WEIGHTINGS
 
@@ -39,6 +46,7 @@ class Recipe:
     model: str = "mlp"          # RunConfig.model
     weighting: str = "fixed"    # RunConfig.weighting
     causal: bool = False        # RunConfig.causal
+    optimizer: str = "adam"     # RunConfig.optimizer
 
     @classmethod
     def of_method(cls, method: str) -> "Recipe":
@@ -89,6 +97,7 @@ class Recipe:
             raise ConfigError("recipe", f"'{token}' is not M1-M4 or MODEL+WEIGHTING[+causal]")
         values: dict[str, Any] = {"model": parts[0], "weighting": parts[1]}
         extras = {f.name: f for f in dataclasses.fields(cls)[2:]}
+        parts = parts[:2] + _joined(parts[2:], extras)
         for part in parts[2:]:
             name, sep, text = part.partition("=")
             if name not in extras:
@@ -111,7 +120,20 @@ class Recipe:
 
 
 # the registry each recipe field's values come from (a bool field is a switch)
-CHOICES: dict[str, Callable[[], tuple[str, ...]]] = {"model": _models, "weighting": _weightings}
+CHOICES: dict[str, Callable[[], tuple[str, ...]]] = {"model": _models, "weighting": _weightings,
+                                                     "optimizer": _optimizers}
+
+
+def _joined(parts: list[str], extras: dict) -> list[str]:
+    """The parts after MODEL+WEIGHTING, a part that is neither a field nor ``name=value`` put back into the value
+    before it (``optimizer=adam``, ``lbfgs`` -> ``optimizer=adam+lbfgs``)."""
+    out: list[str] = []
+    for part in parts:
+        if part not in extras and "=" not in part and out and "=" in out[-1]:
+            out[-1] += "+" + part
+        else:
+            out.append(part)
+    return out
 
 
 def _value(f: dataclasses.Field, text: str | None) -> Any:

@@ -80,7 +80,11 @@ def share_query(config: RunConfig, compare: bool, recipes: str = "") -> dict[str
              causal="on" if config.causal else "off", ntk_points=str(config.ntk_points), ntk_beta=f"{config.ntk_beta:g}",
              ntk_eig=str(config.ntk_eig_points), causal_chunks=str(config.causal_chunks),
              causal_eps=f"{config.causal_eps:g}", causal_schedule=config.causal_schedule,
-             causal_every=str(config.causal_every))
+             causal_every=str(config.causal_every), embedding=config.embedding, ff_sigma=f"{config.fourier_sigma:g}",
+             ff_features=str(config.fourier_features or 0), ff_B="trained" if config.fourier_trained else "fixed",
+             rwf="on" if config.rwf else "off", rwf_mu=f"{config.rwf_mu:g}", rwf_sigma=f"{config.rwf_sigma:g}",
+             optimizer=config.optimizer, lbfgs_after=str(config.lbfgs_after), lbfgs_batch=str(config.lbfgs_batch),
+             lbfgs_history=str(config.lbfgs_history), soap_every=str(config.soap_every), dtype=config.dtype)
     if recipes:
         q["recipes"] = recipes
     return q
@@ -131,13 +135,21 @@ def setup_table(runs: Sequence[RunData]) -> str:
                   f"{c.causal_schedule})")
         return w + (f"; initial λ {', '.join(f'{k}={v:g}' for k, v in c.weights.items())}" if c.weights else "")
 
+    def optimiser(c) -> str:
+        lr = f"lr {c.lr:g} × {c.decay_rate:g}^(step/{c.decay_steps}), {c.batch} points per term and edge"
+        if c.optimizer == "soap":
+            return f"SOAP (eigenbasis refreshed every {c.soap_every} steps), {lr}"
+        if c.optimizer == "adam+lbfgs":
+            return (f"Adam, {lr}; from step {c.lbfgs_after:,} L-BFGS (strong Wolfe, memory {c.lbfgs_history}) on "
+                    f"{c.lbfgs_batch} fixed points per term and edge, λ frozen")
+        return f"Adam, {lr}"
+
     fields = [
         ("problem", lambda r: r.problem().describe()),
         ("equation", lambda r: equation(r.config.problem, r.config.spec)),
         ("model", lambda r: f"{r.config.model}, {r.config.depth}×{r.config.width}, {r.config.activation}"),
         ("weighting", lambda r: weighting(r.config)),
-        ("optimiser", lambda r: f"Adam, lr {r.config.lr:g} × {r.config.decay_rate:g}^(step/{r.config.decay_steps})"
-                                f", {r.config.batch} points per term and edge"),
+        ("optimiser", lambda r: optimiser(r.config)),
         ("steps", lambda r: f"{r.steps_done:,} of {r.config.steps:,}"), ("seed", lambda r: str(r.config.seed)),
         ("numerics", lambda r: f"{r.config.dtype}, {r.config.device}, derivatives {r.config.derivatives}"
                                + (", compiled" if r.config.compile else "")),

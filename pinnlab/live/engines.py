@@ -173,13 +173,14 @@ class RunEngine:
 
     def decide(self) -> None:
         from pinncore.engine import Profile, plan
+        from pinncore.optim import compiled_steps_left
 
         self.decided = True
         t = self.run.trainer
         profile = Profile()
         profile.record(self.config, eager_s=self.eager_s)
         costs = profile.costs(self.config)
-        choice = plan(self.config, t.config.steps - t.steps_done, costs, self.engines.has(self.config),
+        choice = plan(self.config, compiled_steps_left(t.config, t.steps_done), costs, self.engines.has(self.config),
                       sharers=self.sharers(), eager_s=self.eager_s, min_eager_s=LOAD_MIN_S)
         self.reason, self.detail = choice.reason, choice.detail
         if choice.engine == "eager" or t.done:

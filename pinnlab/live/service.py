@@ -184,7 +184,7 @@ class RunService(Supervisor):
             self._send(run, "stop")
 
     def _disk_command(self, run: LiveRun, action: str, viewer: Viewer, n: int) -> None:
-        if run.status == "finished" or run.status.startswith("diverged"):
+        if run.status == "finished" or run.status.startswith(("diverged", "stalled")):
             raise Refused(f"{run.name}: {run.status}; nothing left to train (Start a new run)")
         if run.status.startswith("error"):
             raise Refused(f"{run.name}: {run.status}")

@@ -17,7 +17,9 @@ SWEEP_FILE = "sweep.json"
 RUNS = "runs"
 
 def is_final(status: str | None) -> bool:
-    return bool(status) and (status == "finished" or status.startswith("diverged"))
+    from pinncore.trainer import ended
+
+    return bool(status) and ended(status)
 
 
 @dataclass
@@ -55,7 +57,7 @@ def plan(configs: list[RunConfig], out: str | os.PathLike) -> list[Task]:
                                        f"asked; use another --out")
         summary = store.summary()
         done = int(summary.get("steps_done") or 0)
-        if stored.steps < cfg.steps and not str(summary.get("status", "")).startswith("diverged"):
+        if stored.steps < cfg.steps and not str(summary.get("status", "")).startswith(("diverged", "stalled")):
             tasks.append(Task(cfg, path, "extend", done))
         elif is_final(summary.get("status")):
             tasks.append(Task(cfg, path, "reuse", done))

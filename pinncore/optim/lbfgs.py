@@ -1,0 +1,100 @@
+"""Adam, then L-BFGS (Rathore, Lei, Frangella, Lu & Udell, "Challenges in training PINNs: a loss landscape
+perspective", ICML 2024): Adam for ``lbfgs_after`` steps, then ``torch.optim.LBFGS`` with their settings (step 1,
+memory ``lbfgs_history`` = 100, strong Wolfe line search) on one fixed batch of ``lbfgs_batch`` points per term,
+drawn at the switch from a generator of its own (seed and switch step), so that a resumed run draws the same batch.
+
+One L-BFGS iteration (a direction, a line search of at most 25 loss evaluations) is one step of the run: its record
+holds the terms' losses at the iteration's start on the fixed batch and, as its learning rate, the step length the
+line search accepted. The strong Wolfe conditions only accept a lower loss, so the recorded loss never rises. When
+the line search finds no lower loss along the direction (step length 0, what Rathore et al. observe once L-BFGS
+stalls, and what DeepXDE users meet as "L-BFGS stops after one iteration"), the run ends with status ``stalled at
+step k: ...`` in words. The weights lambda are frozen at the switch (the objective must not move under the line
+search, as in Rathore et al. and the self-adaptive PINN code); causal weights are refused for the same reason.
+L-BFGS's own state (its memory, last direction and step) is part of the optimiser's ``state_dict``, so a checkpoint
+taken during L-BFGS resumes the same trajectory.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..errors import ConfigError
+from .adam import Optimiser, make_adam
+
+FLOAT32_WARNING = ("L-BFGS is more reliable in float64: in float32 its line search often stalls early or the run "
+                   "diverges (dtype = float64 avoids it)")
+MAX_LS = 25  # loss evaluations of one line search (torch's own default)
+
+
+class AdamLbfgs(Optimiser):
+    name = "adam+lbfgs"
+    compiles = True  # the Adam phase
+
+    @staticmethod
+    def make(params, config):
+        return make_adam(params, config.lr)
+
+    @staticmethod
+    def adam_steps(config) -> int:
+        return min(config.steps, config.lbfgs_after)
+
+    @staticmethod
+    def check(config, problem) -> None:
+        if config.causal:
+            raise ConfigError("optimizer", "adam+lbfgs cannot be combined with causal weights: they change the "
+                                           "objective under L-BFGS's line search (set causal = false)")
+
+
+def lbfgs_optimizer(params, history: int) -> torch.optim.LBFGS:
+    """One iteration per ``step`` call, with a full line search (``max_eval`` counts the first evaluation too: the
+    default, 1.25 x max_iter, would leave the line search no evaluation at all), and no tolerance of its own: the
+    trainer decides when the run has stalled."""
+    return torch.optim.LBFGS(params, lr=1.0, max_iter=1, max_eval=1 + MAX_LS, history_size=history,
+                             tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
+
+
+class LbfgsPhase:
+    """The L-BFGS phase of one trainer: its optimiser and fixed batch, and one iteration at a time."""
+
+    def __init__(self, trainer):
+        from ..sampling import Sampler
+
+        c = trainer.config
+        self.trainer = trainer
+        self.optimizer = lbfgs_optimizer(trainer.params, c.lbfgs_history)
+        gen = torch.Generator().manual_seed(c.seed * 1_000_003 + c.lbfgs_after + 7)
+        self.points = Sampler(trainer.terms, c.lbfgs_batch, trainer.dtype, trainer.device).draw(gen)
+
+    def iterate(self, k: int):
+        """One L-BFGS iteration: (losses at its start, step length accepted) or None where a loss or the gradient
+        was not finite (the parameters are then as before the iteration)."""
+        t = self.trainer
+        lam = [t.weighting.lambdas[n] for n in t.term_names]
+        first: list = []
+
+        def closure():
+            self.optimizer.zero_grad(set_to_none=False)
+            losses = t.loss_module(*self.points)
+            total = sum(w * L for w, L in zip(lam, losses))
+            total.backward()
+            for p in t.params:
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+            if not first:
+                first.append(losses.detach())
+            return total
+
+        before = [p.detach().clone() for p in t.params]
+        self.optimizer.step(closure)
+        values = dict(zip(t.term_names, first[0].tolist()))
+        state = self.optimizer.state[self.optimizer._params[0]]
+        step = float(state.get("t", 0.0) or 0.0)
+        if not all(math.isfinite(v) for v in values.values()) or not all(
+                torch.isfinite(p).all() for p in t.params):
+            with torch.no_grad():
+                for p, b in zip(t.params, before):
+                    p.copy_(b)
+            return None
+        moved = any(not torch.equal(p, b) for p, b in zip(t.params, before))
+        return values, (step if moved else 0.0)
