@@ -131,3 +131,27 @@ def test_a_killed_server_leaves_no_worker_alive_and_every_run_resumable(tmp_path
         summary = json.loads((tmp_path / m / "summary.json").read_text())
         assert summary["steps_done"] >= 100
         assert resume(tmp_path / m, summary["steps_done"] + 20)["steps_done"] == summary["steps_done"] + 20
+
+
+PRIORITY_FIRST = textwrap.dedent("""
+    import os, sys
+    from pinnlab.live import {module} as entry
+    assert "torch" not in sys.modules, "importing the process's entry module imported torch"
+
+    def nice(n):  # the process lowers its priority: torch must not be imported yet
+        sys.exit(3 if "torch" in sys.modules else 0)
+
+    os.nice = nice
+    entry.main(0, None, None, nice=10)
+    sys.exit(4)  # never lowered its priority
+""")
+
+
+@pytest.mark.parametrize("module", ["worker", "compiler"])
+def test_a_spawned_process_lowers_its_priority_before_it_imports_torch(module):
+    """A worker started in place of a dead one imports torch (seconds of a core) while the dead worker's lockstep
+    partners train: at the server's priority it took their core. A spawned process imports only its entry module
+    (``pinnlab.live`` imports nothing heavy) and lowers its priority before it imports torch."""
+    proc = subprocess.run([sys.executable, "-c", PRIORITY_FIRST.format(module=module)], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-800:]

@@ -93,17 +93,16 @@ def main(index: int, inbox, conn, board=None, nice: int = NICE) -> None:
     server's process dies, it saves its runs (each stopped at its current step) and exits within seconds."""
     import os
 
-    import torch
-
     from .pool import Channel, watch_parent
 
     orphaned = watch_parent()
-
-    torch.set_num_threads(1)
-    try:
-        os.nice(nice)
+    try:  # before torch is imported: that import is seconds of a core, and it must not take them from the runs of
+        os.nice(nice)  # the other workers (a worker started in place of a dead one does it while they train)
     except OSError:  # not permitted here: train at the server's priority
         pass
+    import torch
+
+    torch.set_num_threads(1)
     import torch._dynamo  # noqa: F401  (torch.optim's first optimizer imports it: 2 s a first run would wait for)
 
     w = Worker(index, Channel(conn), board)
