@@ -32,9 +32,10 @@ PLAN = {  # example -> (steps, methods)
 }
 
 
-def tasks(only) -> list[tuple[str, str, int, int]]:
-    return [(name, m, seed, steps) for name, (steps, methods) in PLAN.items() if not only or name in only
-            for m in methods for seed in SEEDS]
+def tasks(only, methods_only=None) -> list[tuple[str, str, int, int]]:
+    """The runs to train, example by example in the order ``only`` gives (all of PLAN by default)."""
+    return [(name, m, seed, PLAN[name][0]) for name in (only or PLAN) for m in PLAN[name][1]
+            if not methods_only or m in methods_only for seed in SEEDS]
 
 
 def summary(run: Path) -> dict:
@@ -90,14 +91,15 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", default=str(ROOT / "runs" / "real"))
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--only", nargs="+", choices=list(PLAN))
+    ap.add_argument("--only", nargs="+", choices=list(PLAN), help="these examples, in this order")
+    ap.add_argument("--methods", nargs="+", help="only these methods (e.g. M1 M4)")
     ap.add_argument("--table-only", action="store_true")
     a = ap.parse_args(argv)
     root = Path(a.runs)
     root.mkdir(parents=True, exist_ok=True)
     if not a.table_only:
         with ThreadPoolExecutor(a.workers) as pool:
-            for line in pool.map(lambda t: train(root, t), tasks(a.only)):
+            for line in pool.map(lambda t: train(root, t), tasks(a.only, a.methods)):
                 print(time.strftime("%H:%M:%S"), line, flush=True)
     print(table(root))
     return 0

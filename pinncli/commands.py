@@ -21,13 +21,29 @@ from .problem_file import with_problem_file_config
 
 def train_command(a: argparse.Namespace) -> int:
     config = config_from_args(a)  # a run allowed to compile starts eager: the Autopilot decides (pinncore.engine)
+    warn_once(config)
     return drive(Run.create(config, a.out or default_out(config), engine="eager" if config.compile else None),
                  fresh=True)
 
 
 def resume_command(a: argparse.Namespace) -> int:
     # every file is checked and the lock taken before --steps is written or anything trained
-    return drive(Run.open(a.dir, steps=a.steps, restart=a.restart, engine="eager"))
+    run = Run.open(a.dir, steps=a.steps, restart=a.restart, engine="eager")
+    warn_once(run.trainer.config)
+    return drive(run)
+
+
+def warn_once(config: RunConfig) -> None:
+    """The run's one-line warning (L-BFGS in float32) on stderr before it trains, instead of Python's warning with
+    a line of pinncore's source when it comes to it."""
+    import warnings
+
+    from pinncore.optim import warning_of
+
+    line = warning_of(config)
+    if line:
+        print(f"pinn: warning: {line}", file=sys.stderr)
+        warnings.filterwarnings("ignore", message=re.escape(line))
 
 
 def eval_command(a: argparse.Namespace) -> int:

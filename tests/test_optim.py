@@ -163,3 +163,19 @@ def test_gradient_snapshots_go_on_during_lbfgs_on_its_fixed_batch():
     s = Trainer(replaced)
     hess = [r.step for r in s.step(60) if type(r).__name__ == "HessianSnapshot"]
     assert hess == [0, 15, 20, 30, 45]  # and one at the switch, for the curvature before L-BFGS
+
+
+def test_pinn_train_warns_in_one_line_and_says_how_the_run_ended(tmp_path, capsys):
+    from pinncli.main import main
+
+    out = tmp_path / "run"
+    code = main(["train", "--problem", "poisson1d", "--optimizer", "adam+lbfgs", "--lbfgs-after", "100",
+                 "--lbfgs-batch", "64", "--steps", "3000", "--width", "10", "--depth", "1", "--eval-every", "0",
+                 "--grad-every", "0", "--no-compile", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert err.count("warning") == 1 and f"pinn: warning: {FLOAT32_WARNING}" in err
+    assert "pinn: run stalled at step" in err
+    summary = __import__("json").loads((out / "summary.json").read_text())
+    assert summary["status"].startswith("stalled at step") and summary["steps_done"] < 3000
+    assert main(["resume", str(out)]) == 0  # nothing left to train: it says so and ends
