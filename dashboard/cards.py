@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 
 import streamlit as st
 
@@ -14,7 +15,39 @@ CHARTS_EVERY = 2.0  # s: the charts' redraw while runs train (each changing char
 
 ICONS = {"running": ":material/play_circle:", "paused": ":material/pause_circle:", "queued": ":material/schedule:",
          "starting": ":material/hourglass_top:", "finished": ":material/check_circle:",
-         "stopped": ":material/stop_circle:"}
+         "stopped": ":material/stop_circle:", "stalled": ":material/trending_flat:",
+         "diverged": ":material/error:"}
+STALLED = re.compile(r"stalled at step (\d+): (.*)")
+
+
+def icon(status: str) -> str:
+    """The card's icon: by the status's first word ("stalled at step k: ..." -> stalled: the loss went flat)."""
+    return ICONS.get(status) or ICONS.get(status.split(" ", 1)[0], ":material/error:")
+
+
+def status_words(status: str) -> tuple[str, str]:
+    """(the card's status, a line under it): a stalled run's long status as "stalled: L-BFGS found no lower loss"
+    and, under it, where and at which loss, and that the run has ended; any other status as it is."""
+    m = STALLED.fullmatch(status)
+    if m is None:
+        return status, ""
+    loss = re.search(r"\(loss ([^)]*)\)", m.group(2))
+    return ("stalled: L-BFGS found no lower loss",
+            f"its line search found no lower loss at step {int(m.group(1)):,}"
+            + (f" (loss {loss.group(1)})" if loss else "") + ": training ended there")
+
+
+def phase(view) -> str:
+    """An adam+lbfgs run's phase, "Adam" or "L-BFGS from step k" (k: the switch), with the switch on hover while
+    Adam trains; empty for other optimisers."""
+    c = view.config
+    if getattr(c, "optimizer", "adam") != "adam+lbfgs":
+        return ""
+    if c.lbfgs_after >= c.steps:
+        return f"<span title='no switch: L-BFGS after {c.lbfgs_after:,} steps, the run trains {c.steps:,}'>Adam</span>"
+    if view.steps_done > c.lbfgs_after:
+        return f"L-BFGS from step {c.lbfgs_after:,}"
+    return f"<span title='L-BFGS from step {c.lbfgs_after:,}'>Adam</span>"
 
 
 def ordinal(n: int) -> str:
@@ -45,18 +78,22 @@ def status_line(views) -> None:
         # the error's evaluation step on hover: one line fewer per card keeps the charts inside 1280x720
         err = (f"<span title='evaluated at step {v.evals[-1].step:,}'>error {v.evals[-1].rel_l2:.2e}</span>"
                if v.evals else "no evaluation yet")
-        status = f"queued, {ordinal(v.queue_position)} in line" if v.queue_position else v.status
+        status, why_ended = status_words(v.status)
+        status = f"queued, {ordinal(v.queue_position)} in line" if v.queue_position else status
         speed = f" · {v.steps_per_s:.0f} steps/s" if v.steps_per_s and v.status == "running" else ""
+        speed += f" · {phase(v)}" if phase(v) else ""
         active = v.status in ("running", "paused", "starting")
         why = active and v.engine_reason and v.engine_reason != v.engine  # which engine and why; numbers on hover
         engine = f" · {v.engine}" if active and v.engine != "-" and not why else ""
         small = f"<br><span style='{SMALL}'>{err}{speed}{engine}</span>"
+        if why_ended:
+            small += f"<br><span style='{SMALL}'>{html.escape(why_ended)}</span>"
         if v.message:
             small += f"<br><span style='{SMALL}'>{html.escape(v.message)}</span>"
         if why:
             small += (f"<br><span class='pinn-engine' style='{SMALL};font-size:0.8rem;line-height:1.35;display:"
                       f"inline-block' title='{html.escape(v.engine_detail)}'>{html.escape(v.engine_reason)}</span>")
-        cells.append(f"<span class='pinn-card'>{ICONS.get(v.status, ':material/error:')} **{html.escape(v.name)}** · "
+        cells.append(f"<span class='pinn-card'>{icon(v.status)} **{html.escape(v.name)}** · "
                      f"{html.escape(status)} · **step {v.steps_done:,}**{stamp}{small}</span>")
     grid = CARD_GRID.format(n=min(len(views), 6))
     st.markdown(f"<span style='{grid}'>{''.join(cells)}</span>", unsafe_allow_html=True)

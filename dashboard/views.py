@@ -29,7 +29,8 @@ import io
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures, overview, spectral_view, unknowns, views_since
+from dashboard import figures, optim_view, overview, spectral_view, unknowns, views_since
+from dashboard.optim_figures import mark_switch
 from dashboard.cards import CARDS_EVERY, CHARTS_EVERY, ordinal, ownership_note, status_line  # noqa: F401
 from dashboard.live import run_service, viewer
 from dashboard.livechart import live_chart
@@ -107,10 +108,11 @@ def render_charts(views) -> None:
     elif view == VIEWS[1]:
         known = unknowns.lines(views, height=360)
         cols = st.columns(3 if known else 2)
-        live_chart(cols[0], figures.loss_figure(views), key="fig_loss")
-        live_chart(cols[1], figures.lambda_figure(views), key="fig_lambda")
+        live_chart(cols[0], mark_switch(figures.loss_figure(views), views), key="fig_loss")
+        live_chart(cols[1], mark_switch(figures.lambda_figure(views), views), key="fig_lambda")
         if known:  # an inverse problem: its coefficients beside lambda
             live_chart(cols[2], known, key="fig_unknowns")
+        optim_view.loss_error(views)  # good solutions need near-zero loss
     elif view == VIEWS[2]:
         _histograms(views)
     elif view == VIEWS[3]:
@@ -279,7 +281,7 @@ def _histograms(views) -> None:
 
 
 def _fields(views) -> None:
-    live_chart(st, figures.error_figure(views), key="fig_error")
+    live_chart(st, mark_switch(figures.error_figure(views), views), key="fig_error")
     v = _pick_run(views, "w_field_run")
     if not v.evals:
         st.info("No evaluation yet.")
@@ -294,8 +296,8 @@ def _stiffness(views) -> None:
         st.info("No stiffness snapshot yet: set *Stiffness every* > 0 under Diagnostics before Start.")
         return
     c1, c2 = st.columns([3, 2])
-    live_chart(c1, figures.sigma_figure(views), key="fig_stiffness")
-    live_chart(c2, figures.stability_figure(views), key="fig_stability")
+    live_chart(c1, mark_switch(figures.sigma_figure(views), views), key="fig_stiffness")
+    live_chart(c2, mark_switch(figures.stability_figure(views), views), key="fig_stability")
     rows = overview.stiffness_rows(views)
     st.dataframe(rows, hide_index=True, key="tbl_stiffness", column_config={
         k: st.column_config.NumberColumn(format="%.3g") for k in
@@ -308,6 +310,7 @@ def _stiffness(views) -> None:
         "σ_max of the residual's Hessian over that of the weighted boundary term: when it is large, one learning "
         "rate cannot suit both, and the boundary term is left behind. "
         + overview.stiffness_words(rows))
+    optim_view.stiffness_switch(views)  # adam+lbfgs: sigma_max before and after the switch
 
 
 def _compare(views) -> None:
