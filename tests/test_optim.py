@@ -179,3 +179,40 @@ def test_pinn_train_warns_in_one_line_and_says_how_the_run_ended(tmp_path, capsy
     summary = __import__("json").loads((out / "summary.json").read_text())
     assert summary["status"].startswith("stalled at step") and summary["steps_done"] < 3000
     assert main(["resume", str(out)]) == 0  # nothing left to train: it says so and ends
+
+
+def test_the_live_worker_trains_soap_eagerly_and_says_why(tmp_path, monkeypatch):
+    import dataclasses as dc
+
+    from pinnlab.live import engines
+
+    monkeypatch.setenv("PINNCORE_CACHE", str(tmp_path / "cache"))
+    run = Run.create(RunConfig(optimizer="soap", compile=True, depth=2, width=8, batch=16, steps=400_000,
+                               eval_every=0, grad_every=0), tmp_path / "r", engine="eager")
+    requests = []
+    try:
+        e = engines.RunEngine(run, engines.Engines(), type("L", (), {"submit": lambda self, x: None})(),
+                              requests.append)
+        e.timed(engines.MEASURE, engines.MEASURE * 0.004)  # 400,000 steps would pay for a compile with Adam
+        assert e.engine == "eager" and requests == [] and e.reason == "eager: the compiled step implements Adam, not soap"
+        assert dc.replace(run.trainer.config, compile=False).optimizer == "soap"
+    finally:
+        run.close()
+
+
+def test_a_kept_compiled_adam_trainer_takes_over_an_adam_lbfgs_run_and_switches_on_time():
+    from pinncore.engine import adopt
+
+    setup = dict(LBFGS, problem="poisson1d", steps=40, lbfgs_after=25)
+    compiled = Trainer(RunConfig(compile=True, **{**setup, "optimizer": "adam"}))
+    compiled.step(3)
+    eager = Trainer(RunConfig(**setup))
+    eager.step(10)
+    reference = Trainer(RunConfig(**setup))
+    reference.step(10)
+    adopted = adopt(eager, compiled)
+    assert adopted.config.optimizer == "adam+lbfgs" and adopted.lbfgs is None
+    a, b = steps_of(adopted.step(30)), steps_of(reference.step(30))
+    assert adopted.lbfgs is not None and [r.step for r in a] == [r.step for r in b] == list(range(10, 40))
+    for x, y in zip(a, b):
+        assert total(x) == pytest.approx(total(y), rel=1e-9)
