@@ -9,6 +9,7 @@ from .records import (AlignmentRecord, CausalRecord, EvalSnapshot, GradSnapshot,
 from .trainer import Trainer
 from .weighting import NTK, WEIGHTINGS, Annealing, GradNorm, Weighting, make_weighting
 from .alignment import alignment
+from .optim import OPTIMIZERS
 
 __all__ = ["METHODS", "RunConfig", "ConfigError", "MODELS", "MLP", "ModifiedMLP", "make_model", "PROBLEMS",
            "Problem", "Term", "make_problem", "problem_from_spec", "register_problem", "EvalSnapshot",
@@ -16,4 +17,4 @@ __all__ = ["METHODS", "RunConfig", "ConfigError", "MODELS", "MLP", "ModifiedMLP"
            "HessianSnapshot", "StiffnessSnapshot", "Trainer", "gradient_imbalance", "top_hessian_eigenvalue",
            "top_hessian_eigenvalues",
            "WEIGHTINGS", "Annealing", "GradNorm", "Weighting", "make_weighting", "NTK", "alignment",
-           "KernelTraces", "KernelSpectrum", "AlignmentRecord", "CausalRecord"]
+           "KernelTraces", "KernelSpectrum", "AlignmentRecord", "CausalRecord", "OPTIMIZERS"]
