@@ -1,17 +1,17 @@
 """The Lessons page's tabs for what helps since 2021: spectral bias and Fourier features (lesson 4, its setups and
-numbers in ``dashboard.lessons``), NTK weights, causality and conflicting gradients (lessons 5-7, theirs in
-``dashboard.lessons_since``). Each tab is a function of the page's ``launch`` and ``live`` (the experiment's start
+numbers in ``dashboard.lessons``), NTK weights, causality, conflicting gradients and Adam then L-BFGS (lessons 5-8,
+theirs in ``dashboard.lessons_since``). Each tab is a function of the page's ``launch`` and ``live`` (the experiment's start
 and its polling fragment)."""
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import figures, lessons, lessons_since, since2021, spectral
+from dashboard import figures, lessons, lessons_since, optim_figures, since2021, spectral
 
 DEFAULTS = {"l4_b": 50.0, "l4_sigma": 10.0, "l4_steps": 1500, "l4_width": 50, "l4_run": "MLP",
             "l5_c": 8.0, "l5_steps": 2000, "l5_width": 50, "l6_rho": 5.0, "l6_steps": 3000, "l7_steps": 1500,
-            "l7_every": 25}
-TITLES = ("4 · Spectral bias", "5 · NTK weights", "6 · Causality", "7 · Conflicting gradients")
+            "l7_every": 25, "l8_c": 8.0, "l8_steps": 2000, "l8_switch": 1000, "l8_width": 50}
+TITLES = ("4 · Spectral bias", "5 · NTK weights", "6 · Causality", "7 · Conflicting gradients", "8 · Adam then L-BFGS")
 
 
 def defaults(state) -> None:
@@ -170,4 +170,52 @@ def lesson7(launch, live) -> None:
     live("l7", draw_l7)
 
 
-LESSONS = (lesson4, lesson5, lesson6, lesson7)
+# -- lesson 8 --------------------------------------------------------------------------------------------------
+def draw_l8(exp) -> None:
+    runs = exp.runs()
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(optim_figures.mark_switch(figures.error_figure(runs), runs), key="fig_l8_error")
+    c2.plotly_chart(optim_figures.loss_error_figure(runs), key="fig_l8_loss_error")
+    st.dataframe(lessons_since.lbfgs_rows(runs), hide_index=True, key="tbl_l8", column_config={
+        k: st.column_config.NumberColumn(format=f) for k, f in (("loss", "%.2e"), ("rel. L2 error", "%.2e"),
+                                                                 ("training s", "%.1f"))})
+    said = lessons_since.lbfgs_words(runs)
+    if said:
+        st.caption(said + " Good solutions need near-zero loss (Rathore et al.): the chart beside the errors "
+                          "puts each evaluation's loss against its error.")
+    if any(r.hess for r in runs):
+        c1, c2 = st.columns([3, 2])
+        c1.plotly_chart(optim_figures.mark_switch(figures.sigma_figure(runs, "σ_max of each term's Hessian"), runs),
+                        key="fig_l8_sigma")
+        c2.caption("The raw Hessian of the loss at the parameters each run reached (Lanczos): Rathore et al.'s "
+                   "figure, where L-BFGS lowers the outlying eigenvalues by orders of magnitude, is of the Hessian "
+                   "preconditioned by L-BFGS's curvature estimate, which this chart does not show. What changes "
+                   "here after the switch is where L-BFGS took the parameters.")
+
+
+def lesson8(launch, live) -> None:
+    state = st.session_state
+    st.markdown(
+        "Rathore, Lei, Frangella, Lu & Udell (ICML 2024) trace the hard training of PINNs to the residual's "
+        "differential operator, which makes the loss ill-conditioned: a first-order method such as Adam makes "
+        "slow progress along its flat directions. They train with **Adam first, then L-BFGS**, a quasi-Newton "
+        "method that builds a curvature estimate from its last steps and line-searches each step length, and "
+        "show that good solutions need near-zero loss, and that Adam then L-BFGS reaches a lower loss than "
+        "either alone. *Run* trains "
+        "1D Poisson u = sin(Cx) (lesson 1's hardest case, C = 8, one hidden layer) in float64 with Adam alone "
+        "and with Adam then L-BFGS from the switch step on (on 1,024 fixed points per term, λ frozen), the same "
+        "seed, for the same number of steps; an L-BFGS step costs up to 25 loss evaluations, so the table gives "
+        "each run's training seconds and the caption compares them at equal time too.")
+    with st.expander("Settings", expanded=False):
+        c = st.columns(4)
+        c[0].number_input("C", 1.0, 20.0, step=1.0, key="l8_c")
+        c[1].number_input("Steps", 100, 20_000, step=100, key="l8_steps")
+        c[2].number_input("L-BFGS from step", 0, 20_000, step=100, key="l8_switch")
+        c[3].number_input("Width (one hidden layer)", 4, 200, key="l8_width")
+    if st.button("Run lesson 8", key="btn_l8", type="primary", icon=":material/play_arrow:"):
+        launch("l8", lambda: lessons.Experiment(lessons_since.lbfgs_configs(
+            float(state.l8_c), int(state.l8_steps), int(state.l8_switch), int(state.l8_width)), chunk=50))
+    live("l8", draw_l8)
+
+
+LESSONS = (lesson4, lesson5, lesson6, lesson7, lesson8)

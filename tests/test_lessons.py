@@ -40,12 +40,13 @@ def charts(at) -> list[str]:
     return [c.proto.id for c in at.get("plotly_chart")]
 
 
-def test_the_page_renders_seven_lessons_each_with_its_button(page):
+def test_the_page_renders_eight_lessons_each_with_its_button(page):
     page.run()
     assert not page.exception and not page.error
-    assert [b.key for b in page.button] == [f"btn_l{i}" for i in range(1, 8)]
+    assert [b.key for b in page.button] == [f"btn_l{i}" for i in range(1, 9)]
     assert [t.label for t in page.tabs] == ["1 · The imbalance", "2 · Stiffness", "3 · The cure", "4 · Spectral bias",
-                                           "5 · NTK weights", "6 · Causality", "7 · Conflicting gradients"]
+                                           "5 · NTK weights", "6 · Causality", "7 · Conflicting gradients",
+                                           "8 · Adam then L-BFGS"]
     assert any("a bound and not a prediction" in m.value for m in page.markdown)
 
 
@@ -232,3 +233,31 @@ def test_lesson_7_measures_the_alignment_of_m1_and_m2(page):
         assert [a.step for a in r.aligns][:3] == [0, 10, 20] and all(-1 <= a.score <= 1 for a in r.aligns)
     assert any(c.value.startswith("Measured: M1: A = ") for c in page.caption)
 
+
+
+def test_lesson_8_trains_adam_and_adam_then_lbfgs_and_says_only_what_they_measured(page):
+    from dashboard import lessons_since, optim_figures
+
+    page.run()
+    for key, value in {"l8_steps": 100, "l8_switch": 50, "l8_width": 12}.items():
+        page.session_state[key] = value
+    exp = run_lesson(page, "l8")
+    assert exp.status == "finished"
+    adam, mixed = exp.runs()
+    assert (adam.config.optimizer, mixed.config.optimizer) == ("adam", "adam+lbfgs")
+    assert adam.config.dtype == mixed.config.dtype == "float64" and mixed.config.lbfgs_after == 50
+    assert [s.losses for s in adam.steps[:50]] == [s.losses for s in mixed.steps[:50]]  # the same Adam steps to 50
+    assert 50 in [h.step for h in mixed.hess]  # the stiffness at the switch
+    table = page.dataframe[0].value
+    assert list(table["run"]) == ["Adam", "Adam → L-BFGS"]
+    caption = next(c.value for c in page.caption if c.value.startswith("Measured:"))
+    a, b = lessons_since.lbfgs_rows(exp.runs())
+    assert f"Adam alone is at loss {a['loss']:.2g}, error {a['rel. L2 error']:.2g}" in caption
+    assert f"at loss {b['loss']:.2g}, error {b['rel. L2 error']:.2g}" in caption
+    ratio = a["rel. L2 error"] / b["rel. L2 error"]
+    assert ("× lower" if ratio >= 1 else "× higher") in caption
+    assert optim_figures.sigma_words(optim_figures.sigma_rows([mixed])).split(": ", 1)[1] in caption
+    assert "near-zero loss" in caption
+    assert len(charts(page)) == 3  # the errors with the switch, the loss against the error, sigma_max
+    specs = [c.proto.spec for c in page.get("plotly_chart")]
+    assert "L-BFGS from here" in specs[0] and "L-BFGS from here" in specs[2]

@@ -241,8 +241,8 @@ def lesson3() -> None:
 st.title("Lessons: why plain PINNs fail, and what helps")
 st.caption("1-3: Wang, Teng & Perdikaris, *Understanding and mitigating gradient pathologies in physics-informed "
            "neural networks*, SIAM J. Sci. Comput. 43 (2021); 4-7: what the same group added since (Fourier "
-           "features against spectral bias, NTK weights, causality, gradient alignment). Each lesson takes about a "
-           "minute at its defaults.")
+           "features against spectral bias, NTK weights, causality, gradient alignment); 8: Adam then L-BFGS "
+           "(Rathore et al. 2024). Each lesson takes about a minute at its defaults.")
 tabs = st.tabs(["1 · The imbalance", "2 · Stiffness", "3 · The cure", *lesson_tabs.TITLES])
 for tab, lesson in zip(tabs[:3], (lesson1, lesson2, lesson3)):
     with tab:
