@@ -43,17 +43,20 @@ def mark_switch(fig: go.Figure, views: Sequence) -> go.Figure:
     if not at:
         return fig
     colors = run_colors(views)
-    named = sum(len(n) for n in at.values()) > 1 or len(views) > 1
-    layout = fig.layout.to_plotly_json()
-    shapes, notes = list(layout.get("shapes", [])), list(layout.get("annotations", []))
+    named = sum(len(n) for n in at.values()) > 1  # one such run: its colour says which
+    last = max((v.steps_done for v in views), default=0)
+    shapes = list(fig.layout.to_plotly_json().get("shapes", []))
     for k, names in sorted(at.items()):
         color = colors[names[0]] if len(names) == 1 else "#555555"
-        shapes.append(dict(type="line", xref="x", yref="paper", x0=k, x1=k, y0=0, y1=1,
-                           line=dict(color=color, dash="dashdot", width=1.5)))
         text = f"{', '.join(names)}: {SWITCH_TEXT}" if named else SWITCH_TEXT
-        notes.append(dict(x=k, xref="x", y=1, yref="paper", xanchor="left", yanchor="top", showarrow=False,
-                          text=text, font=dict(size=11, color=color), bgcolor="rgba(255,255,255,0.7)"))
-    return set_layout(fig, dict(shapes=shapes, annotations=notes))
+        # the line's own label, not an annotation (plotly.js widens an axis's autorange to fit annotations' text);
+        # left of the line when the switch is late in the chart, where the plot area would clip it
+        shapes.append(dict(type="line", xref="x", yref="paper", x0=k, x1=k, y0=0, y1=1,
+                           line=dict(color=color, dash="dashdot", width=1.5),
+                           label=dict(text=text, textposition="end", textangle=0, yanchor="top", padding=4,
+                                      xanchor="right" if k > 0.6 * last else "left",
+                                      font=dict(size=11, color=color))))
+    return set_layout(fig, dict(shapes=shapes))
 
 
 def _before_after(view):

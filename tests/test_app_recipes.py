@@ -123,3 +123,45 @@ def test_a_compare_of_new_recipes_trains_and_draws_its_views(app):
         if view == "Overview":  # the sentence speaks of these recipes: the causal weights' reach in t
             story = next(m.value for m in app.markdown if "blue-background" in m.value)
             assert "M2 + causal's causal weights are ≥ 0.5 up to t =" in story
+
+
+def test_a_compare_with_an_adam_lbfgs_recipe_shows_its_phase_the_switch_and_the_loss_against_the_error(app):
+    """M1 against M1 with Adam then L-BFGS from step 20 (issue 33): the card says the phase, the Stiffness view
+    tabulates sigma_max before and after the switch and says which Hessian it is, Loss & λ has the loss against
+    the error with Rathore et al.'s sentence."""
+    app.query_params.update(problem="poisson1d", recipes="M1,mlp+fixed+optimizer=adam+lbfgs", depth="1", width="8",
+                            batch="32", steps="40", lbfgs_after="20", lbfgs_batch="64", dtype="float64",
+                            grad_every="20", eval_every="5", hess_every="10", engine="eager")
+    app.run()
+    assert app.session_state["w_recipes"] == "M1,mlp+fixed+optimizer=adam+lbfgs"
+    app.button(key="btn_start").click().run()
+    assert not app.exception and not app.error
+    from dashboard.live import run_service
+    from pinncore.trainer import ended
+
+    service, ids = run_service(), list(app.session_state["runs"].values())
+    import time
+
+    deadline = time.time() + 180
+    while time.time() < deadline and not all(ended(service.view(r).status) for r in ids):
+        time.sleep(0.3)
+    plain, mixed = [service.view(r) for r in ids]
+    assert (plain.label, mixed.label) == ("M1", "M1 · adam+lbfgs") and ended(mixed.status)
+    assert mixed.steps[-1].step >= 20 and 20 in [h.step for h in mixed.hess]
+    app.session_state["w_view"] = "Stiffness"
+    app.run()
+    assert not app.exception
+    cards = next(m.value for m in app.markdown if "pinn-card" in m.value)
+    assert "L-BFGS from step 20" in cards and cards.count("L-BFGS from step") == 1
+    table = next(d.value for d in app.dataframe if "σ_max before" in d.value.columns)
+    assert list(table["term"]) == ["res", "bc"] and set(table["before at step"]) == {20}
+    assert set(table["run"]) == {app.session_state["w_shown"][1]}
+    assert any("raw Hessian of the loss at the parameters reached" in c.value for c in app.caption)
+    app.session_state["w_view"] = "Loss & λ"
+    app.run()
+    assert not app.exception
+    assert any("Good solutions need near-zero loss" in m.value for m in app.markdown)
+    for view in ("Overview", "Error fields", "Compare & export"):
+        app.session_state["w_view"] = view
+        app.run()
+        assert not app.exception, (view, app.exception)

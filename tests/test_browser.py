@@ -176,3 +176,39 @@ def test_a_preset_trains_its_recipes_and_the_ntk_view_draws_the_kernel_traces(se
     wait_for_drawing(page, "fig_ntk_traces", shots, "e2e-preset-ntk", "kernel traces of the preset's runs")
     assert page.locator(".st-key-fig_ntk_traces .js-plotly-plot .scatterlayer .trace").count() >= 6  # 3 runs x 2
     page.locator(".st-key-btn_stop button").first.click()
+
+
+HAS_LINE_LABEL = """([sel, text]) => {  // the chart with this key, drawn, with a line labelled with this text
+  const gd = document.querySelector(sel + ' .js-plotly-plot');
+  return !!gd && !!gd.layout && (gd.layout.shapes || []).some(s => ((s.label || {}).text || '').includes(text));
+}"""
+
+
+def test_a_recipe_with_adam_then_lbfgs_shows_its_phase_and_marks_the_switch(server, page, shots):
+    """M1 against M1 with Adam then L-BFGS from step 100 (200 steps, float64), opened from its link: the second
+    run's card says "L-BFGS from step 100" once it is there, and the Stiffness view marks the switch and tabulates
+    sigma_max before and after it."""
+    from urllib.parse import urlencode
+
+    query = urlencode({"problem": "poisson1d", "recipes": "M1,mlp+fixed+optimizer=adam+lbfgs", "depth": 1,
+                       "width": 8, "batch": 32, "steps": 200, "lbfgs_after": 100, "lbfgs_batch": 64,
+                       "dtype": "float64", "grad_every": 100, "eval_every": 20, "hess_every": 50, "engine": "eager"})
+    page.goto(server + "/?" + query)
+    start = page.locator(".st-key-btn_start button").first
+    start.wait_for(state="visible", timeout=60_000)
+    page.wait_for_timeout(500)
+    start.click()
+    try:
+        page.locator(".pinn-card").nth(1).get_by_text("L-BFGS from step 100").wait_for(timeout=90_000)
+    except Exception:
+        page.screenshot(path=str(shots / "e2e-lbfgs-failure.png"), full_page=True)
+        pytest.fail("no 'L-BFGS from step 100' on the second card: " + " | ".join(
+            page.locator(".pinn-card").all_inner_texts()))
+    page.locator(".st-key-w_view").get_by_text("Stiffness", exact=True).click()
+    wait_for_drawing(page, "fig_stiffness", shots, "e2e-lbfgs-stiffness", "σ_max chart")
+    page.wait_for_function(HAS_LINE_LABEL, arg=[".st-key-fig_stiffness", "L-BFGS from here"], timeout=30_000)
+    page.get_by_text("Before and after the switch to L-BFGS").first.wait_for(timeout=30_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    stop = page.locator(".st-key-btn_stop button").first
+    if stop.count() and stop.is_enabled():
+        stop.click()

@@ -49,11 +49,14 @@ def test_step_charts_mark_the_switch_in_the_run_s_colour_and_keep_their_own_line
     alone = optim_figures.mark_switch(figures.error_figure([mixed]), [mixed])
     (line,) = alone.layout.shapes
     assert (line.x0, line.x1, line.xref, line.yref, line.y0, line.y1) == (15, 15, "x", "paper", 0, 1)
-    assert [a.text for a in alone.layout.annotations] == ["L-BFGS from here"]
+    assert line.label.text == "L-BFGS from here" and not alone.layout.annotations  # no annotation: no autorange
     both = optim_figures.mark_switch(figures.stability_figure([adam, mixed]), [adam, mixed])
     assert both.layout.shapes[0].y0 == 2  # the bound 2 stays first
     assert both.layout.shapes[1].x0 == 15 and both.layout.shapes[1].line.color == figures.run_colors(runs)["mixed"]
-    assert "mixed: L-BFGS from here" in [a.text for a in both.layout.annotations]
+    assert both.layout.shapes[1].label.text == "L-BFGS from here"  # one adam+lbfgs run: its colour says which
+    twice = [mixed, dataclasses.replace(mixed, name="again")]
+    assert [s.label.text for s in optim_figures.mark_switch(figures.error_figure(twice), twice).layout.shapes] == \
+        ["mixed, again: L-BFGS from here"]
     plain = figures.loss_figure([adam])
     assert optim_figures.mark_switch(plain, [adam]) is plain and not plain.layout.shapes  # no adam+lbfgs run
 
