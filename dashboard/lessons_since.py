@@ -121,7 +121,7 @@ def lbfgs_rows(runs) -> list[dict]:
 def equal_time(adam, mixed) -> tuple[int, float, float] | None:
     """(step, seconds, error) of the mixed run at its last evaluation within the training seconds Adam alone took
     in all, or None while Adam alone has not finished or the mixed run has no evaluation within them."""
-    if not adam.status == "finished" or not adam.steps:
+    if adam.status != "finished" or not adam.steps:
         return None
     budget = adam.steps[-1].wall
     within = [(e.step, w, e.rel_l2) for e in mixed.evals if (w := _wall_at(mixed, e.step)) <= budget]

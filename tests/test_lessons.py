@@ -261,3 +261,21 @@ def test_lesson_8_trains_adam_and_adam_then_lbfgs_and_says_only_what_they_measur
     assert len(charts(page)) == 3  # the errors with the switch, the loss against the error, sigma_max
     specs = [c.proto.spec for c in page.get("plotly_chart")]
     assert "L-BFGS from here" in specs[0] and "L-BFGS from here" in specs[2]
+
+
+def test_lesson_8_reads_the_l_bfgs_run_s_error_within_adam_alone_s_seconds():
+    from types import SimpleNamespace
+
+    from dashboard import lessons_since
+    from pinncore import EvalSnapshot, StepRecord
+
+    def run(status, walls, errors):  # one step record per step (wall: seconds after it), an evaluation every 2
+        steps = [StepRecord(k, {"res": 1.0}, {"res": 1.0}, 1e-3, w) for k, w in enumerate(walls)]
+        evals = [EvalSnapshot(2 * i, e, None) for i, e in enumerate(errors)]
+        return SimpleNamespace(status=status, steps=steps, evals=evals)
+
+    adam = run("finished", [1.0, 2.0, 3.0, 4.0], [1.0, 0.9, 0.8])
+    mixed = run("finished", [1.0, 2.0, 3.5, 5.0], [1.0, 0.1, 0.01])
+    # steps 0-1 took 2.0 s (<= 4.0): the evaluation at step 2 is within; step 4's needed 5.0 s
+    assert lessons_since.equal_time(adam, mixed) == (2, 2.0, 0.1)
+    assert lessons_since.equal_time(run("running", [1.0], [1.0]), mixed) is None

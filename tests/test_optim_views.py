@@ -79,7 +79,7 @@ def test_sigma_max_before_and_after_the_switch_come_from_the_snapshots_around_it
 
 
 def test_the_loss_against_error_scatter_pairs_each_evaluation_with_its_step_s_weighted_loss(runs):
-    adam, mixed = runs
+    _, mixed = runs
     fig = optim_figures.loss_error_figure(runs)
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
     colors = figures.run_colors(runs)
