@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pinncore import RunConfig
+from pinncore import ConfigError, RunConfig
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "problems"
 
@@ -91,7 +91,10 @@ def alignment_numbers(view) -> dict | None:
 def lbfgs_configs(c: float, steps: int, switch: int, width: int) -> dict[str, RunConfig]:
     """1D Poisson u = sin(Cx), one hidden layer, float64 (L-BFGS's line search needs the digits): Adam alone and
     Adam then L-BFGS from step ``switch`` (Rathore et al. 2024), the same seed, so both share the Adam steps up to
-    the switch; 20 evaluations and a stiffness snapshot every quarter of the run (and one at the switch)."""
+    the switch; 20 evaluations and a stiffness snapshot every quarter of the run (and one at the switch). A switch
+    at or past the last step would leave nothing to compare: ConfigError naming the setting."""
+    if not 0 <= switch < steps:
+        raise ConfigError("L-BFGS from step", f"must be below the steps ({steps:,}), got {switch:,}")
     common = dict(problem="poisson1d", params={"C": c}, depth=1, width=width, steps=steps, dtype="float64",
                   grad_every=0, eval_every=max(1, steps // 20), hessian_every=max(1, steps // 4))
     return {"Adam": RunConfig(**common).validated(),

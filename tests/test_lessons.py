@@ -279,3 +279,13 @@ def test_lesson_8_reads_the_l_bfgs_run_s_error_within_adam_alone_s_seconds():
     # steps 0-1 took 2.0 s (<= 4.0): the evaluation at step 2 is within; step 4's needed 5.0 s
     assert lessons_since.equal_time(adam, mixed) == (2, 2.0, 0.1)
     assert lessons_since.equal_time(run("running", [1.0], [1.0]), mixed) is None
+
+
+def test_lesson_8_refuses_a_switch_at_or_past_the_last_step_naming_the_setting(page):
+    page.run()
+    page.session_state["l8_steps"] = 100
+    page.session_state["l8_switch"] = 100
+    page.button(key="btn_l8").click().run()
+    assert not page.exception
+    assert [e.value for e in page.error] == ["Cannot run: L-BFGS from step: must be below the steps (100), got 100"]
+    assert "l8" not in page.session_state["lessons"]
