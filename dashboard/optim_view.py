@@ -44,5 +44,5 @@ def stiffness_switch(views) -> None:
         f"last one after it: {optim_figures.sigma_words(rows)}. {RATHORE} find that L-BFGS lowers the outlying "
         "eigenvalues by orders of magnitude; their figure is of the Hessian preconditioned by L-BFGS's own curvature "
         "estimate. This view shows the raw Hessian of the loss at the parameters reached (Lanczos, on a minibatch of "
-        "its own): its change reflects where L-BFGS took the parameters, and it may as well rise. After the switch, "
-        "2/lr and lr·σ_max use Adam's schedule, which L-BFGS does not follow (its step is line-searched).")
+        "its own): its change reflects where L-BFGS took the parameters, and it may as well rise. "
+        "2/lr and lr·σ_max end at the switch: L-BFGS has no learning rate (its step is line-searched).")

@@ -26,7 +26,9 @@ class Snapshots:
         lam = dict(self.weighting.lambdas)
         per_term, total = term_eigenvalues(self.losses(gen), lam, self.params, k=k, iters=iters, tol=tol,
                                            generator=gen)
-        return StiffnessSnapshot(self.steps_done, per_term, total, self.lr_at(self.steps_done), lam)
+        lbfgs = self.lbfgs is not None and self.steps_done > self.config.lbfgs_after
+        lr = math.nan if lbfgs else self.lr_at(self.steps_done)  # L-BFGS has no learning rate: no 2 / lr bound
+        return StiffnessSnapshot(self.steps_done, per_term, total, lr, lam)
 
     def _diagnostic_generator(self) -> torch.Generator:
         return torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.steps_done + 1)

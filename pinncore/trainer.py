@@ -187,8 +187,11 @@ class Trainer(Snapshots, Evaluation):
         return records
 
     def _end(self, records: list[Record], status: str) -> list[Record]:
-        """The run ends: a last evaluation, and the status that says how."""
+        """The run ends: a last evaluation (and, after L-BFGS, the curvature where it ended), and the status that
+        says how."""
         t0 = time.perf_counter()
+        if self.lbfgs is not None and self.config.hessian_every:
+            records.append(self.stiffness())
         records.append(self.evaluate())
         self.wall += time.perf_counter() - t0
         self.status = status

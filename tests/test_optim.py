@@ -162,7 +162,7 @@ def test_gradient_snapshots_go_on_during_lbfgs_on_its_fixed_batch():
     replaced = dataclasses.replace(t.config, hessian_every=15)
     s = Trainer(replaced)
     hess = [r.step for r in s.step(60) if type(r).__name__ == "HessianSnapshot"]
-    assert hess == [0, 15, 20, 30, 45]  # and one at the switch, for the curvature before L-BFGS
+    assert hess == [0, 15, 20, 30, 45, 60]  # and one at the switch (before L-BFGS) and one where the run ends
 
 
 def test_pinn_train_warns_in_one_line_and_says_how_the_run_ended(tmp_path, capsys):
@@ -216,3 +216,16 @@ def test_a_kept_compiled_adam_trainer_takes_over_an_adam_lbfgs_run_and_switches_
     assert adopted.lbfgs is not None and [r.step for r in a] == [r.step for r in b] == list(range(10, 40))
     for x, y in zip(a, b):
         assert total(x) == pytest.approx(total(y), rel=1e-9)
+
+
+def test_stiffness_snapshots_after_the_switch_have_no_learning_rate_and_survive_the_store(tmp_path):
+    import math
+
+    config = RunConfig(**{**LBFGS, "hessian_every": 15, "steps": 40})
+    run = Run.create(config, tmp_path / "run", checkpoint_seconds=None)
+    run.advance(40)
+    run.close()
+    hess = Run.view(tmp_path / "run").snapshots["hess"]
+    assert [h.step for h in hess] == [0, 15, 20, 30, 40]
+    assert [math.isnan(h.lr) for h in hess] == [False, False, False, True, True]
+    assert all(math.isfinite(h.sigma_max) for h in hess)

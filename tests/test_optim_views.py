@@ -63,17 +63,17 @@ def test_step_charts_mark_the_switch_in_the_run_s_colour_and_keep_their_own_line
 
 def test_sigma_max_before_and_after_the_switch_come_from_the_snapshots_around_it(runs):
     _, mixed = runs
-    assert [h.step for h in mixed.hess] == [0, 10, 15, 20]  # every 10 steps, and at the switch
+    assert [h.step for h in mixed.hess] == [0, 10, 15, 20, 30]  # every 10 steps, at the switch and at the end
     rows = optim_figures.sigma_rows(runs)
     assert [(r["run"], r["term"]) for r in rows] == [("mixed", "res"), ("mixed", "bc")]
-    at, last = mixed.hess[2], mixed.hess[3]
+    at, last = mixed.hess[2], mixed.hess[4]
     for r in rows:
-        assert (r["before at step"], r["after at step"]) == (15, 20)
+        assert (r["before at step"], r["after at step"]) == (15, 30)
         assert r["σ_max before"] == abs(at.eigenvalues[r["term"]]) and r["σ_max after"] == abs(last.eigenvalues[r["term"]])
         assert r["after / before"] == pytest.approx(r["σ_max after"] / r["σ_max before"])
     words = optim_figures.sigma_words(rows)
     assert words == (f"mixed: res {rows[0]['σ_max before']:.2g} → {rows[0]['σ_max after']:.2g}, "
-                     f"bc {rows[1]['σ_max before']:.2g} → {rows[1]['σ_max after']:.2g} (steps 15 → 20)")
+                     f"bc {rows[1]['σ_max before']:.2g} → {rows[1]['σ_max after']:.2g} (steps 15 → 30)")
     early = dataclasses.replace(mixed, hess=mixed.hess[:3], steps_done=17)  # no snapshot after the switch yet
     assert "no snapshot after the switch yet" in optim_figures.sigma_words(optim_figures.sigma_rows([early]))
 
