@@ -52,17 +52,28 @@ class TermResiduals(nn.Module):
 
     def forward(self, x: Tensor, box: Tensor, term: int) -> Tensor:
         """A ``pointwise`` term evaluates the point alone; one whose boxes have different residuals sees the point
-        in every box's place, and the row of its own box is taken."""
+        in every box's place, and the row of its own box is taken; a ``paired`` term's "point" is its rows that
+        belong together (``subset``: a pair on opposite faces per periodic input), and its residuals are flattened."""
         t = self.terms[term]
+        if t.paired:
+            return self.rows(x, term).reshape(-1)
         if t.pointwise:
             return self.rows(x[None], term)[0]
         rows = self.rows(x[None].expand(t.groups, -1), term)
         return torch.index_select(rows, 0, box.reshape(1))[0]
 
 
-def subset(points: Tensor, m: int, boxes: int = 1) -> tuple[Tensor, Tensor]:
+def subset(points: Tensor, m: int, boxes: int = 1, paired: int = 0) -> tuple[Tensor, Tensor]:
     """``m`` of the rows, evenly spaced, and the box of each: a term's points are stacked box after box (edge
-    after edge), so this draws from every box in proportion, deterministically."""
+    after edge), so this draws from every box in proportion, deterministically. A ``paired`` term's rows are
+    ``2 * paired`` blocks of n (a point and its partner, per block pair): its ``m`` "points" are (m, 2 * paired, dim),
+    the i-th row of every block."""
+    if paired:
+        n = points.shape[0] // (2 * paired)
+        idx = torch.arange(n, device=points.device) if m >= n else \
+            torch.linspace(0, n - 1, m, device=points.device).round().long()
+        groups = points[: 2 * paired * n].reshape(2 * paired, n, -1)[:, idx].transpose(0, 1).contiguous()
+        return groups, torch.zeros(len(idx), dtype=torch.long, device=points.device)
     n = points.shape[0]
     idx = torch.arange(n, device=points.device) if m >= n else \
         torch.linspace(0, n - 1, m, device=points.device).round().long()
@@ -122,7 +133,7 @@ class KernelProbe:
 
     def traces(self, points: Sequence[Tensor], m: int) -> dict[str, float]:
         """Tr K_ii of every term on ``m`` of its points (``subset``)."""
-        picked = [subset(x, m, t.groups) for x, t in zip(points, self.module.terms)]
+        picked = [subset(x, m, t.groups, t.paired) for x, t in zip(points, self.module.terms)]
         names = [t.name for t in self.module.terms]
         if self.compiled:
             params = [p.detach() for p in self.model.parameters()]
@@ -153,7 +164,7 @@ class KernelProbe:
         term's block K_ii and of the whole kernel K = J J^T of all terms (the paper's spectral-bias picture,
         its Fig. 1-2); one Jacobian per term for all three."""
         terms = self.module.terms
-        blocks = [self.jacobian(*subset(x, m, t.groups), i).to(torch.float64)
+        blocks = [self.jacobian(*subset(x, m, t.groups, t.paired), i).to(torch.float64)
                   for i, (x, t) in enumerate(zip(points, terms))]
         names = [t.name for t in terms]
         traces = {t: float(J.square().sum()) for t, J in zip(names, blocks)}

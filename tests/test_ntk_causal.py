@@ -68,6 +68,36 @@ def test_a_spec_term_with_different_residuals_per_face_gets_each_points_own_resi
     assert trainer.kernels.traces(points, 8)[trainer.term_names[i]] == pytest.approx(ref, rel=1e-8)
 
 
+@pytest.mark.parametrize("example", ["convection", "allen-cahn"])
+def test_a_periodic_penalty_terms_kernel_point_is_a_pair_on_opposite_faces(example):
+    """The periodic penalty pairs each point with its partner on the opposite face: its kernel's "point" is the
+    pair (``Term.paired``), and Tr K equals the sum of the squared parameter gradients of the pairs' residuals,
+    computed here on the whole stacked layout with torch.autograd.grad."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "examples" / "problems" / f"{example}.toml").read_text()
+    trainer = Trainer(RunConfig(problem=example, spec=text, **TINY))
+    points = trainer._sample(trainer.generator)
+    i = trainer.term_names.index("periodic")
+    t = trainer.terms[i]
+    assert t.paired == 1
+    m = 4
+    x, _ = subset(points[i], m, t.groups, t.paired)
+    assert x.shape[:2] == (m, 2)
+    layout = x.transpose(0, 1).reshape(2 * m, -1)  # [face low rows; face high rows], as the term samples them
+    r = t.residuals(trainer.model, layout, "autograd")
+    ref = 0.0
+    for v in r.reshape(-1):
+        g = torch.autograd.grad(v, trainer.params, retain_graph=True, allow_unused=True)
+        ref += sum(float(gi.square().sum()) for gi in g if gi is not None)
+    assert trainer.kernels.traces(points, m)["periodic"] == pytest.approx(ref, rel=1e-8)
+    traces, per_term, _ = trainer.kernels.spectra(points, m)
+    assert traces["periodic"] == pytest.approx(ref, rel=1e-8) and len(per_term["periodic"]) == r.numel()
+    snapped = Trainer(RunConfig(problem=example, spec=text, **{**TINY, "grad_every": 1, "weighting": "ntk"}))
+    kinds = {type(rec).__name__ for rec in snapped.step(3)}  # every run takes kernel snapshots: they once crashed here
+    assert {"KernelSpectrum", "KernelTraces"} <= kinds and snapped.status == "finished"
+
+
 def test_ntk_weights_follow_the_rule_on_a_hand_made_case():
     w = NTK(["res", "bc", "ic"], initial={"bc": 3.0}, beta=0.5)
     w.update({"res": 8.0, "bc": 2.0, "ic": 0.5})

@@ -58,6 +58,8 @@ class Term:
     columns: str = "sum"  # how a point's squared residual columns combine: "sum" or "mean"
     pointwise: bool = True  # row i of the residual depends on point i alone (False: also on its box, e.g. a spec
                             # term whose faces have different residuals); the kernels evaluate points one by one
+    paired: int = 0  # > 0: the rows are ``paired`` blocks of n points and their n partners (the periodic penalty:
+                     # block k is [face low, face high] of input k); the kernels' "point" is then one row of each
     pieces: tuple = ()  # samplers instead of boxes (``pieces.Piece``)
     aux: tuple[str, ...] = ()  # the names of the columns every point carries after its coordinates
     unknowns: tuple = ()  # the problem's unknown coefficients (``unknowns.Unknown``) the residual may read

@@ -44,4 +44,5 @@ def periodic_term(inputs: tuple[str, ...], domain, periodic: Sequence[str], deri
             blocks.append(torch.cat(cols, dim=1) if len(cols) > 1 else cols[0])
         return torch.cat(blocks) if len(blocks) > 1 else blocks[0]
 
-    return Term(name, (), residual, letters if derivatives else (), tuple(inputs), "sum", pieces=pieces)
+    return Term(name, (), residual, letters if derivatives else (), tuple(inputs), "sum", pieces=pieces,
+                paired=len(letters))
