@@ -285,9 +285,10 @@ def sigma_figure(views: Sequence, title: str = "Stiffness: largest Hessian eigen
         fig.add_trace(go.Scatter(x=steps, y=[h.sigma_max for h in v.hess], mode="lines",
                                  name=f"{v.name} · σ_max(∇²L), L = Σ λ_t L_t", legendgroup=v.name,
                                  line=dict(color=colors[v.name], width=3), opacity=0.5))
-    longest = max(views, key=lambda v: len(v.hess), default=None)
-    if longest is not None and longest.hess:
-        fig.add_trace(go.Scatter(x=[h.step for h in longest.hess], y=[2 / h.lr for h in longest.hess],
+    with_lr = [[h for h in v.hess if math.isfinite(h.lr) and h.lr > 0] for v in views]  # L-BFGS's have none
+    longest = max(with_lr, key=len, default=None)
+    if longest:
+        fig.add_trace(go.Scatter(x=[h.step for h in longest], y=[2 / h.lr for h in longest],
                                  mode="lines", name="2 / lr (GD stability bound)",
                                  line=dict(color="black", dash="dot", width=1)))
     return _layout(fig, title)

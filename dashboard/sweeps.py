@@ -12,6 +12,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from pinncore.status import completed
+
 # columns that are not a setting one could hold fixed (results, identity, the heatmap's own axes)
 NOT_SETTINGS = {"run", "status", "steps_done", "rel_l2", "wall_s", "steps_per_s", "seed", "depth", "width",
                 "method", "model", "weighting", "annealing_variant", "causal", "path"}  # in the method's label
@@ -42,7 +44,7 @@ def cells(df: pd.DataFrame, agg: str = "mean") -> pd.DataFrame:
     rows = []
     for (method, depth, width), g in df.groupby(["method", "depth", "width"], sort=False):
         g = g.sort_values("seed") if "seed" in g else g
-        done = g[(g.status == "finished") & g.rel_l2.notna()]
+        done = g[g.status.map(completed) & g.rel_l2.notna()]
         value = float(getattr(done.rel_l2, AGGREGATES[agg])()) if len(done) else math.nan
         rows.append({"method": method, "depth": int(depth), "width": int(width), "value": value,
                      "finished": len(done), "runs": list(g.run), "seeds": list(g.get("seed", []))})

@@ -32,6 +32,8 @@ class Autopilot:
         self.engine = "eager"
         self.reason = "eager" if self.allowed else "eager: the run's engine setting"
         self.decided = not self.allowed or t.done
+        if self.allowed and not t.done and compiled_steps_left(t.config, t.steps_done) == 0:
+            self.decided, self.reason = True, "eager: L-BFGS trains on the eager step"  # (resumed in L-BFGS)
         self.switch_step: int | None = None
         self._chunks: list[tuple[int, float]] = []  # (steps, seconds) of the eager chunks timed
 
@@ -46,7 +48,8 @@ class Autopilot:
             records += self.run.advance(min(n, CHUNK))
             done = t.steps_done - before
             n -= max(done, 1)
-            self._chunks.append((done, time.perf_counter() - t0))
+            if t.lbfgs is None:  # L-BFGS's iterations are no measure of the Adam step a compile would speed up
+                self._chunks.append((done, time.perf_counter() - t0))
             if sum(k for k, _ in self._chunks) >= MEASURE and not t.done:
                 self._decide(median_rate(self._chunks))
         if n > 0 and not self.run.trainer.done:

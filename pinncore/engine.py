@@ -85,7 +85,7 @@ def code_version() -> str:
 
 def setup_key(config: RunConfig) -> str:
     """The setup a compiled graph belongs to (``trainer.build_key``: steps, seed, lr... do not count)."""
-    from .trainer import build_key
+    from .keys import build_key
 
     return hashlib.sha1(build_key(dataclasses.replace(config, compile=True)).encode()).hexdigest()[:16]
 
@@ -258,7 +258,7 @@ def compile_twin(config: RunConfig, profile: Profile | None = None, probe: int =
     from .trainer import Trainer
 
     quiet = dataclasses.replace(config, compile=True, steps=probe + 2, grad_every=0, eval_every=0,
-                                hessian_every=0)
+                                hessian_every=0, **({"optimizer": "adam"} if config.optimizer == "adam+lbfgs" else {}))
     try:
         trainer = Trainer(quiet)
         misses = _cache_misses()

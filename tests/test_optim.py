@@ -229,3 +229,41 @@ def test_stiffness_snapshots_after_the_switch_have_no_learning_rate_and_survive_
     assert [h.step for h in hess] == [0, 15, 20, 30, 40]
     assert [math.isnan(h.lr) for h in hess] == [False, False, False, True, True]
     assert all(math.isfinite(h.sigma_max) for h in hess)
+
+
+def test_a_line_search_that_keeps_a_nan_point_stops_the_run_as_diverged_with_the_last_good_parameters():
+    from pinncore.optim.lbfgs import LbfgsPhase
+
+    t = Trainer(RunConfig(**{**LBFGS, "problem": "poisson1d"}))
+    t.step(20)
+    t._switch()
+    start = [p.detach().clone() for p in t.params]
+    original = t.loss_module.forward
+
+    def poisoned(*points, **kw):  # NaN wherever the line search tries a point away from the start
+        out = original(*points, **kw)
+        far = sum((p - s).abs().sum() for p, s in zip(t.params, start))
+        return torch.where(far > 1e-3, torch.full_like(out, float("nan")), out)
+
+    t.loss_module.forward = poisoned
+    assert isinstance(t.lbfgs, LbfgsPhase)
+    records = t.step(5)
+    assert t.status == "diverged at step 20" and steps_of(records) == []
+    for p, s in zip(t.params, start):
+        assert torch.equal(p, s)
+
+
+def test_a_switch_at_or_past_the_last_step_is_refused_naming_it():
+    with pytest.raises(ConfigError, match="lbfgs_after.*before the last step"):
+        RunConfig(optimizer="adam+lbfgs", lbfgs_after=100, steps=100).validated()
+    RunConfig(optimizer="adam", lbfgs_after=100, steps=100).validated()  # only adam+lbfgs reads it
+
+
+def test_stalled_runs_count_as_results_and_sweeps_do_not_repeat_runs_an_optimiser_setting_cannot_change():
+    from pinncore.trainer import completed
+    from pinnlab.sweep.grid import expand, parse_grid, run_name
+
+    assert completed("finished") and completed("stalled at step 9: ...") and not completed("diverged at step 3")
+    configs = expand(parse_grid(["optimizer=adam,adam+lbfgs,soap", "lbfgs_after=500,1000", "soap_every=2,10"]))
+    assert len({run_name(c) for c in configs}) == 5  # adam once, adam+lbfgs twice, soap twice
+    assert build_key(RunConfig(soap_every=10)) == build_key(RunConfig())

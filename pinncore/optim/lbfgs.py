@@ -5,7 +5,9 @@ drawn at the switch from a generator of its own (seed and switch step), so that 
 
 One L-BFGS iteration (a direction, a line search of at most 25 loss evaluations) is one step of the run: its record
 holds the terms' losses at the iteration's start on the fixed batch and, as its learning rate, the step length the
-line search accepted. The strong Wolfe conditions only accept a lower loss, so the recorded loss never rises. When
+line search accepted. The strong Wolfe conditions only accept a lower loss, so the recorded loss never rises (a
+point whose loss is not finite, which torch's line search can keep since NaN compares false, stops the run as
+diverged with the parameters of the iteration's start). When
 the line search finds no lower loss along the direction (step length 0, what Rathore et al. observe once L-BFGS
 stalls, and what DeepXDE users meet as "L-BFGS stops after one iteration"), the run ends with status ``stalled at
 step k: ...`` in words. The weights lambda are frozen at the switch (the objective must not move under the line
@@ -44,12 +46,15 @@ class AdamLbfgs(Optimiser):
         if config.causal:
             raise ConfigError("optimizer", "adam+lbfgs cannot be combined with causal weights: they change the "
                                            "objective under L-BFGS's line search (set causal = false)")
+        if config.lbfgs_after >= config.steps:
+            raise ConfigError("lbfgs_after", f"the switch to L-BFGS at step {config.lbfgs_after:,} must come before "
+                                             f"the last step ({config.steps:,} steps): the run would be Adam alone")
 
 
 def lbfgs_optimizer(params, history: int) -> torch.optim.LBFGS:
-    """One iteration per ``step`` call, with a full line search (``max_eval`` counts the first evaluation too: the
-    default, 1.25 x max_iter, would leave the line search no evaluation at all), and no tolerance of its own: the
-    trainer decides when the run has stalled."""
+    """One iteration per ``step`` call, with a full line search (``max_eval`` counts the first evaluation too: with
+    the default, 1.25 x max_iter = 1, the line search gets a single trial step and no Wolfe search), and no
+    tolerance of its own: the trainer decides when the run has stalled."""
     return torch.optim.LBFGS(params, lr=1.0, max_iter=1, max_eval=1 + MAX_LS, history_size=history,
                              tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
 
@@ -63,38 +68,58 @@ class LbfgsPhase:
         c = trainer.config
         self.trainer = trainer
         self.optimizer = lbfgs_optimizer(trainer.params, c.lbfgs_history)
-        gen = torch.Generator().manual_seed(c.seed * 1_000_003 + c.lbfgs_after + 7)
+        # a stream of its own: above every diagnostic snapshot's seed (seed * 1_000_003 + step + 1)
+        gen = torch.Generator().manual_seed(2**62 + c.seed * 1_000_003 + c.lbfgs_after)
         self.points = Sampler(trainer.terms, c.lbfgs_batch, trainer.dtype, trainer.device).draw(gen)
 
     def iterate(self, k: int):
         """One L-BFGS iteration: (losses at its start, step length accepted) or None where a loss or the gradient
         was not finite (the parameters are then as before the iteration)."""
         t = self.trainer
-        lam = [t.weighting.lambdas[n] for n in t.term_names]
         first: list = []
+        seen: list[float] = []  # every loss the iteration evaluated
 
         def closure():
             self.optimizer.zero_grad(set_to_none=False)
             losses = t.loss_module(*self.points)
-            total = sum(w * L for w, L in zip(lam, losses))
+            total = self._total(losses)
             total.backward()
             for p in t.params:
                 if p.grad is None:
                     p.grad = torch.zeros_like(p)
             if not first:
                 first.append(losses.detach())
+            seen.append(float(total.detach()))
             return total
 
         before = [p.detach().clone() for p in t.params]
-        self.optimizer.step(closure)
+        try:
+            self.optimizer.step(closure)
+        except (IndexError, RuntimeError):  # torch's line search on a non-finite loss can fail outright
+            return self._restore(before)
         values = dict(zip(t.term_names, first[0].tolist()))
+        if not all(math.isfinite(v) for v in seen) and not self._accepted_finite(seen[0]):
+            return self._restore(before)  # the line search kept a point whose loss is NaN (NaN compares false)
+        if not all(torch.isfinite(p).all() for p in t.params):
+            return self._restore(before)
         state = self.optimizer.state[self.optimizer._params[0]]
         step = float(state.get("t", 0.0) or 0.0)
-        if not all(math.isfinite(v) for v in values.values()) or not all(
-                torch.isfinite(p).all() for p in t.params):
-            with torch.no_grad():
-                for p, b in zip(t.params, before):
-                    p.copy_(b)
-            return None
         moved = any(not torch.equal(p, b) for p, b in zip(t.params, before))
         return values, (step if moved else 0.0)
+
+    def _total(self, losses) -> torch.Tensor:
+        t = self.trainer
+        return sum(t.weighting.lambdas[n] * L for n, L in zip(t.term_names, losses))
+
+    def _accepted_finite(self, start: float) -> bool:
+        """Whether the point the iteration ended at has a finite loss no higher than at its start (checked only
+        where a loss the line search evaluated was not finite: one more evaluation)."""
+        end = float(self._total(self.trainer.loss_module(*self.points)).detach())
+        return math.isfinite(start) and math.isfinite(end) and end <= start
+
+    def _restore(self, before) -> None:
+        """A non-finite value: the parameters go back to the iteration's start, and the run stops as diverged."""
+        with torch.no_grad():
+            for p, b in zip(self.trainer.params, before):
+                p.copy_(b)
+        return None

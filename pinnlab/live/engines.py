@@ -150,7 +150,10 @@ class RunEngine:
         self._handover = threading.Lock()  # the twin passes between the loader thread and the training loop
         self._chunks: list[tuple[int, float]] = []  # (steps, seconds) of the eager chunks timed
         self.decided = not self.allowed
-        twin = engines.take(self.config) if self.allowed else None
+        from pinncore.optim import compiled_steps_left
+
+        left = compiled_steps_left(run.trainer.config, run.trainer.steps_done)
+        twin = engines.take(self.config) if self.allowed and left > 0 else None
         if twin is not None:  # a setup trained here before: compiled from its first step
             self._twin, self.decided = twin, True
             self.reason, self.detail = "compiled: ready in memory", "kept from an earlier run or the warm-up"
@@ -165,8 +168,8 @@ class RunEngine:
 
     def timed(self, steps: int, seconds: float) -> None:
         """A chunk of ``steps`` trained in ``seconds`` (on the eager step): decide once enough are timed."""
-        if self.engine != "eager" or steps <= 0:
-            return
+        if self.engine != "eager" or steps <= 0 or getattr(self.run.trainer, "lbfgs", None) is not None:
+            return  # (L-BFGS's iterations are no measure of the Adam step a compile would speed up)
         self._chunks = (self._chunks + [(steps, seconds)])[-20:]
         if not self.decided and sum(n for n, _ in self._chunks) >= MEASURE:
             self.decide()

@@ -11,6 +11,7 @@ import pandas as pd
 
 from pinncore import EvalSnapshot, GradSnapshot, RunConfig
 from pinncore.store import RunStore
+from pinncore.status import completed
 
 from ..sweep.grid import run_name
 from ..sweep.plan import RUNS
@@ -43,7 +44,7 @@ def load_runs(configs: list[RunConfig], runs_dir: Path) -> pd.DataFrame:
         row = {"problem": cfg.problem, "method": cfg.method, "variant": cfg.annealing_variant,
                "annealing": cfg.weighting == "annealing", "seed": cfg.seed, "steps": cfg.steps,
                "status": s.get("status", "missing"), "steps_done": s.get("steps_done", 0),
-               "rel_l2": s.get("rel_l2") if s.get("status") == "finished" else None,
+               "rel_l2": s.get("rel_l2") if completed(s.get("status")) else None,
                "wall_s": s.get("wall_s"), "steps_per_s": s.get("steps_per_s"), "path": path,
                "run": path.relative_to(runs_dir).as_posix()}
         row.update({f"lambda_{k}": v for k, v in (s.get("lambdas") or {}).items() if k != "res"})

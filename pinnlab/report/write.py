@@ -22,6 +22,7 @@ from typing import Callable
 import pandas as pd
 
 from pinncore import ConfigError, RunConfig
+from pinncore.status import completed
 
 from ..paper import BAND, BOUNDS, PAPER, TITLES
 from ..provenance import git_commit
@@ -109,7 +110,7 @@ def _header(r: Report) -> None:
         "explanations go into the notes file"
         + (f" (`{r.notes.name}`)" if r.notes else "") + ", which this report includes, and the report is "
         "regenerated with `--report-only`.\n")
-    finished = r.df[r.df.status == "finished"]
+    finished = r.df[r.df.status.map(completed)]
     if len(finished) < len(r.df):
         r.w(f"> **Incomplete**: {len(finished)} of {len(r.df)} runs finished; the tables use the finished ones "
             "only.\n")

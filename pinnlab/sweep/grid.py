@@ -106,7 +106,9 @@ INERT = ((("annealing_variant",), lambda c: c.weighting == "annealing"),
          (("ntk_beta",), lambda c: c.weighting == "ntk"),
          (("causal_chunks", "causal_eps", "causal_schedule", "causal_every"), lambda c: c.causal),
          (("fourier_sigma", "fourier_features", "fourier_trained"), lambda c: "fourier" in c.embedding.split("+")),
-         (("rwf_mu", "rwf_sigma"), lambda c: c.rwf))
+         (("rwf_mu", "rwf_sigma"), lambda c: c.rwf),
+         (("lbfgs_after", "lbfgs_batch", "lbfgs_history"), lambda c: c.optimizer == "adam+lbfgs"),
+         (("soap_every",), lambda c: c.optimizer == "soap"))
 
 
 def canonical(config: RunConfig) -> RunConfig:

@@ -17,7 +17,7 @@ SWEEP_FILE = "sweep.json"
 RUNS = "runs"
 
 def is_final(status: str | None) -> bool:
-    from pinncore.trainer import ended
+    from pinncore.status import ended
 
     return bool(status) and ended(status)
 
