@@ -71,6 +71,7 @@ def table(root: Path) -> str:
     for name, (steps, methods) in PLAN.items():
         for m in methods:
             runs = [summary(root / f"{name}-{m}-s{s}") for s in SEEDS]
+            runs = [r if r.get("status") == "finished" else {} for r in runs]  # a run cut short is no result
             errs = [r.get("rel_l2") for r in runs]
             known = [r.get("unknowns") or {} for r in runs]
             done = [r.get("steps_done") for r in runs]
@@ -80,7 +81,7 @@ def table(root: Path) -> str:
             fin = [e for e in errs if e is not None]
             unk = "; ".join(" / ".join(f"{k} = {v:.4g}" for k, v in u.items()) for u in known if u) or "–"
             wall = [r.get("wall_s") for r in runs if r.get("wall_s")]
-            lines.append(f"| {name} | {m} | {min(d or 0 for d in done):,} | {errs_text} | "
+            lines.append(f"| {name} | {m} | {steps:,} | {errs_text} | "
                          f"{statistics.median(fin):.3g} | {unk} | "
                          f"{statistics.median(wall):.0f} s |" if fin and wall else
                          f"| {name} | {m} | - | {errs_text} | - | {unk} | - |")
