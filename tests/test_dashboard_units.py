@@ -3,25 +3,13 @@ tests/test_live.py)."""
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from runviews import trained_view
 
 from dashboard import figures
 from dashboard.settings import BY_KEY, build_configs, defaults, parse_query, parse_weights, to_query
-from pinncore import ConfigError, EvalSnapshot, GradSnapshot, RunConfig, StepRecord, StiffnessSnapshot
-from pinncore.run import Run
-from pinnlab.live import RunView
+from pinncore import ConfigError, RunConfig
 
 SMALL = dict(depth=2, width=8, batch=16, eval_points=12, eval_every=5, grad_every=5)
-
-
-def trained_view(config: RunConfig, path, name: str) -> RunView:
-    """A run trained to its end in this process, as the run service would show it."""
-    run = Run.create(config, path)
-    records = run.advance(config.steps)
-    run.close()
-    of = lambda cls: [r for r in records if isinstance(r, cls)]  # noqa: E731
-    t = run.trainer
-    return RunView(name, config.label(), t.config, t.status, t.steps_done, None, of(StepRecord), of(EvalSnapshot),
-                   of(GradSnapshot), of(StiffnessSnapshot), t.reference_field, path)
 
 
 @pytest.fixture(scope="module")

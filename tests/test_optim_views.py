@@ -2,30 +2,15 @@
 marked on step charts, sigma_max before and after it, the loss against the error, and a stalled run's card."""
 import dataclasses
 import math
-import warnings
 
 import pytest
+from runviews import trained_view
 
 from dashboard import cards, figures, optim_figures
-from pinncore import EvalSnapshot, GradSnapshot, RunConfig, StepRecord, StiffnessSnapshot
-from pinncore.run import Run
-from pinnlab.live import RunView
+from pinncore import RunConfig
 
 SMALL = dict(problem="poisson1d", depth=1, width=8, batch=16, eval_points=12, eval_every=5, grad_every=0,
              hessian_every=10, dtype="float64", lbfgs_batch=32)
-
-
-def trained_view(config: RunConfig, path, name: str) -> RunView:
-    """A run trained until it ends, in this process, as the run service would show it."""
-    run = Run.create(config, path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # L-BFGS in float32
-        records = run.advance(config.steps)
-    run.close()
-    of = lambda cls: [r for r in records if isinstance(r, cls)]  # noqa: E731
-    t = run.trainer
-    return RunView(name, config.label(), t.config, t.status, t.steps_done, None, of(StepRecord), of(EvalSnapshot),
-                   of(GradSnapshot), of(StiffnessSnapshot), t.reference_field, path)
 
 
 @pytest.fixture(scope="module")
