@@ -5,7 +5,8 @@
 Starts ``streamlit run dashboard/app.py`` of the checkout ``--repo`` (default: this one; pass an older checkout
 to measure the same thing before a change) on a free localhost port, opens it in headless Chromium (Debian's,
 /usr/bin/chromium), and warms the server up with one short compare (200 steps: worker processes started,
-compiled steps in the on-disk cache). Then it loads the page with the default setup and ``steps`` steps per run
+compiled steps in the on-disk cache), then leaves it alone for ``--settle`` seconds and until it is idle (its
+workers, idle, load the warm-up's compiled steps ahead: a server that has been up for a minute). Then it loads the page with the default setup and ``steps`` steps per run
 (M1-M4 on Helmholtz, compare mode), clicks Start and reads the four run cards (status and "step N") twice a
 second until every run says finished; ``--repeats`` times, each in a fresh page. It prints, per repeat and as the
 median, the wall time and the time to the first drawn loss points, and the largest difference between the step
@@ -147,9 +148,10 @@ def compare(page, url: str, steps: int, timeout: float, settle: int = 1500, quer
         page.wait_for_timeout(settle)
     t0 = time.time()
     start.click()
-    first, worst, samples, began = None, 0, [], False
+    first, worst, samples, began, engines = None, 0, [], False, {}
     while time.time() - t0 < timeout:
         now = cards(page)
+        engines.update({name: label for name, label, _ in now if "running" in label})  # says its engine, and why
         running = [n for _, label, n in now if "running" in label]
         if len(running) > 1:
             worst = max(worst, max(running) - min(running))
@@ -163,7 +165,7 @@ def compare(page, url: str, steps: int, timeout: float, settle: int = 1500, quer
             failed = [label for _, label, _ in now if "finished" not in label]  # an error, a divergence...
             return {"wall_s": None if failed else round(time.time() - t0, 1), "first_points_s": first,
                     "max_step_difference": worst, "samples": samples, "failed": failed,
-                    "final": [(name, n) for name, _, n in now]}
+                    "final": [(name, n) for name, _, n in now], "engines": engines}
         page.wait_for_timeout(500)
     return {"wall_s": None, "first_points_s": first, "max_step_difference": worst, "samples": samples,
             "final": [(name, n) for name, _, n in cards(page)]}
@@ -175,6 +177,9 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=3, help="compares after the warm-up (the median is quoted)")
     p.add_argument("--repo", type=Path, default=ROOT, help="the checkout whose dashboard is measured")
     p.add_argument("--timeout", type=float, default=1800.0, help="give up after this many seconds")
+    p.add_argument("--settle", type=float, default=15.0,
+                   help="seconds the server is left alone after each compare before it counts as idle (a worker "
+                        "loads the warm-up's compiled steps ahead once it has had no run for 10 s)")
     p.add_argument("--samples-out", type=Path, help="write every sample of the step counters here (JSON)")
     p.add_argument("--server-log", type=Path, help="keep the server's output here (default: a temporary file, "
                    "whose last lines are printed if a run fails)")
@@ -190,8 +195,9 @@ def main() -> int:
                                              args=["--no-sandbox", "--disable-gpu"])
                 page = browser.new_page(viewport={"width": 1280, "height": 720})
                 warm = compare(page, url, 200, a.timeout)
+                time.sleep(a.settle)
                 print(f"warm-up compare (200 steps): {warm['wall_s']} s; server idle after "
-                      f"{wait_idle(proc.pid):.0f} s more")
+                      f"{a.settle + wait_idle(proc.pid):.0f} s more")
                 results = []
                 for i in range(a.repeats):
                     page = browser.new_page(viewport={"width": 1280, "height": 720})
@@ -201,9 +207,12 @@ def main() -> int:
                     print(f"repeat {i + 1}: Start -> last run finished {r['wall_s']} s, first loss points after "
                           f"{r['first_points_s'] and round(r['first_points_s'], 1)} s, largest step difference "
                           f"{r['max_step_difference']} ({len(r['samples'])} samples), final {r['final']}", flush=True)
+                    for name, label in sorted(r.get("engines", {}).items()):
+                        print(f"  {name}, last seen running: {label}")
                     if r.get("failed"):
                         print("  not finished: " + "; ".join(r["failed"]) + "\n  server output, last lines:\n"
                               + "\n".join(log.read_text(errors="replace").splitlines()[-40:]), flush=True)
+                    time.sleep(a.settle)
                     wait_idle(proc.pid)
                 browser.close()
         finally:

@@ -112,6 +112,22 @@ def test_periodic_modes_in_a_spec():
                                                            "periods": {"x": 2.0}}
 
 
+def test_the_penalty_matches_slopes_where_the_equation_is_of_second_order_in_the_periodic_input():
+    """Left out, periodic_derivatives follows the equations: Allen-Cahn reads u_xx (values and u_x matched),
+    convection only u_x (values alone); given, it is obeyed either way."""
+    def penalty(text):
+        return next(t for t in problem_class(text)().terms() if t.name == "periodic")
+
+    assert penalty(example("allen-cahn")).needs == ("x",) and penalty(example("convection")).needs == ()
+    assert describe(example("convection"))["periodic"]["derivatives"] is False
+    forced = example("convection").replace('periodic_mode = "penalty"', 'periodic_mode = "penalty"\n'
+                                                                           'periodic_derivatives = true')
+    assert penalty(forced).needs == ("x",) and describe(forced)["periodic"]["derivatives"] is True
+    off = example("allen-cahn").replace('periodic_mode = "penalty"', 'periodic_mode = "penalty"\n'
+                                                                       'periodic_derivatives = false')
+    assert penalty(off).needs == ()
+
+
 # -- unknowns -----------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("low, high", [(0.01, 1.0), (0.01, None), (None, 2.0), (None, None)])
 def test_unknown_transforms_start_at_the_initial_value_and_keep_the_bounds(low, high):

@@ -1,7 +1,7 @@
 """The worker's engine rules, in this process (no worker processes): a short run trains eagerly from start to end,
 a long one asks for a compile, a twin takes over only if it measured faster, a compile failure leaves the run eager
 with one line for its card, a setup kept compiled in a worker trains the next run compiled from its first step,
-and a warm-up's compile makes a worker load nothing ahead."""
+and the warm-up's setups are loaded ahead by an idle worker only."""
 from __future__ import annotations
 
 import dataclasses
@@ -33,19 +33,68 @@ class Loader:
     def submit(self, item):
         self.submitted.append(item)
 
+    def loading_ahead(self, config):
+        return False
+
 
 def engine_for(run, requests=None, loader=None, kept=None):
     return engines.RunEngine(run, kept or engines.Engines(), loader or Loader(),
                              (requests if requests is not None else []).append)
 
 
-def test_a_worker_loads_nothing_ahead_when_the_warm_up_has_compiled_a_setup():
-    """The warm-up only fills the disk cache: a worker told that a warm-up compile ended loads nothing (a load holds
-    its interpreter for seconds, and a Start arriving then would wait for it)."""
+def test_a_worker_loads_the_warm_ups_steps_ahead_only_once_it_has_had_no_run_for_a_while(tmp_path):
+    """A warm-up's compile ended: the worker loads nothing at once (a load holds its interpreter for seconds, and
+    a Start arriving then would wait for it), nothing while it has a run, and the setup once it has had none for
+    ``AHEAD_IDLE_S``; a setup it holds compiled already is not loaded again."""
     w = worker.Worker(0, queue.Queue(), start_loader=False)
-    config = RunConfig(compile=True, **SMALL).to_dict()
-    worker._apply("compiled", None, [config, True, True], w)
-    assert w.loader.todo.empty() and not w.slots
+    config = RunConfig(compile=True, **SMALL)
+    worker._apply("compiled", None, [config.to_dict(), True, True], w)
+    worker._apply("compiled", None, [dataclasses.replace(config, width=9).to_dict(), False, True], w)  # failed
+    worker._apply("compiled", None, [dataclasses.replace(config, width=10).to_dict(), True, False], w)  # a run's
+    w.load_ahead()
+    assert w.loader.todo.empty() and list(w.ahead) == [engines.setup_of(config)]
+    run = Run.create(RunConfig(**SMALL), tmp_path / "r", engine="eager")
+    try:
+        w.slots["r"] = worker.Slot(run, w.engine_for("r", run))
+        w.idle_since -= engines.AHEAD_IDLE_S + 1
+        w.load_ahead()  # a run here: not now, and the idle time starts again
+        assert w.loader.todo.empty() and w.idle_since > 0
+    finally:
+        run.close()
+    del w.slots["r"]
+    w.idle_since -= engines.AHEAD_IDLE_S + 1
+    w.load_ahead()
+    item = w.loader.todo.get_nowait()
+    assert isinstance(item, engines.Ahead) and w.loader.loading_ahead(config) and not w.ahead
+    w.engines.mark(config, 0.001)
+    worker._apply("compiled", None, [config.to_dict(), True, True], w)  # held here already: nothing to load
+    assert not w.ahead
+
+
+def test_a_run_that_comes_while_its_setup_loads_ahead_waits_for_it_and_switches(tmp_path, monkeypatch):
+    """A short run would stay eager, but its setup is loading ahead in this worker: it waits for that load (it costs
+    the run nothing more) and takes the compiled step over when it is there, faster."""
+    from pinncore import engine as engine_mod
+
+    config = RunConfig(compile=True, **{**SMALL, "steps": 3000})
+    built = []
+    monkeypatch.setattr(engine_mod, "compile_twin", lambda c: built.append(c) or engine_mod.Twin(
+        Twin(c, 0.001), 1.0, False, 0.001))
+    loader = engines.Loader(engines.Engines(), start=False)
+    loader.load_ahead(config)
+    run = Run.create(config, tmp_path / "r", engine="eager")
+    try:
+        e = engines.RunEngine(run, loader.engines, loader, [].append)
+        e.timed(engines.MEASURE, engines.MEASURE * 0.004)  # 12 s eager: alone, it would never compile
+        assert e.reason == "compiled: loaded ahead" and e.waiting == "load"
+        while not loader.todo.empty():
+            loader.serve(loader.todo.get_nowait())
+        assert len(built) == 1 and not loader.loading_ahead(config)
+        e.maybe_switch()
+        assert e.engine == "compiled" and e.reason == "compiled from step 0: loaded ahead"
+        assert isinstance(run.trainer, Twin)
+    finally:
+        run.close()
 
 
 def test_a_short_run_trains_eagerly_from_start_to_end(tmp_path):

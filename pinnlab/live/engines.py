@@ -13,10 +13,12 @@ with this machine's measured costs (``pinncore.engine.Profile``). The answer is 
 
 A loaded twin is timed on throwaway steps and takes over only if it measured faster than the run's eager step,
 so a switch is a speed-up, never a slow-down. A worker never interrupts its runs to load a step for a run with
-less than ``LOAD_MIN_S`` of eager work left. The server's warm-up only fills the disk cache (so a later long run of
-the default setups loads in seconds instead of compiling for a minute): a worker used to load those steps too
-whenever it trained nothing, and a Start that arrived during such a load waited for it (the default compare sat
-at step 0 for about 3 s on a freshly launched server).
+less than ``LOAD_MIN_S`` of eager work left. The server's warm-up fills the disk cache with the default setups (so a
+later long run of them loads in seconds instead of compiling for a minute), and a worker that has trained nothing
+for ``AHEAD_IDLE_S`` loads them ahead (``Ahead``, in its loader thread), so that the next compare trains compiled
+from its first steps at no cost to it. Not at once: a Start that arrived during such a load (on a freshly
+launched server, the page's first Start) waited for it at step 0 for about 3 s; a run that arrives during one
+waits for it on the eager step and switches when it is there.
 Eager and compiled steps agree to float round-off, so such a run follows eager training up to the switch step and
 compiled training after it; ``pinn resume`` continues it on whatever engine pays then.
 """
@@ -32,6 +34,8 @@ LOAD_MIN_S = 120.0  # a worker slows its runs to load a compiled step only for a
                     # at 60 s, the default compare on a warm cache loaded for its slower runs (their eager work,
                     # measured with four runs and a browser on two cores, crossed 60 s) and finished ~10 s later
                     # than eager (benchmarks/live_first_minute.py, 2026-12-07, AMD EPYC)
+AHEAD_IDLE_S = 10.0  # a worker loads the warm-up's steps ahead only after this long without a run: a new user's
+                     # first Start comes sooner (benchmarks/live_first_minute.py clicks it within 2 s of the page)
 KEEP = 8            # idle compiled trainers a worker keeps for the next runs (the least recently used go first)
 
 
@@ -95,9 +99,24 @@ class Loader:
 
     def __init__(self, engines: Engines, on_loaded: Callable[[str], None] | None = None, start: bool = True):
         self.engines, self.on_loaded = engines, on_loaded or (lambda key: None)
-        self.todo: "queue.Queue[RunEngine]" = queue.Queue()
+        self.todo: "queue.Queue[RunEngine | Ahead]" = queue.Queue()
+        self.ahead: set[str] = set()  # setups queued or loading ahead of any run
+        self.serving = False
         if start:
             threading.Thread(target=self._loop, name="loader", daemon=True).start()
+
+    def busy(self) -> bool:
+        return self.serving or not self.todo.empty()
+
+    def load_ahead(self, config) -> None:
+        """Load ``config``'s setup ahead of any run and keep it (called by the training thread, idle)."""
+        import torch._inductor.compile_fx  # noqa: F401  (see submit)
+
+        self.ahead.add(setup_of(config))
+        self.todo.put(Ahead(config, self.engines))
+
+    def loading_ahead(self, config) -> bool:
+        return setup_of(config) in self.ahead
 
     def submit(self, item: "RunEngine") -> None:
         """Called by the training thread. Inductor's modules are imported here, by that thread, before the loader
@@ -111,11 +130,27 @@ class Loader:
 
     def _loop(self) -> None:
         while True:
-            self.serve(self.todo.get())
+            item = self.todo.get()
+            self.serving = True
+            try:
+                self.serve(item)
+            finally:
+                self.serving = False
 
-    def serve(self, item: "RunEngine") -> None:
+    def serve(self, item: "RunEngine | Ahead") -> None:
         from pinncore.engine import compile_twin
 
+        if isinstance(item, Ahead):
+            try:
+                if not self.engines.has(item.config):  # not compiled in this process yet (else: milliseconds)
+                    built = compile_twin(item.config)
+                    if built is not None:
+                        self.engines.mark(item.config, built.compiled_s)
+                        self.engines.give(built.trainer)
+                        self.on_loaded(setup_of(item.config))
+            finally:
+                self.ahead.discard(setup_of(item.config))
+            return
         if item.gone:
             return  # stopped or ended before its turn
         twin = self.engines.take(item.config)
@@ -126,6 +161,15 @@ class Loader:
                 self.engines.mark(item.config, built.compiled_s)
                 self.on_loaded(setup_of(item.config))
         item.offer("failed" if twin is None else twin)
+
+
+class Ahead:
+    """A load ahead of any run: one of the warm-up's setups, loaded by an idle worker and kept (``Engines``)."""
+
+    gone = False
+
+    def __init__(self, config, engines: Engines):
+        self.config = dataclasses.replace(config, compile=True)
 
 
 class RunEngine:
@@ -176,19 +220,26 @@ class RunEngine:
 
     def decide(self) -> None:
         from pinncore.engine import Profile, plan
-        from pinncore.optim import compiled_steps_left
+        from pinncore.optim import compiled_steps_left, optimiser_of
 
         self.decided = True
         t = self.run.trainer
         profile = Profile()
         profile.record(self.config, eager_s=self.eager_s)
         costs = profile.costs(self.config)
-        choice = plan(self.config, compiled_steps_left(t.config, t.steps_done), costs, self.engines.has(self.config),
+        left = compiled_steps_left(t.config, t.steps_done)
+        choice = plan(self.config, left, costs, self.engines.has(self.config),
                       sharers=self.sharers(), eager_s=self.eager_s, min_eager_s=LOAD_MIN_S)
         self.reason, self.detail = choice.reason, choice.detail
-        if choice.engine == "eager" or t.done:
+        if t.done:
             return
-        if self.engines.has(self.config) or costs.warm:
+        if choice.engine == "eager" and self.loader.loading_ahead(self.config) and left > 0 \
+                and optimiser_of(self.config).compiles:  # it costs this run nothing more: wait for it
+            self.reason = "compiled: loaded ahead"
+            self.detail = "this worker was loading the warm-up's compiled steps when the run came"
+        elif choice.engine == "eager":
+            return
+        if self.engines.has(self.config) or costs.warm or self.loader.loading_ahead(self.config):
             self.waiting, self.engine = "load", "eager, loading the compiled step…"
             self.loader.submit(self)
         else:
@@ -237,7 +288,9 @@ class RunEngine:
         t = self.run.trainer
         self.run.trainer = adopt(t, twin)
         self.engine, self.switch_step = "compiled", t.steps_done
-        if not self.reason.startswith("compiled"):
+        if self.reason == "compiled: loaded ahead":
+            self.reason = f"compiled from step {t.steps_done:,}: loaded ahead"
+        elif not self.reason.startswith("compiled"):
             self.reason = f"compiled from step {t.steps_done:,}"
 
     def release(self, keep: bool = True) -> None:

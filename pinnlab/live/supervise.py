@@ -26,7 +26,8 @@ class Supervisor:
 
     def _warm_up(self, configs: list[dict]) -> None:
         """The warm-up's setups compiled into the disk cache by the idle compiler process (nothing to do for a setup
-        the cache already holds), so that a later long run of one loads its compiled step in seconds."""
+        the cache already holds), so that a later long run of one loads its compiled step in seconds; the workers
+        hear of each one in the cache (a "compiled" message, as when its compile ends) and load it ahead once idle."""
         from pinncore import RunConfig
         from pinncore.engine import Profile
 
@@ -34,6 +35,8 @@ class Supervisor:
         for config in configs:
             if not profile.costs(RunConfig.from_dict(config)).warm:
                 self._compilers.submit(config, "warm")
+            else:
+                self._broadcast(("compiled", None, config, True, True))
 
     def _broadcast(self, message: tuple) -> None:
         for i in range(self.n_workers):

@@ -3,7 +3,8 @@ them in turn, one chunk each, streaming the records back to the server.
 
 Messages in (a ``multiprocessing`` queue per worker), each a tuple ``(command, run_id, *args)``:
 ``create`` (config dict, path, slot), ``open`` (path, slot), ``start``, ``pause``, ``step`` (n), ``stop``,
-``compiled`` (None, config dict, ok, warm-up: a setup's compile into the cache ended) and ``shutdown``. Lockstep needs no messages: every run has a slot on a board
+``compiled`` (None, config dict, ok, warm-up: a setup's compile into the cache ended; a warm-up's is loaded
+ahead once the worker is idle) and ``shutdown``. Lockstep needs no messages: every run has a slot on a board
 shared by the server and all workers (``BOARD`` integers per slot: its group, its steps done, whether it is meant
 to run), and a running run of a group may go at most ``CHUNK`` steps past the slowest running member, read from
 the board before each chunk. Messages out (on the worker's own pipe to the service, ``pool.Channel``): ``("records", run_id, records,
@@ -20,7 +21,7 @@ import sys
 import time
 import traceback
 
-from .engines import Engines, Loader, RunEngine
+from .engines import AHEAD_IDLE_S, Engines, Loader, RunEngine
 
 CHUNK = 20          # steps per turn: the lockstep tolerance and how fast commands act
 SLOTS = 256         # runs the board holds (the server's limit on runs held by workers is far below)
@@ -78,6 +79,23 @@ class Worker:
         self.slots: dict[str, Slot] = {}
         self.engines = Engines()
         self.loader = Loader(self.engines, lambda key: outbox.put(("loaded", index, key)), start=start_loader)
+        self.ahead: dict[str, dict] = {}  # the warm-up's setups in the cache (key -> config dict), to load ahead
+        self.idle_since = time.monotonic()
+
+    def load_ahead(self) -> None:
+        """After ``AHEAD_IDLE_S`` with no run here, load the next of the warm-up's setups ahead (one at a time, in
+        the loader thread), so that the next compare trains compiled from its first steps."""
+        if self.slots:
+            self.idle_since = time.monotonic()
+            return
+        if not self.ahead or self.loader.busy() or time.monotonic() - self.idle_since < AHEAD_IDLE_S:
+            return
+        from pinncore import RunConfig
+
+        key = next(iter(self.ahead))
+        config = RunConfig.from_dict(self.ahead.pop(key))
+        if not self.engines.has(config):
+            self.loader.load_ahead(config)
 
     def running(self) -> int:
         return sum(s.state == "running" and not s.run.trainer.done for s in self.slots.values())
@@ -112,6 +130,7 @@ def main(index: int, inbox, conn, board=None, nice: int = NICE) -> None:
         waiting = w.running() > 0
         if not _drain(inbox, w, block=0.0 if busy else 0.002 if waiting else 0.05):
             break
+        w.load_ahead()
         for run_id, slot in list(w.slots.items()):
             slot.engine.maybe_switch()
             n = slot.chunk()
@@ -158,6 +177,8 @@ def _apply(command: str, run_id: str, args: list, w: Worker) -> None:
         from pinncore.engine import setup_key
 
         key = setup_key(RunConfig.from_dict(config))
+        if ok and warm and not w.engines.has(RunConfig.from_dict(config)):
+            w.ahead.setdefault(key, config)  # the warm-up's: loaded ahead once this worker is idle
         for slot in w.slots.values():
             if setup_key(slot.engine.config) == key:
                 slot.engine.compiled(ok)

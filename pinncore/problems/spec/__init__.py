@@ -53,7 +53,7 @@ def describe(text: str, **params: float) -> dict:
                              for p in t.parts]} for t in spec.terms],
         "quantity": {"label": spec.label, "latex": latex(spec, spec.quantity)},
         "reference": spec.reference,
-        "domain": _domain(spec), "periodic": _periodic(spec),
+        "domain": _domain(spec), "periodic": _periodic(spec, problem.terms()),
         "unknowns": [{"name": u.name, "initial": u.initial, "low": u.low, "high": u.high, "true": u.true,
                       "help": u.help, "transform": u.transform} for u in spec.unknowns],
         "data": {t.name: {"file": t.data.file, "columns": list(t.data.columns), "rows": len(piece.data)}
@@ -71,11 +71,14 @@ def _domain(spec) -> dict | None:
             **info, "box": [list(b) for b in spec.region.box]}
 
 
-def _periodic(spec) -> dict | None:
+def _periodic(spec, terms) -> dict | None:
+    """The periodic inputs; ``derivatives``: whether the penalty matches slopes too (as given, or as decided)."""
     p = spec.periodic
     if p is None:
         return None
-    return {"inputs": list(p.inputs), "mode": p.mode, "derivatives": p.derivatives,
+    slopes = [bool(t.needs) for t in terms if t.name == "periodic" and t.paired]  # the penalty term, if any
+    derivatives = p.derivatives if p.derivatives is not None or not slopes else slopes[0]
+    return {"inputs": list(p.inputs), "mode": p.mode, "derivatives": derivatives,
             "periods": {n: hi - lo for n, (lo, hi) in zip(spec.inputs, spec.domain) if n in p.inputs}}
 
 

@@ -3,7 +3,8 @@ and a reference file.
 
     periodic = ["x"]                 # periodic in x with period = the length of x's range
     periodic_mode = "penalty"        # or "embedding" (the default): cos/sin of 2 pi x / L as the network's input
-    periodic_derivatives = true      # penalty mode: also u_x(low) = u_x(high) (default true)
+    periodic_derivatives = true      # penalty mode: also u_x(low) = u_x(high); default: where a residual reads a
+                                     # second derivative in x (a first-order equation in x needs values alone)
 
     [unknowns]                       # trainable scalars, read by residuals and definitions like parameters
     kappa = { initial = 0.5, low = 0.01, high = 2, true = 0.1, help = "diffusivity" }   # or kappa = 0.5
@@ -37,7 +38,15 @@ MAX_DATA_COLUMNS = 16
 class PeriodicSpec:
     inputs: tuple[str, ...]
     mode: str
-    derivatives: bool
+    derivatives: bool | None  # None: as the equations need (``needs_slopes``)
+
+
+def needs_slopes(periodic: tuple[str, ...], needs) -> bool:
+    """Whether a periodic penalty must also match first derivatives: a solution of an equation of order k in x is
+    periodic once its derivatives up to order k - 1 are, so where some residual reads a second derivative in a
+    periodic input (Allen-Cahn's u_xx), and not for a first-order one (convection's u_x: values suffice).
+    ``needs``: the terms' derivative names ("xx", "tx")."""
+    return any(name.count(p) >= 2 for name in needs for p in periodic)
 
 
 @dataclass(frozen=True)
@@ -71,8 +80,8 @@ def read_periodic(r: Reader, data: dict, inputs, has_domain: bool) -> PeriodicSp
     mode = r.string(data.get("periodic_mode", DEFAULT_MODE), "periodic_mode")
     if mode not in MODES:
         r.fail("periodic_mode", f"must be one of {', '.join(MODES)}, got {mode[:40]!r}")
-    derivatives = data.get("periodic_derivatives", True)
-    if not isinstance(derivatives, bool):
+    derivatives = data.get("periodic_derivatives")
+    if derivatives is not None and not isinstance(derivatives, bool):
         r.fail("periodic_derivatives", f"must be true or false, got {kind(derivatives)}")
     if "periodic_derivatives" in data and mode != "penalty":
         r.fail("periodic_derivatives", "only for periodic_mode = 'penalty' (the embedding makes every derivative "

@@ -17,6 +17,7 @@ from torch import Tensor
 from ..base import Term
 from ..periodic import periodic_term
 from ..pieces import DataRows, RegionBoundary, RegionInterior
+from .extras import needs_slopes
 from .files import data_rows
 from .schema import Expression, Spec, SpecError
 from .symbolic import Symbols, compile_columns
@@ -102,7 +103,10 @@ def build_terms(spec: Spec, sym: Symbols) -> tuple[Term, ...]:
         terms.append(Term(t.name, boxes, residual, tuple(sorted(needs)), spec.inputs, t.columns,
                           pointwise=len(parts) == 1, pieces=tuple(pieces), aux=aux, unknowns=unknowns))
     if spec.periodic is not None and spec.periodic.mode == "penalty":
-        terms.append(periodic_term(spec.inputs, spec.box, spec.periodic.inputs, spec.periodic.derivatives))
+        slopes = spec.periodic.derivatives
+        if slopes is None:
+            slopes = needs_slopes(spec.periodic.inputs, {n for t in terms for n in t.needs})
+        terms.append(periodic_term(spec.inputs, spec.box, spec.periodic.inputs, slopes))
     return tuple(terms)
 
 
