@@ -1,6 +1,8 @@
 """The dashboard's default compare, timed in a real browser: from the click on Start to the last run finished.
 
     python benchmarks/live_compare.py [--steps 10000] [--repeats 3] [--repo DIR] [--samples-out FILE]
+    python benchmarks/live_compare.py --steps 3000 --start-after 11     # Start while the workers load ahead
+    python benchmarks/live_compare.py --steps 3000 --start-after 11 --query engine=eager   # its eager reference
 
 Starts ``streamlit run dashboard/app.py`` of the checkout ``--repo`` (default: this one; pass an older checkout
 to measure the same thing before a change) on a free localhost port, opens it in headless Chromium (Debian's,
@@ -177,6 +179,10 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=3, help="compares after the warm-up (the median is quoted)")
     p.add_argument("--repo", type=Path, default=ROOT, help="the checkout whose dashboard is measured")
     p.add_argument("--timeout", type=float, default=1800.0, help="give up after this many seconds")
+    p.add_argument("--start-after", type=float, default=None,
+                   help="instead: Start each compare this many seconds after the previous one ended, busy or not "
+                        "(11: while the idle workers load the warm-up's compiled steps ahead)")
+    p.add_argument("--query", default="", help="more URL parameters for the measured compares (engine=eager)")
     p.add_argument("--settle", type=float, default=15.0,
                    help="seconds the server is left alone after each compare before it counts as idle (a worker "
                         "loads the warm-up's compiled steps ahead once it has had no run for 10 s)")
@@ -195,13 +201,18 @@ def main() -> int:
                                              args=["--no-sandbox", "--disable-gpu"])
                 page = browser.new_page(viewport={"width": 1280, "height": 720})
                 warm = compare(page, url, 200, a.timeout)
-                time.sleep(a.settle)
-                print(f"warm-up compare (200 steps): {warm['wall_s']} s; server idle after "
-                      f"{a.settle + wait_idle(proc.pid):.0f} s more")
+                if a.start_after is None:
+                    time.sleep(a.settle)
+                    print(f"warm-up compare (200 steps): {warm['wall_s']} s; server idle after "
+                          f"{a.settle + wait_idle(proc.pid):.0f} s more")
+                else:
+                    print(f"warm-up compare (200 steps): {warm['wall_s']} s", flush=True)
                 results = []
                 for i in range(a.repeats):
                     page = browser.new_page(viewport={"width": 1280, "height": 720})
-                    results.append(compare(page, url, a.steps, a.timeout))
+                    if a.start_after is not None:  # the page's load and its 1.5 s settle come on top
+                        time.sleep(max(0.0, a.start_after - 1.5))
+                    results.append(compare(page, url, a.steps, a.timeout, query=a.query))
                     page.close()
                     r = results[-1]
                     print(f"repeat {i + 1}: Start -> last run finished {r['wall_s']} s, first loss points after "
@@ -212,8 +223,9 @@ def main() -> int:
                     if r.get("failed"):
                         print("  not finished: " + "; ".join(r["failed"]) + "\n  server output, last lines:\n"
                               + "\n".join(log.read_text(errors="replace").splitlines()[-40:]), flush=True)
-                    time.sleep(a.settle)
-                    wait_idle(proc.pid)
+                    if a.start_after is None:
+                        time.sleep(a.settle)
+                        wait_idle(proc.pid)
                 browser.close()
         finally:
             proc.terminate()

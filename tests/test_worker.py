@@ -62,10 +62,13 @@ def test_a_worker_loads_the_warm_ups_steps_ahead_only_once_it_has_had_no_run_for
     finally:
         run.close()
     del w.slots["r"]
+    other = dataclasses.replace(config, width=11)
+    worker._apply("compiled", None, [other.to_dict(), True, True], w)
     w.idle_since -= engines.AHEAD_IDLE_S + 1
-    w.load_ahead()
-    item = w.loader.todo.get_nowait()
-    assert isinstance(item, engines.Ahead) and w.loader.loading_ahead(config) and not w.ahead
+    w.load_ahead()  # every setup queued at once: a run that comes during the first load waits for its own too
+    items = [w.loader.todo.get_nowait(), w.loader.todo.get_nowait()]
+    assert all(isinstance(i, engines.Ahead) for i in items) and not w.ahead
+    assert w.loader.loading_ahead(config) and w.loader.loading_ahead(other)
     w.engines.mark(config, 0.001)
     worker._apply("compiled", None, [config.to_dict(), True, True], w)  # held here already: nothing to load
     assert not w.ahead

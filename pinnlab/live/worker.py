@@ -83,8 +83,9 @@ class Worker:
         self.idle_since = time.monotonic()
 
     def load_ahead(self) -> None:
-        """After ``AHEAD_IDLE_S`` with no run here, load the next of the warm-up's setups ahead (one at a time, in
-        the loader thread), so that the next compare trains compiled from its first steps."""
+        """After ``AHEAD_IDLE_S`` with no run here, load the warm-up's setups ahead (all of them queued at once, the
+        loader thread loads one after the other), so that the next compare trains compiled from its first steps; a
+        run that comes meanwhile waits for its setup's load on the eager step rather than deciding without it."""
         if self.slots:
             self.idle_since = time.monotonic()
             return
@@ -92,10 +93,10 @@ class Worker:
             return
         from pinncore import RunConfig
 
-        key = next(iter(self.ahead))
-        config = RunConfig.from_dict(self.ahead.pop(key))
-        if not self.engines.has(config):
-            self.loader.load_ahead(config)
+        for config in [RunConfig.from_dict(c) for c in self.ahead.values()]:
+            if not self.engines.has(config):
+                self.loader.load_ahead(config)
+        self.ahead.clear()
 
     def running(self) -> int:
         return sum(s.state == "running" and not s.run.trainer.done for s in self.slots.values())
