@@ -8,9 +8,9 @@ Starts ``streamlit run dashboard/app.py`` of the checkout ``--repo`` (default: t
 to measure the same thing before a change) on a free localhost port, opens it in headless Chromium (Debian's,
 /usr/bin/chromium), and warms the server up with one short compare (200 steps: worker processes started,
 compiled steps in the on-disk cache), then leaves it alone for ``--settle`` seconds and until it is idle (its
-workers, idle, load the warm-up's compiled steps ahead: a server that has been up for a minute). Then it loads the page with the default setup and ``steps`` steps per run
-(M1-M4 on Helmholtz, compare mode), clicks Start and reads the four run cards (status and "step N") twice a
-second until every run says finished; ``--repeats`` times, each in a fresh page. It prints, per repeat and as the
+workers, idle, load the warm-up's compiled steps ahead: a server that has been up for a minute). Then it loads
+the page with the default setup and ``steps`` steps per run (M1-M4 on Helmholtz, compare mode), clicks Start
+and reads the four run cards (status and "step N") twice a second until every run says finished; ``--repeats`` times, each in a fresh page. It prints, per repeat and as the
 median, the wall time and the time to the first drawn loss points, and the largest difference between the step
 counts of the runs still training at any sample. A sample is one redraw of the cards: the browser applies a
 redraw element by element, so a read that finds cards of two redraws (their hidden time stamps differ, or

@@ -179,7 +179,7 @@ class Trainer(Snapshots, Evaluation):
             records.append(self._snapshot(k, per_term))
             records.extend(self._kernel_snapshot(k, points))
             records.append(alignment_record(k, per_term, dict(zip(self.layers, self._layer_index))))
-        out = self.lbfgs.iterate(k)
+        out = self.lbfgs.iterate()
         return None if out is None else (out[0], dict(self.weighting.lambdas), out[1])
 
     def unknown_values(self) -> dict[str, float]:

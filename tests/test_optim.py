@@ -67,6 +67,25 @@ def test_a_checkpoint_taken_during_lbfgs_resumes_the_same_trajectory(tmp_path):
         assert torch.allclose(p, q, rtol=1e-10, atol=1e-12)
 
 
+def test_the_iterations_reuse_the_line_searchs_last_evaluation_without_changing_the_trajectory():
+    """Each L-BFGS iteration starts where the last line search ended: the loss and gradient there come from the
+    memo, and the run is bit for bit the one that evaluates them again."""
+    memo, again = Trainer(RunConfig(**LBFGS)), Trainer(RunConfig(**LBFGS))
+    memo.step(20), again.step(20)
+    iterate = again._lbfgs_step
+
+    def forgetting(k, records):  # the same phase, its memo dropped before every iteration
+        if again.lbfgs is not None:
+            again.lbfgs.memo = None
+        return iterate(k, records)
+
+    again._lbfgs_step = forgetting
+    a, b = steps_of(memo.step(40)), steps_of(again.step(40))
+    assert [r.losses for r in a] == [r.losses for r in b] and [r.lr for r in a] == [r.lr for r in b]
+    assert all(torch.equal(p, q) for p, q in zip(memo.params, again.params))
+    assert again.lbfgs.evaluations - memo.lbfgs.evaluations == 40 - 1  # one saved per iteration after the first
+
+
 def test_a_line_search_stall_ends_the_run_saying_so():
     config = RunConfig(problem="poisson1d", optimizer="adam+lbfgs", steps=3000, lbfgs_after=100, lbfgs_batch=64,
                        eval_every=0, grad_every=0, width=10, depth=1)  # float32: stalls within a few hundred
@@ -191,8 +210,8 @@ def test_the_live_worker_trains_soap_eagerly_and_says_why(tmp_path, monkeypatch)
                                eval_every=0, grad_every=0), tmp_path / "r", engine="eager")
     requests = []
     try:
-        e = engines.RunEngine(run, engines.Engines(), type("L", (), {"submit": lambda self, x: None})(),
-                              requests.append)
+        loader = type("L", (), {"submit": lambda self, x: None, "loading_ahead": lambda self, c: False})()
+        e = engines.RunEngine(run, engines.Engines(), loader, requests.append)
         e.timed(engines.MEASURE, engines.MEASURE * 0.004)  # 400,000 steps would pay for a compile with Adam
         assert e.engine == "eager" and requests == [] and e.reason == "eager: the compiled step implements Adam, not soap"
         assert dc.replace(run.trainer.config, compile=False).optimizer == "soap"

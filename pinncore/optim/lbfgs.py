@@ -71,8 +71,33 @@ class LbfgsPhase:
         # a stream of its own: above every diagnostic snapshot's seed (seed * 1_000_003 + step + 1)
         gen = torch.Generator().manual_seed(2**62 + c.seed * 1_000_003 + c.lbfgs_after)
         self.points = Sampler(trainer.terms, c.lbfgs_batch, trainer.dtype, trainer.device).draw(gen)
+        self.memo: tuple | None = None  # (parameters, losses, total, gradients) of the last evaluation
+        self.evaluations = 0  # of the loss and its gradient (the memo spares one per iteration)
 
-    def iterate(self, k: int):
+    def evaluate(self):
+        """The terms' losses and the total on the fixed batch at the current parameters, the gradient in ``.grad``.
+        torch's LBFGS evaluates the loss at each iteration's start, where the previous iteration's line search
+        evaluated it last (at the point it accepted, set by the same arithmetic): that one is taken from the memo,
+        bit for bit what evaluating again would give, and a third of the phase's time saved."""
+        t = self.trainer
+        m = self.memo
+        if m is not None and all(torch.equal(p, q) for p, q in zip(t.params, m[0])):
+            for p, g in zip(t.params, m[3]):
+                p.grad = g.clone()
+            return m[1], m[2]
+        self.optimizer.zero_grad(set_to_none=False)
+        losses = t.loss_module(*self.points)
+        total = self._total(losses)
+        total.backward()
+        for p in t.params:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        self.evaluations += 1
+        self.memo = ([p.detach().clone() for p in t.params], losses.detach(), total.detach(),
+                     [p.grad.detach().clone() for p in t.params])
+        return self.memo[1], self.memo[2]
+
+    def iterate(self):
         """One L-BFGS iteration: (losses at its start, step length accepted) or None where a loss or the gradient
         was not finite (the parameters are then as before the iteration)."""
         t = self.trainer
@@ -80,16 +105,10 @@ class LbfgsPhase:
         seen: list[float] = []  # every loss the iteration evaluated
 
         def closure():
-            self.optimizer.zero_grad(set_to_none=False)
-            losses = t.loss_module(*self.points)
-            total = self._total(losses)
-            total.backward()
-            for p in t.params:
-                if p.grad is None:
-                    p.grad = torch.zeros_like(p)
+            losses, total = self.evaluate()
             if not first:
-                first.append(losses.detach())
-            seen.append(float(total.detach()))
+                first.append(losses)
+            seen.append(float(total))
             return total
 
         before = [p.detach().clone() for p in t.params]
