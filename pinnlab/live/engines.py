@@ -25,6 +25,7 @@ compiled training after it; ``pinn resume`` continues it on whatever engine pays
 from __future__ import annotations
 
 import dataclasses
+import os
 import queue
 import threading
 from typing import Any, Callable
@@ -34,8 +35,9 @@ LOAD_MIN_S = 120.0  # a worker slows its runs to load a compiled step only for a
                     # at 60 s, the default compare on a warm cache loaded for its slower runs (their eager work,
                     # measured with four runs and a browser on two cores, crossed 60 s) and finished ~10 s later
                     # than eager (benchmarks/live_first_minute.py, 2026-12-07, AMD EPYC)
-AHEAD_IDLE_S = 10.0  # a worker loads the warm-up's steps ahead only after this long without a run: a new user's
-                     # first Start comes sooner (benchmarks/live_first_minute.py clicks it within 2 s of the page)
+AHEAD_IDLE_S = float(os.environ.get("PINN_AHEAD_IDLE_S") or 10.0)  # a worker loads the warm-up's steps ahead only
+                     # after this long without a run: a new user's first Start comes sooner (benchmarks/
+                     # live_first_minute.py clicks it within 2 s of the page), and one during a load waits for it
 KEEP = 8            # idle compiled trainers a worker keeps for the next runs (the least recently used go first)
 
 
