@@ -115,7 +115,7 @@ class Loader:
         import torch._inductor.compile_fx  # noqa: F401  (see submit)
 
         self.ahead.add(setup_of(config))
-        self.todo.put(Ahead(config, self.engines))
+        self.todo.put(Ahead(config))
 
     def loading_ahead(self, config) -> bool:
         return setup_of(config) in self.ahead
@@ -170,7 +170,7 @@ class Ahead:
 
     gone = False
 
-    def __init__(self, config, engines: Engines):
+    def __init__(self, config):
         self.config = dataclasses.replace(config, compile=True)
 
 
