@@ -77,7 +77,7 @@ def _periodic(spec, terms) -> dict | None:
     if p is None:
         return None
     slopes = [bool(t.needs) for t in terms if t.name == "periodic" and t.paired]  # the penalty term, if any
-    derivatives = p.derivatives if p.derivatives is not None or not slopes else slopes[0]
+    derivatives = slopes[0] if slopes else p.derivatives
     return {"inputs": list(p.inputs), "mode": p.mode, "derivatives": derivatives,
             "periods": {n: hi - lo for n, (lo, hi) in zip(spec.inputs, spec.domain) if n in p.inputs}}
 
